@@ -1,0 +1,43 @@
+import { ClinicApi } from "@clinic/domain"
+import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { SqlClient, SqlError } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { ApiLive } from "../src/Http.js"
+
+const serve = (database: Layer.Layer<SqlClient.SqlClient>) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(ApiLive),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(database)
+  )
+
+// A SqlClient whose every query fails, as when the database is down.
+const downDatabase = Layer.succeed(
+  SqlClient.SqlClient,
+  new Proxy(() => {}, {
+    apply: () => Effect.fail(new SqlError.SqlError({ message: "connection refused" }))
+  }) as unknown as SqlClient.SqlClient
+)
+
+describe("health endpoints", () => {
+  it.live("health and ready answer ok with a database", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpApiClient.make(ClinicApi)
+      assert.deepStrictEqual({ ...(yield* client.health.health()) }, { status: "ok", service: "api" })
+      assert.deepStrictEqual({ ...(yield* client.health.ready()) }, { status: "ok", service: "api" })
+    }).pipe(Effect.provide(serve(TestDatabase.layer))))
+
+  it.live("ready is 503 NotReady when the database does not answer; unknown routes are 404", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpApiClient.make(ClinicApi)
+      const error = yield* Effect.flip(client.health.ready())
+      assert.strictEqual(error._tag, "NotReady")
+      const response = yield* HttpClient.execute(HttpClientRequest.get("/ready"))
+      assert.strictEqual(response.status, 503)
+      const missing = yield* HttpClient.execute(HttpClientRequest.get("/no-such-route"))
+      assert.strictEqual(missing.status, 404)
+    }).pipe(Effect.provide(serve(downDatabase))))
+})

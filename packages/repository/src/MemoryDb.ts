@@ -1,0 +1,38 @@
+import type { AuthSession, Booking, Patient, SessionMedia, User } from "@clinic/domain"
+import { Context, Effect, Layer, Ref } from "effect"
+
+export interface Tables {
+  readonly users: ReadonlyMap<string, { readonly user: User; readonly passwordHash: string }>
+  readonly authSessions: ReadonlyMap<string, AuthSession>
+  readonly sessionMedia: ReadonlyMap<string, SessionMedia>
+  readonly patients: ReadonlyMap<string, Patient>
+  readonly bookings: ReadonlyMap<string, Booking>
+}
+
+export const emptyTables: Tables = {
+  users: new Map(),
+  authSessions: new Map(),
+  sessionMedia: new Map(),
+  patients: new Map(),
+  bookings: new Map()
+}
+
+/**
+ * The in-memory twin of the database: one `Ref` over every table, so that a change touching two
+ * tables (a session and its media) is one atomic `Ref.modify`, as it is one statement in Postgres.
+ * Tests read it to check what a repository wrote.
+ */
+export class MemoryDb extends Context.Tag("@clinic/repository/MemoryDb")<MemoryDb, Ref.Ref<Tables>>() {
+  static readonly layer = Layer.effect(MemoryDb, Ref.make(emptyTables))
+}
+
+export const withRow = <K, V>(map: ReadonlyMap<K, V>, key: K, value: V): ReadonlyMap<K, V> =>
+  new Map(map).set(key, value)
+
+export const withoutRows = <K, V>(map: ReadonlyMap<K, V>, keys: Iterable<K>): ReadonlyMap<K, V> => {
+  const next = new Map(map)
+  for (const key of keys) next.delete(key)
+  return next
+}
+
+export const tables = Effect.flatMap(MemoryDb, Ref.get)

@@ -1,0 +1,41 @@
+import { NodeContext } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { PgMigrator } from "@effect/sql-pg"
+import { Effect, Layer } from "effect"
+import m0001 from "./migrations/0001_initial.js"
+
+/**
+ * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
+ * Each new migration is a numbered file in `migrations/` and a line here.
+ */
+export const loader = PgMigrator.fromRecord({
+  "0001_initial": m0001
+})
+
+// Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved
+// connection, serialises them so that the second finds the work done instead of racing on
+// `CREATE TABLE`. (A transaction-scoped lock cannot be used: the migrator probes for its table
+// with a statement that fails, which would abort the surrounding transaction.)
+const MIGRATION_LOCK = 72_450_001
+
+export const run = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const connection = yield* sql.reserve
+  yield* connection.executeRaw(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`, [])
+  yield* Effect.addFinalizer(() =>
+    connection.executeRaw(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`, []).pipe(Effect.ignore)
+  )
+  return yield* PgMigrator.run({ loader })
+}).pipe(
+  Effect.tap((applied) =>
+    Effect.logInfo("migrations applied").pipe(
+      Effect.annotateLogs("migrations", applied.map(([id, name]) => `${id}_${name}`).join(", ") || "none")
+    )
+  ),
+  Effect.scoped,
+  Effect.provide(NodeContext.layer),
+  Effect.withSpan("Migrations.run")
+)
+
+/** Runs the migrations once while the layer is built. */
+export const layer = Layer.effectDiscard(run)

@@ -1,0 +1,22 @@
+import { Layer } from "effect"
+import { AuthSessionRepo } from "./AuthSessionRepo.js"
+import { BookingRepo } from "./BookingRepo.js"
+import { MemoryDb } from "./MemoryDb.js"
+import { PatientRepo } from "./PatientRepo.js"
+import { UserRepo } from "./UserRepo.js"
+
+/** Every repository on Postgres; needs a `SqlClient`. */
+export const layerPg = Layer.mergeAll(
+  UserRepo.layerPg,
+  AuthSessionRepo.layerPg,
+  PatientRepo.layerPg,
+  BookingRepo.layerPg
+)
+
+/** Every repository on one fresh in-memory store, which stays reachable as `MemoryDb`. */
+export const layerMemory = Layer.mergeAll(
+  UserRepo.layerMemory,
+  AuthSessionRepo.layerMemory,
+  PatientRepo.layerMemory,
+  BookingRepo.layerMemory
+).pipe(Layer.provideMerge(MemoryDb.layer))

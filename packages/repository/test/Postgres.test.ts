@@ -1,0 +1,14 @@
+import { Layer } from "effect"
+import * as Repositories from "../src/Repositories.js"
+import * as TestDatabase from "../src/testing/TestDatabase.js"
+import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
+import { bookingRepoContract } from "./BookingRepoContract.js"
+import { patientRepoContract } from "./PatientRepoContract.js"
+import { userRepoContract } from "./UserRepoContract.js"
+
+const layer = Repositories.layerPg.pipe(Layer.provideMerge(TestDatabase.layer))
+
+userRepoContract("postgres", layer)
+authSessionRepoContract("postgres", layer)
+patientRepoContract("postgres", layer)
+bookingRepoContract("postgres", layer)
