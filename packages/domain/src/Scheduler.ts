@@ -7,8 +7,8 @@ import { Timestamp } from "./Timestamp.js"
 export const RunOutcome = Schema.Literal("running", "succeeded", "failed", "skipped", "interrupted")
 export type RunOutcome = typeof RunOutcome.Type
 
-/** What started a run: its schedule, an operator, a catch-up after downtime, or a lease takeover. */
-export const RunTrigger = Schema.Literal("schedule", "manual", "catch-up", "takeover")
+/** What started a run: its schedule, an operator, or a catch-up after downtime (`missed: runOnce`). */
+export const RunTrigger = Schema.Literal("schedule", "manual", "catch-up")
 export type RunTrigger = typeof RunTrigger.Type
 
 /** One tick of one job, as the run history keeps it. `(job, scheduledAt)` is unique across replicas. */
@@ -18,11 +18,15 @@ export class JobRun extends Schema.Class<JobRun>("JobRun")({
   scheduledAt: Timestamp,
   startedAt: Schema.NullOr(Timestamp),
   finishedAt: Schema.NullOr(Timestamp),
+  /** While `running`: the claim is the holder's until then, and another replica's after. */
+  leaseUntil: Schema.NullOr(Timestamp),
   outcome: RunOutcome,
   trigger: RunTrigger,
   result: Schema.NullOr(Schema.Unknown),
   error: Schema.NullOr(Schema.String),
+  /** The replica that holds (or last held) the claim. */
   replica: Schema.String,
+  /** 1, plus one for every takeover of a claim whose holder died. */
   attempt: Schema.Number
 }) {}
 
