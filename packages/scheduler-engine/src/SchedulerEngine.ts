@@ -102,6 +102,7 @@ export const make = (options: EngineOptions) =>
     const lifecycle = yield* Effect.makeSemaphore(1)
     const runs = yield* FiberSet.make<JobRun>()
     const runningByJob = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
+    const activeRunIds = yield* Ref.make<ReadonlySet<number>>(new Set())
     const loops = yield* Ref.make<Option.Option<Scope.CloseableScope>>(Option.none())
 
     const leaseFrom = (now: DateTime.Utc) => DateTime.addDuration(now, lease)
@@ -148,6 +149,7 @@ export const make = (options: EngineOptions) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           yield* countRunning(job.name, 1)
+          yield* Ref.update(activeRunIds, (ids) => new Set(ids).add(run.id))
           const work = job.run.pipe(
             Effect.timeoutFail({
               duration: job.timeout,
@@ -158,7 +160,14 @@ export const make = (options: EngineOptions) =>
           const exit = yield* Effect.exit(restore(work))
           return yield* finishWith(run, exit)
         }).pipe(
-          Effect.ensuring(countRunning(job.name, -1)),
+          Effect.ensuring(Effect.zipRight(
+            countRunning(job.name, -1),
+            Ref.update(activeRunIds, (ids) => {
+              const next = new Set(ids)
+              next.delete(run.id)
+              return next
+            })
+          )),
           Effect.annotateLogs({ job: job.name, runId: run.id, scheduledAt: DateTime.formatIso(run.scheduledAt) }),
           Effect.withSpan("SchedulerEngine.run", { attributes: { job: job.name } })
         )
@@ -261,10 +270,12 @@ export const make = (options: EngineOptions) =>
     const takeOverExpired = Effect.gen(function*() {
       const now = yield* DateTime.now
       const expired = yield* store.expiredClaims([...jobs.keys()], now)
+      const ours = yield* Ref.get(activeRunIds)
       let taken = 0
       for (const run of expired) {
         const job = jobs.get(run.job)
-        if (!job) continue
+        // Our own run whose renewals failed is still running here: taking it over would run it twice.
+        if (!job || ours.has(run.id)) continue
         const claimed = yield* store.takeOver(run.id, replica, now, leaseFrom(now))
         if (Option.isSome(claimed)) {
           taken++
