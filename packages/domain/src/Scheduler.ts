@@ -1,4 +1,3 @@
-import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 import { AuthSessionId, BookingId, PatientId, UserId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
@@ -70,10 +69,3 @@ export class ExpiredBookingPreview extends Schema.Class<ExpiredBookingPreview>("
   holdExpiresAt: Timestamp,
   overdueSeconds: Schema.Number
 }) {}
-
-/** The scheduler is stopping or stopped, so it takes no run. */
-export class SchedulerNotRunning extends Schema.TaggedError<SchedulerNotRunning>()(
-  "SchedulerNotRunning",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 409 })
-) {}

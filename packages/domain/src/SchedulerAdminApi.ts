@@ -1,14 +1,13 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { NotFound, Unauthorized } from "./Errors.js"
-import { HealthApi } from "./HealthApi.js"
+import { HealthApi, NotReady } from "./HealthApi.js"
 import {
   ExpiredBookingPreview,
   InactiveSessionPreview,
   JobDetail,
   JobRun,
   JobStatus,
-  SchedulerNotRunning,
   SchedulerStatus
 } from "./Scheduler.js"
 
@@ -39,10 +38,11 @@ export class JobsApi extends HttpApiGroup.make("jobs")
       .setPath(jobName)
       .addSuccess(JobRun)
       .addError(NotFound)
-      .addError(SchedulerNotRunning)
   )
   .add(HttpApiEndpoint.post("pause", "/jobs/:name/pause").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
   .add(HttpApiEndpoint.post("resume", "/jobs/:name/resume").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
+  // The run history is unreachable (database down).
+  .addError(NotReady)
   .middleware(AdminAuthentication)
 {}
 

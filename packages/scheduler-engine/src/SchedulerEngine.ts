@@ -393,5 +393,6 @@ export class SchedulerEngine extends Context.Tag("@clinic/scheduler-engine/Sched
   SchedulerEngineShape
 >() {
   /** An engine over `RunStore`, stopped (gracefully, under its budget) when the layer is released. */
+  static readonly make = make
   static readonly layer = (options: EngineOptions) => Layer.scoped(SchedulerEngine, make(options))
 }
