@@ -71,7 +71,8 @@ const OVERLAP = "overlap: another run of this job is in progress"
 const PAUSED = "paused"
 
 const iso = DateTime.formatIso
-const json = (value: unknown): string | null => {
+/** A run's result as JSON text; values JSON cannot carry (bigint, cycles) degrade instead of failing. */
+export const json = (value: unknown): string | null => {
   if (value === undefined) return null
   try {
     return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v)) ?? null

@@ -29,8 +29,7 @@ import {
 } from "effect"
 import type { Job } from "./Job.js"
 import * as JobSchedule from "./JobSchedule.js"
-import type { StoreUnavailable } from "./RunStore.js"
-import { RunStore } from "./RunStore.js"
+import { json, RunStore, type StoreUnavailable } from "./RunStore.js"
 
 export class JobTimedOut extends Schema.TaggedError<JobTimedOut>()("JobTimedOut", { message: Schema.String }) {}
 class ClaimLost extends Schema.TaggedError<ClaimLost>()("ClaimLost", { message: Schema.String }) {}
@@ -140,7 +139,8 @@ export const make = (options: EngineOptions) =>
           Effect.retry({ schedule: Schedule.exponential("100 millis"), times: 4 }),
           Effect.catchAll((e) => Effect.logError("run end not recorded", e.message))
         )
-        const result = end.outcome === "succeeded" ? JSON.parse(JSON.stringify(end.result ?? null)) : null
+        const text = end.outcome === "succeeded" ? json(end.result) : null
+        const result = text === null ? null : JSON.parse(text)
         return { ...run, outcome: end.outcome, finishedAt: at, leaseUntil: null, result, error: end.error } as JobRun
       })
 
