@@ -299,8 +299,11 @@ export const make = (options: EngineOptions) =>
       }
       const scope = yield* Scope.fork(engineScope, ExecutionStrategy.sequential)
       yield* Ref.set(loops, Option.some(scope))
-      for (const job of jobs.values()) yield* Effect.forkIn(jobLoop(job), scope)
-      yield* Effect.forkIn(reaper, scope)
+      // Forked fibers inherit the caller's log annotations, not the constructor's: annotate here.
+      for (const job of jobs.values()) {
+        yield* Effect.forkIn(jobLoop(job).pipe(Effect.annotateLogs({ service: "scheduler", replica })), scope)
+      }
+      yield* Effect.forkIn(reaper.pipe(Effect.annotateLogs({ service: "scheduler", replica })), scope)
       yield* Ref.set(state, "running")
       yield* Effect.logInfo("scheduler started").pipe(
         Effect.annotateLogs({ replica, jobs: [...jobs.keys()].join(",") })

@@ -1,5 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Deferred, type Duration, Effect, Fiber, Layer, Ref, Schedule, TestClock } from "effect"
+import {
+  Context,
+  DateTime,
+  Deferred,
+  type Duration,
+  Effect,
+  FastCheck,
+  Fiber,
+  Layer,
+  Option,
+  Ref,
+  Schedule,
+  TestClock
+} from "effect"
 import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
 import { RunStore, StoreUnavailable } from "../src/RunStore.js"
@@ -306,6 +319,50 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
       assert.match(runs[0].error ?? "", /disk full/)
       assert.match(runs[1].error ?? "", /timed out/)
     }).pipe(Effect.provide(RunStore.layerMemory)))
+
+  it.scoped("a run longer than the lease keeps its claim (renewed), so another replica never takes it over", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const { count, run } = yield* counter
+      const long = Effect.zipLeft(run, Effect.sleep("2 minutes"))
+      const a = yield* engine([every("job", "1 hour", long)], { replica: "a" })
+      const b = yield* engine([every("job", "1 hour", long)], { replica: "b" })
+      yield* Effect.all([a.start, b.start])
+      yield* advance("1 hour")
+      for (let i = 0; i < 12; i++) yield* advance("10 seconds")
+      const runs = yield* history("job")
+      assert.deepStrictEqual(summary(runs), ["10:00:00 schedule succeeded"])
+      assert.strictEqual(runs[0].attempt, 1)
+      assert.strictEqual(yield* Ref.get(count), 1)
+    }).pipe(Effect.provide(RunStore.layerMemory)))
+
+  it.effect.prop(
+    "a tick is never claimed twice, whatever the number of replicas and ticks",
+    [FastCheck.integer({ min: 1, max: 8 }), FastCheck.array(FastCheck.integer({ min: 0, max: 20 }), { maxLength: 40 })],
+    ([replicas, ticks]) =>
+      Effect.gen(function*() {
+        const store = yield* RunStore
+        const claims = yield* Effect.forEach(
+          ticks.flatMap((tick) => Array.from({ length: replicas }, (_, r) => [tick, r] as const)),
+          ([tick, r]) => {
+            const at = DateTime.unsafeMake(t0 + tick * 60_000)
+            return store.claim({
+              job: "job",
+              scheduledAt: at,
+              trigger: "schedule",
+              replica: `r${r}`,
+              now: at,
+              leaseUntil: DateTime.unsafeMake(t0 + tick * 60_000 + 10_000),
+              ignorePause: false
+            })
+          },
+          { concurrency: "unbounded" }
+        )
+        const rows = claims.filter(Option.isSome).map((c) => DateTime.toEpochMillis(c.value.scheduledAt))
+        assert.strictEqual(rows.length, new Set(ticks).size)
+        assert.strictEqual(new Set(rows).size, rows.length)
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
 
   it.scoped("a lost run history: the engine keeps going, retries with backoff, then applies the missed-run policy", () =>
     Effect.gen(function*() {
