@@ -1,9 +1,12 @@
+import { SessionCleanup } from "@clinic/cleanup"
 import { Health, NotReady, SchedulerAdminApi } from "@clinic/domain"
+import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
+import { AdminAuthLive } from "./AdminAuth.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
 const HealthLive = HttpApiBuilder.group(SchedulerAdminApi, "health", (handlers) =>
@@ -20,9 +23,41 @@ const HealthLive = HttpApiBuilder.group(SchedulerAdminApi, "health", (handlers) 
         ))
   }))
 
-export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(Layer.provide(HealthLive))
+const unavailable = (error: StoreUnavailable) =>
+  Effect.fail(new NotReady({ message: `The run history is unreachable: ${error.message}` }))
 
-/** The admin HTTP server; needs the database. */
+const JobsLive = HttpApiBuilder.group(SchedulerAdminApi, "jobs", (handlers) =>
+  Effect.gen(function*() {
+    const engine = yield* SchedulerEngine
+    return handlers
+      .handle("list", () => engine.status.pipe(Effect.catchTag("StoreUnavailable", unavailable)))
+      .handle("get", ({ path, urlParams }) =>
+        engine.job(path.name, urlParams.limit ?? 20).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
+      .handle("runNow", ({ path }) =>
+        engine.runNow(path.name).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
+      .handle("pause", ({ path }) =>
+        engine.pause(path.name).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
+      .handle("resume", ({ path }) => engine.resume(path.name).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
+  }))
+
+const CleanupLive = HttpApiBuilder.group(SchedulerAdminApi, "cleanup", (handlers) =>
+  Effect.gen(function*() {
+    const cleanup = yield* SessionCleanup
+    return handlers
+      .handle("inactiveSessions", ({ urlParams }) =>
+        cleanup.previewInactiveSessions({
+          ...(urlParams.olderThanHours !== undefined ? { olderThan: Duration.hours(urlParams.olderThanHours) } : {}),
+          limit: urlParams.limit ?? 100
+        }))
+      .handle("expiredBookings", ({ urlParams }) => cleanup.previewExpiredBookings({ limit: urlParams.limit ?? 100 }))
+  }))
+
+/** The admin API's handlers; needs the engine, the cleanup service, the database and the config. */
+export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
+  Layer.provide(Layer.mergeAll(HealthLive, JobsLive, CleanupLive).pipe(Layer.provide(AdminAuthLive)))
+)
+
+/** The admin HTTP server. */
 export const AdminHttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
@@ -35,6 +70,5 @@ export const AdminHttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
         (config) => NodeHttpServer.layer(createServer, { host: config.host, port: config.port })
       )
     )
-  ),
-  Layer.provide(SchedulerConfig.Default)
+  )
 )

@@ -1,9 +1,10 @@
 import { Database } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
-import { AdminHttpLive } from "./AdminHttp.js"
+import { AppLive } from "./App.js"
 
-AdminHttpLive.pipe(
+// SIGINT/SIGTERM: runMain interrupts, the layers' finalizers stop the engine gracefully.
+AppLive.pipe(
   Layer.provide(Database.layer),
   Layer.launch,
   NodeRuntime.runMain

@@ -1,8 +1,72 @@
-import { HttpApi, OpenApi } from "@effect/platform"
-import { HealthApi } from "./HealthApi.js"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { NotFound, Unauthorized } from "./Errors.js"
+import { HealthApi, NotReady } from "./HealthApi.js"
+import {
+  ExpiredBookingPreview,
+  InactiveSessionPreview,
+  JobDetail,
+  JobRun,
+  JobStatus,
+  SchedulerStatus
+} from "./Scheduler.js"
 
-/** The scheduler's admin API. Job and run endpoints join it with the scheduler issue. */
+/**
+ * The operator's bearer token (`SCHEDULER_ADMIN_TOKEN`). A wrong or missing token is 401; with no
+ * token configured every admin endpoint is 401, so an unconfigured deployment exposes nothing.
+ */
+export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthentication>()(
+  "@clinic/domain/AdminAuthentication",
+  { failure: Unauthorized, security: { bearer: HttpApiSecurity.bearer } }
+) {}
+
+const jobName = Schema.Struct({ name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)) })
+
+const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))
+
+export class JobsApi extends HttpApiGroup.make("jobs")
+  .add(HttpApiEndpoint.get("list", "/jobs").addSuccess(SchedulerStatus))
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:name")
+      .setPath(jobName)
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
+      .addSuccess(JobDetail)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("runNow", "/jobs/:name/run")
+      .setPath(jobName)
+      .addSuccess(JobRun)
+      .addError(NotFound)
+  )
+  .add(HttpApiEndpoint.post("pause", "/jobs/:name/pause").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
+  .add(HttpApiEndpoint.post("resume", "/jobs/:name/resume").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
+  // The run history is unreachable (database down).
+  .addError(NotReady)
+  .middleware(AdminAuthentication)
+{}
+
+export class CleanupPreviewApi extends HttpApiGroup.make("cleanup")
+  .add(
+    HttpApiEndpoint.get("inactiveSessions", "/cleanup/preview/inactive-sessions")
+      .setUrlParams(Schema.Struct({
+        olderThanHours: Schema.optional(Schema.NumberFromString.pipe(Schema.between(0, 24 * 365))),
+        limit: Schema.optional(Limit)
+      }))
+      .addSuccess(Schema.Array(InactiveSessionPreview))
+  )
+  .add(
+    HttpApiEndpoint.get("expiredBookings", "/cleanup/preview/expired-bookings")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
+      .addSuccess(Schema.Array(ExpiredBookingPreview))
+  )
+  .middleware(AdminAuthentication)
+{}
+
+/** The scheduler's admin API: health, jobs and their runs, cleanup previews. */
 export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(HealthApi)
+  .add(JobsApi)
+  .add(CleanupPreviewApi)
   .annotate(OpenApi.Title, "Clinic scheduler admin API")
 {}

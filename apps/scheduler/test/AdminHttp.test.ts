@@ -1,0 +1,88 @@
+import { SchedulerAdminApi } from "@clinic/domain"
+import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { AdminApiLive } from "../src/AdminHttp.js"
+import { BOOKING_EXPIRY, SESSION_CLEANUP } from "../src/Jobs.js"
+import { memoryApp } from "./layers.js"
+
+// Health's readiness probe needs a SqlClient; these tests never call it.
+const noDatabase = Layer.succeed(SqlClient.SqlClient, {} as SqlClient.SqlClient)
+
+const serve = (env: Record<string, string>) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(AdminApiLive),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(noDatabase),
+    Layer.provide(memoryApp(env))
+  )
+
+const client = (token?: string) =>
+  HttpApiClient.make(SchedulerAdminApi, {
+    transformClient: token ? HttpClient.mapRequest(HttpClientRequest.bearerToken(token)) : undefined
+  })
+
+const status = (request: HttpClientRequest.HttpClientRequest, token?: string) =>
+  Effect.map(
+    HttpClient.execute(token ? HttpClientRequest.bearerToken(request, token) : request),
+    (response) => response.status
+  )
+
+describe("scheduler admin API", () => {
+  it.live("requires the admin token: none or a wrong one is 401, health stays open", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* status(HttpClientRequest.get("/jobs")), 401)
+      assert.strictEqual(yield* status(HttpClientRequest.get("/jobs"), "wrong"), 401)
+      assert.strictEqual(yield* status(HttpClientRequest.post(`/jobs/${BOOKING_EXPIRY}/run`), "wrong"), 401)
+      assert.strictEqual(yield* status(HttpClientRequest.get("/cleanup/preview/expired-bookings")), 401)
+      assert.strictEqual(yield* status(HttpClientRequest.get("/jobs"), "s3cret"), 200)
+      assert.strictEqual(yield* status(HttpClientRequest.get("/health")), 200)
+    }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+
+  it.live("with no token configured every admin endpoint is 401, whatever the caller sends", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* client("anything")).jobs.list())
+      assert.strictEqual(error._tag, "Unauthorized")
+      assert.match((error as { message: string }).message, /SCHEDULER_ADMIN_TOKEN/)
+      assert.strictEqual(yield* status(HttpClientRequest.get("/jobs"), ""), 401)
+    }).pipe(Effect.provide(serve({}))))
+
+  it.live("jobs: list with status, run now, one job with its runs, pause and resume, unknown is 404", () =>
+    Effect.gen(function*() {
+      const api = yield* client("s3cret")
+      const list = yield* api.jobs.list()
+      assert.strictEqual(list.state, "not-started")
+      assert.deepStrictEqual(list.jobs.map((j) => j.name), [SESSION_CLEANUP, BOOKING_EXPIRY, "run-history-prune"])
+      assert.strictEqual(list.jobs[1].nextRuns.length, 5)
+
+      const run = yield* api.jobs.runNow({ path: { name: BOOKING_EXPIRY } })
+      assert.strictEqual(run.outcome, "succeeded")
+      assert.strictEqual(run.trigger, "manual")
+      assert.deepStrictEqual(run.result, { expiredBookingIds: [], complete: true })
+
+      const detail = yield* api.jobs.get({ path: { name: BOOKING_EXPIRY }, urlParams: { limit: 5 } })
+      assert.deepStrictEqual(detail.recentRuns.map((r) => r.id), [run.id])
+      assert.strictEqual(detail.status.lastRun?.id, run.id)
+
+      assert.isTrue((yield* api.jobs.pause({ path: { name: SESSION_CLEANUP } })).paused)
+      assert.isTrue((yield* api.jobs.list()).jobs[0].paused)
+      assert.isFalse((yield* api.jobs.resume({ path: { name: SESSION_CLEANUP } })).paused)
+
+      const missing = yield* Effect.flip(api.jobs.get({ path: { name: "nope" }, urlParams: {} }))
+      assert.strictEqual(missing._tag, "NotFound")
+      assert.strictEqual(yield* status(HttpClientRequest.post("/jobs/nope/run"), "s3cret"), 404)
+      assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_EXPIRY}?limit=0`), "s3cret"), 400)
+      assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_EXPIRY}?limit=abc`), "s3cret"), 400)
+    }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+
+  it.live("cleanup previews answer (empty here) and validate their parameters", () =>
+    Effect.gen(function*() {
+      const api = yield* client("s3cret")
+      assert.deepStrictEqual(yield* api.cleanup.inactiveSessions({ urlParams: { olderThanHours: 1 } }), [])
+      assert.deepStrictEqual(yield* api.cleanup.expiredBookings({ urlParams: { limit: 10 } }), [])
+      const bad = HttpClientRequest.get("/cleanup/preview/inactive-sessions?olderThanHours=-1")
+      assert.strictEqual(yield* status(bad, "s3cret"), 400)
+    }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+})

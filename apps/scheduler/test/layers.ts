@@ -1,0 +1,20 @@
+import { CleanupConfig, Media, SessionCleanup } from "@clinic/cleanup"
+import * as Repositories from "@clinic/repository/Repositories"
+import { RunStore } from "@clinic/scheduler-engine"
+import { ConfigProvider, Layer } from "effect"
+import { EngineLive } from "../src/Jobs.js"
+import { SchedulerConfig } from "../src/SchedulerConfig.js"
+
+export const configLayer = (env: Record<string, string> = {}) =>
+  SchedulerConfig.Default.pipe(
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+  )
+
+/** The app's engine and cleanup over in-memory repositories and run history. */
+export const memoryApp = (env: Record<string, string> = {}) =>
+  EngineLive.pipe(
+    Layer.provideMerge(SessionCleanup.Default),
+    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(), RunStore.layerMemory)),
+    Layer.provideMerge(Repositories.layerMemory),
+    Layer.provideMerge(configLayer({ SCHEDULER_REPLICA_ID: "test-replica", ...env }))
+  )

@@ -1,0 +1,219 @@
+import type { BookingId, UserId } from "@clinic/domain"
+import { ExpiredBookingPreview, InactiveSessionPreview } from "@clinic/domain"
+import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector } from "@clinic/repository"
+import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
+import { CleanupConfig } from "./CleanupConfig.js"
+import { MediaStore } from "./MediaStore.js"
+
+/** A cleanup that stopped on an error; what earlier batches committed stays committed. */
+export class CleanupFailed extends Schema.TaggedError<CleanupFailed>()("CleanupFailed", {
+  operation: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface SessionCleanupResult {
+  readonly deletedSessions: number
+  readonly deletedMedia: number
+  /** Media files removed from disk (after their rows were committed as deleted). */
+  readonly removedFiles: number
+  readonly userId?: UserId
+  /** False when the run stopped on its time budget with rows left for the next run. */
+  readonly complete: boolean
+  /** Set when the run failed; the counts are what committed before the failure. */
+  readonly error?: string
+}
+
+export interface BookingExpiryResult {
+  readonly expiredBookingIds: ReadonlyArray<BookingId>
+  readonly complete: boolean
+  readonly error?: string
+}
+
+export interface ScheduledCleanupResult {
+  readonly expiredSessions: SessionCleanupResult
+  readonly inactiveSessions: SessionCleanupResult
+  readonly bookings: BookingExpiryResult
+}
+
+const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n")[0] ?? "unknown error"
+
+/**
+ * The cleanup that keeps the database honest: expired and idle auth sessions (with their media
+ * rows and files) and lapsed booking holds. Work runs in batches ordered by an indexed column; each
+ * batch is one statement, hence one short transaction, and a run starts no batch after its time
+ * budget. Failures are logged with their cause and carried in the result; interruption is not
+ * caught, so a stopping scheduler stops the run between (or inside, rolled back) batches.
+ */
+export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cleanup/SessionCleanup", {
+  effect: Effect.gen(function*() {
+    const sessions = yield* AuthSessionRepo
+    const bookings = yield* BookingRepo
+    const media = yield* MediaStore
+    const config = yield* CleanupConfig
+
+    /** Runs `batch` until it returns fewer rows than a batch or the budget is spent. */
+    const drain = <B>(batch: Effect.Effect<B>, size: (b: B) => number, onBatch: (b: B) => Effect.Effect<void>) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const budget = Duration.toMillis(config.timeBudget)
+        while (true) {
+          const result = yield* batch
+          yield* onBatch(result)
+          if (size(result) < config.batchSize) return true
+          if ((yield* Clock.currentTimeMillis) - started >= budget) {
+            yield* Effect.logWarning("cleanup stopped on its time budget; the next run continues")
+            return false
+          }
+        }
+      })
+
+    /** Turns any failure but interruption into the result's error, logging the cause. */
+    const recover =
+      <A>(operation: string, partial: () => A, withError: (a: A, error: string) => A) =>
+      (self: Effect.Effect<A>): Effect.Effect<A> =>
+        Effect.catchAllCause(self, (cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause as Cause.Cause<never>)
+            : Effect.logError(`${operation} failed`, cause).pipe(
+              Effect.as(withError(partial(), describe(cause)))
+            ))
+
+    const deleteSessions = (operation: string, selector: (now: DateTime.Utc) => SessionSelector, userId?: UserId) =>
+      Effect.suspend(() => {
+        let totals = { deletedSessions: 0, deletedMedia: 0, removedFiles: 0 }
+        const result = (complete: boolean): SessionCleanupResult => ({
+          ...totals,
+          complete,
+          ...(userId ? { userId } : {})
+        })
+        return Effect.gen(function*() {
+          const now = yield* DateTime.now
+          const complete = yield* drain(
+            sessions.deleteBatch(selector(now), config.batchSize),
+            (deleted: DeletedSessions) => deleted.sessionIds.length,
+            (deleted) =>
+              Effect.gen(function*() {
+                // The batch's statement has committed: only now may its files go.
+                const removal = deleted.mediaPaths.length > 0
+                  ? yield* media.remove(deleted.mediaPaths)
+                  : { removed: [], failed: [] }
+                totals = {
+                  deletedSessions: totals.deletedSessions + deleted.sessionIds.length,
+                  deletedMedia: totals.deletedMedia + deleted.deletedMedia,
+                  removedFiles: totals.removedFiles + removal.removed.length
+                }
+              })
+          )
+          if (totals.deletedSessions > 0) {
+            yield* Effect.logInfo(`${operation}: sessions deleted`).pipe(Effect.annotateLogs(totals))
+          }
+          return result(complete)
+        }).pipe(
+          recover(operation, () => result(false), (r, error) => ({ ...r, error })),
+          Effect.withSpan(`SessionCleanup.${operation}`)
+        )
+      })
+
+    const expiredSessions = deleteSessions("cleanupExpiredSessions", (now) => SessionSelector.Expired({ now }))
+
+    const inactiveBefore = (olderThan: Duration.DurationInput) => (now: DateTime.Utc) =>
+      DateTime.subtractDuration(now, Duration.decode(olderThan))
+
+    const cleanupInactiveSessions = (olderThan: Duration.DurationInput = config.inactiveAfter) =>
+      deleteSessions(
+        "cleanupInactiveSessions",
+        (now) => SessionSelector.Inactive({ before: inactiveBefore(olderThan)(now) })
+      )
+
+    const cleanupInactiveSessionsForUser = (userId: UserId, olderThan: Duration.DurationInput = config.inactiveAfter) =>
+      deleteSessions(
+        "cleanupInactiveSessionsForUser",
+        (now) => SessionSelector.Inactive({ before: inactiveBefore(olderThan)(now), userId }),
+        userId
+      )
+
+    const expirePendingBookings = Effect.suspend(() => {
+      let expired: Array<BookingId> = []
+      return Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const complete = yield* drain(
+          bookings.expireLapsedHolds(now, config.batchSize),
+          (ids) => ids.length,
+          (ids) => Effect.sync(() => void (expired = [...expired, ...ids]))
+        )
+        if (expired.length > 0) {
+          yield* Effect.logInfo("expirePendingBookings: holds expired").pipe(
+            Effect.annotateLogs({ count: expired.length })
+          )
+        }
+        return { expiredBookingIds: expired, complete } as BookingExpiryResult
+      }).pipe(
+        recover(
+          "expirePendingBookings",
+          (): BookingExpiryResult => ({ expiredBookingIds: expired, complete: false }),
+          (r, error) => ({ ...r, error })
+        ),
+        Effect.withSpan("SessionCleanup.expirePendingBookings")
+      )
+    })
+
+    const failOnError = <R extends { readonly error?: string }>(operation: string) => (result: R) =>
+      result.error === undefined
+        ? Effect.succeed(result)
+        : Effect.fail(new CleanupFailed({ operation, message: result.error }))
+
+    return {
+      /** Deletes sessions past `expires_at`, with their media; the count, 0 when the run failed. */
+      cleanupExpiredSessions: Effect.map(expiredSessions, (r) => (r.error === undefined ? r.deletedSessions : 0)),
+      /** The same run with its full result, failing when it failed: what a scheduled job records. */
+      expiredSessions: Effect.flatMap(expiredSessions, failOnError("cleanupExpiredSessions")),
+      cleanupInactiveSessions,
+      cleanupInactiveSessionsForUser,
+      expirePendingBookings,
+      expirePendingBookingsOrFail: Effect.flatMap(expirePendingBookings, failOnError("expirePendingBookings")),
+      /** Expired sessions, inactive sessions and lapsed holds, one after the other. */
+      scheduledCleanup: Effect.gen(function*() {
+        const expired = yield* expiredSessions
+        const inactive = yield* cleanupInactiveSessions()
+        const expiredBookings = yield* expirePendingBookings
+        return {
+          expiredSessions: expired,
+          inactiveSessions: inactive,
+          bookings: expiredBookings
+        } as ScheduledCleanupResult
+      }).pipe(Effect.withSpan("SessionCleanup.scheduledCleanup")),
+      previewInactiveSessions: (
+        options: { readonly olderThan?: Duration.DurationInput; readonly limit?: number } = {}
+      ) =>
+        Effect.gen(function*() {
+          const now = yield* DateTime.now
+          const before = inactiveBefore(options.olderThan ?? config.inactiveAfter)(now)
+          const found = yield* sessions.list(SessionSelector.Inactive({ before }), options.limit ?? 100)
+          return found.map((s) =>
+            new InactiveSessionPreview({
+              sessionId: s.id,
+              userId: s.userId,
+              lastActiveAt: s.lastActiveAt,
+              idleSeconds: Math.floor(DateTime.distance(s.lastActiveAt, now) / 1000)
+            })
+          )
+        }).pipe(Effect.withSpan("SessionCleanup.previewInactiveSessions")),
+      previewExpiredBookings: (options: { readonly limit?: number } = {}) =>
+        Effect.gen(function*() {
+          const now = yield* DateTime.now
+          const found = yield* bookings.listLapsedHolds(now, options.limit ?? 100)
+          return found.flatMap((b) =>
+            b.holdExpiresAt === null ? [] : [
+              new ExpiredBookingPreview({
+                bookingId: b.id,
+                therapistId: b.therapistId,
+                patientId: b.patientId,
+                holdExpiresAt: b.holdExpiresAt,
+                overdueSeconds: Math.floor(DateTime.distance(b.holdExpiresAt, now) / 1000)
+              })
+            ]
+          )
+        }).pipe(Effect.withSpan("SessionCleanup.previewExpiredBookings"))
+    } as const
+  })
+}) {}

@@ -1,0 +1,4 @@
+import * as Repositories from "@clinic/repository/Repositories"
+import { sessionCleanupContract } from "./SessionCleanupContract.js"
+
+sessionCleanupContract("memory", Repositories.layerMemory)

@@ -1,0 +1,309 @@
+import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Deferred, Effect, Exit, Fiber, Logger, Ref, TestClock } from "effect"
+import { RemovedMedia } from "../src/MediaStore.js"
+import { SessionCleanup } from "../src/SessionCleanup.js"
+import {
+  addMedia,
+  bookingSetup,
+  cleanupLayer,
+  makeSession,
+  makeUser,
+  type RepoLayer,
+  Resources,
+  startClock
+} from "./fixtures.js"
+
+const exists = (id: Parameters<AuthSessionRepo["Type"]["findById"]>[0]) =>
+  Effect.flatMap(AuthSessionRepo, (repo) => Effect.isSuccess(repo.findById(id)))
+
+/** Collects what is logged at error level, with the cause's text. */
+const captureErrors = Effect.gen(function*() {
+  const lines = yield* Ref.make<ReadonlyArray<string>>([])
+  const logger = Logger.make(({ cause, logLevel, message }) => {
+    if (logLevel._tag === "Error") {
+      Effect.runSync(
+        Ref.update(lines, (all) => [...all, `${String(message)} | ${cause._tag === "Empty" ? "" : String(cause)}`])
+      )
+    }
+  })
+  return { lines, layer: Logger.add(logger) }
+})
+
+/** The behaviour of seeds 000 and 001's cleanup functions, on whatever stores the repositories. */
+export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
+  describe(`SessionCleanup (${name})`, () => {
+    it.effect("cleanupExpiredSessions removes only expired sessions, with their media, and returns the count", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const expired1 = yield* makeSession(user.id, "1 hour")
+        const expired2 = yield* makeSession(user.id, "2 hours")
+        const active = yield* makeSession(user.id, "30 days")
+        yield* addMedia(expired1.id, "sessions/a.png")
+        yield* addMedia(active.id, "sessions/keep.png")
+        yield* TestClock.adjust("3 hours")
+
+        const cleanup = yield* SessionCleanup
+        assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 2)
+        assert.isFalse(yield* exists(expired1.id))
+        assert.isFalse(yield* exists(expired2.id))
+        assert.isTrue(yield* exists(active.id))
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), ["sessions/a.png"])
+        assert.strictEqual((yield* Effect.flatMap(AuthSessionRepo, (r) => r.listMedia(active.id))).length, 1)
+        // Nothing left: a second run finds nothing.
+        assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 0)
+        const resources = yield* Ref.get((yield* Resources).counts)
+        assert.isAbove(resources.acquired, 0)
+        assert.strictEqual(resources.released, resources.acquired)
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("a session expiring exactly now is kept", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const session = yield* makeSession(user.id, "1 hour")
+        yield* TestClock.adjust("1 hour")
+        assert.strictEqual(yield* (yield* SessionCleanup).cleanupExpiredSessions, 0)
+        assert.isTrue(yield* exists(session.id))
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("a backlog goes in batches until drained", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* Effect.forEach([1, 2, 3, 4, 5], (h) => makeSession(user.id, `${h} minutes`))
+        yield* TestClock.adjust("1 hour")
+        const result = yield* (yield* SessionCleanup).expiredSessions
+        assert.strictEqual(result.deletedSessions, 5)
+        assert.isTrue(result.complete)
+        // Batches of 2: 2 + 2 + 1, the short batch ends the run.
+        assert.strictEqual((yield* Ref.get((yield* Resources).counts)).acquired, 3)
+      }).pipe(Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 } }))))
+
+    it.effect("a run stops starting batches once its time budget is spent; the next run continues", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* Effect.forEach([1, 2, 3, 4, 5, 6, 7], (h) => makeSession(user.id, `${h} minutes`))
+        yield* TestClock.adjust("1 hour")
+        const cleanup = yield* SessionCleanup
+        // Each batch takes 20 s of a 45 s budget: after the third batch the run stops.
+        const first = yield* cleanup.expiredSessions
+        assert.strictEqual(first.deletedSessions, 6)
+        assert.isFalse(first.complete)
+        const second = yield* cleanup.expiredSessions
+        assert.strictEqual(second.deletedSessions, 1)
+        assert.isTrue(second.complete)
+      }).pipe(
+        Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 }, decoration: { batchTakes: "20 seconds" } }))
+      ))
+
+    it.effect("a failure is logged with its cause, returns 0, changes nothing and releases resources", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const expired = yield* makeSession(user.id, "1 hour")
+        yield* TestClock.adjust("2 hours")
+        const { layer, lines } = yield* captureErrors
+        const cleanup = yield* SessionCleanup
+        const count = yield* cleanup.cleanupExpiredSessions.pipe(Effect.provide(layer))
+        assert.strictEqual(count, 0)
+        const logged = yield* Ref.get(lines)
+        assert.strictEqual(logged.length, 1)
+        assert.match(logged[0], /cleanupExpiredSessions failed/)
+        assert.match(logged[0], /connection terminated unexpectedly/)
+        assert.isTrue(yield* exists(expired.id))
+        const resources = yield* Ref.get((yield* Resources).counts)
+        assert.strictEqual(resources.released, resources.acquired)
+        // The raw form fails, so a scheduled run is recorded as failed; the next run succeeds.
+        const failed = yield* Effect.flip(cleanup.expiredSessions)
+        assert.strictEqual(failed._tag, "CleanupFailed")
+        assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 1)
+      }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { failFirst: 2 } }))))
+
+    it.effect("interrupting a run releases its resources through finalizers and deletes nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const session = yield* makeSession(user.id, "1 hour")
+        yield* TestClock.adjust("2 hours")
+        const resources = yield* Resources
+        const fiber = yield* Effect.fork((yield* SessionCleanup).cleanupExpiredSessions)
+        yield* Deferred.await(resources.entered)
+        assert.deepStrictEqual(yield* Ref.get(resources.counts), { acquired: 1, released: 0 })
+        const exit = yield* Fiber.interrupt(fiber)
+        assert.isTrue(Exit.isInterrupted(exit))
+        assert.deepStrictEqual(yield* Ref.get(resources.counts), { acquired: 1, released: 1 })
+        assert.isTrue(yield* exists(session.id))
+      }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { hang: true } }))))
+
+    it.effect("inactive cleanup with nothing idle deletes nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* makeSession(user.id)
+        const result = yield* (yield* SessionCleanup).cleanupInactiveSessions()
+        assert.deepStrictEqual(result, { deletedSessions: 0, deletedMedia: 0, removedFiles: 0, complete: true })
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("inactive cleanup deletes sessions idle over 24 h with their media rows, then their files", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const idle = yield* makeSession(user.id)
+        const busy = yield* makeSession(user.id)
+        yield* addMedia(idle.id, "sessions/idle-1.png")
+        yield* addMedia(idle.id, "sessions/idle-2.mp4")
+        yield* TestClock.adjust("25 hours")
+        const repo = yield* AuthSessionRepo
+        yield* repo.touch(busy.id, yield* DateTime.now)
+        const result = yield* (yield* SessionCleanup).cleanupInactiveSessions()
+        assert.strictEqual(result.deletedSessions, 1)
+        assert.strictEqual(result.deletedMedia, 2)
+        assert.strictEqual(result.removedFiles, 2)
+        assert.isUndefined(result.error)
+        assert.isFalse(yield* exists(idle.id))
+        assert.isTrue(yield* exists(busy.id))
+        assert.strictEqual((yield* repo.listMedia(idle.id)).length, 0)
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), ["sessions/idle-1.png", "sessions/idle-2.mp4"])
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("inactive cleanup honours a custom threshold", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* makeSession(user.id)
+        yield* TestClock.adjust("2 hours")
+        const cleanup = yield* SessionCleanup
+        assert.strictEqual((yield* cleanup.cleanupInactiveSessions()).deletedSessions, 0)
+        assert.strictEqual((yield* cleanup.cleanupInactiveSessions("1 hour")).deletedSessions, 1)
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("inactive cleanup failure: the result carries the error, nothing is deleted or removed", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const idle = yield* makeSession(user.id)
+        yield* addMedia(idle.id, "sessions/idle.png")
+        yield* TestClock.adjust("25 hours")
+        const result = yield* (yield* SessionCleanup).cleanupInactiveSessions()
+        assert.strictEqual(result.deletedSessions, 0)
+        assert.match(result.error ?? "", /connection terminated unexpectedly/)
+        assert.isTrue(yield* exists(idle.id))
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), [])
+      }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { failFirst: 1 } }))))
+
+    it.effect("per-user cleanup touches only that user's idle sessions and names the user", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const alice = yield* makeUser("Alice")
+        const bob = yield* makeUser("Bob")
+        const aliceIdle = yield* makeSession(alice.id)
+        const bobIdle = yield* makeSession(bob.id)
+        yield* TestClock.adjust("25 hours")
+        const result = yield* (yield* SessionCleanup).cleanupInactiveSessionsForUser(alice.id)
+        assert.deepStrictEqual(result, {
+          deletedSessions: 1,
+          deletedMedia: 0,
+          removedFiles: 0,
+          complete: true,
+          userId: alice.id
+        })
+        assert.isFalse(yield* exists(aliceIdle.id))
+        assert.isTrue(yield* exists(bobIdle.id))
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("expirePendingBookings with nothing lapsed expires nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { book } = yield* bookingSetup
+        yield* book()
+        yield* TestClock.adjust("14 minutes")
+        assert.deepStrictEqual(yield* (yield* SessionCleanup).expirePendingBookings, {
+          expiredBookingIds: [],
+          complete: true
+        })
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("expirePendingBookings writes expired on lapsed holds only and returns their ids", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { book } = yield* bookingSetup
+        const lapsed1 = yield* book("15 minutes")
+        const lapsed2 = yield* book("10 minutes")
+        const fresh = yield* book("1 hour")
+        const confirmed = yield* book("5 minutes")
+        const repo = yield* BookingRepo
+        yield* repo.transition(confirmed.id, { from: ["pending"], to: "confirmed" })
+        yield* TestClock.adjust("16 minutes")
+
+        const result = yield* (yield* SessionCleanup).expirePendingBookings
+        assert.deepStrictEqual([...result.expiredBookingIds].sort(), [lapsed1.id, lapsed2.id].sort())
+        assert.isUndefined(result.error)
+        // The stored status changed, not just the effective one: the sweep's query finds nothing more.
+        assert.deepStrictEqual(yield* repo.listLapsedHolds(yield* DateTime.now, 10), [])
+        assert.strictEqual((yield* repo.findById(fresh.id)).status, "pending")
+        assert.strictEqual((yield* repo.findById(confirmed.id)).status, "confirmed")
+        assert.deepStrictEqual((yield* (yield* SessionCleanup).expirePendingBookings).expiredBookingIds, [])
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("expirePendingBookings failure: the result carries the error and holds stay pending", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { book } = yield* bookingSetup
+        yield* book("5 minutes")
+        yield* TestClock.adjust("10 minutes")
+        const now = yield* DateTime.now
+        const cleanup = yield* SessionCleanup
+        const result = yield* cleanup.expirePendingBookings
+        assert.deepStrictEqual(result.expiredBookingIds, [])
+        assert.match(result.error ?? "", /deadlock detected/)
+        // Still stored as pending; the next run (the decorator fails only once) expires it.
+        assert.strictEqual((yield* Effect.flatMap(BookingRepo, (r) => r.listLapsedHolds(now, 10))).length, 1)
+        assert.strictEqual((yield* cleanup.expirePendingBookingsOrFail).expiredBookingIds.length, 1)
+      }).pipe(Effect.provide(cleanupLayer(repos, { failingBookings: 1 }))))
+
+    it.effect("scheduledCleanup runs the session and booking cleanups and combines their results", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const { book } = yield* bookingSetup
+        yield* makeSession(user.id, "1 hour")
+        yield* makeSession(user.id, "30 days")
+        const hold = yield* book("15 minutes")
+        yield* TestClock.adjust("25 hours")
+        const result = yield* (yield* SessionCleanup).scheduledCleanup
+        assert.strictEqual(result.expiredSessions.deletedSessions, 1)
+        assert.strictEqual(result.inactiveSessions.deletedSessions, 1)
+        assert.deepStrictEqual(result.bookings.expiredBookingIds, [hold.id])
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("previews list what would go, with users and ages, and change nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const { book, therapist } = yield* bookingSetup
+        const idle = yield* makeSession(user.id)
+        const hold = yield* book("15 minutes")
+        yield* TestClock.adjust("25 hours")
+        const cleanup = yield* SessionCleanup
+
+        const sessions = yield* cleanup.previewInactiveSessions()
+        assert.deepStrictEqual(sessions.map((s) => [s.sessionId, s.userId, s.idleSeconds]), [[
+          idle.id,
+          user.id,
+          25 * 3600
+        ]])
+        const bookings = yield* cleanup.previewExpiredBookings()
+        assert.deepStrictEqual(bookings.map((b) => [b.bookingId, b.therapistId, b.overdueSeconds]), [[
+          hold.id,
+          therapist.id,
+          25 * 3600 - 15 * 60
+        ]])
+        assert.isTrue(yield* exists(idle.id))
+        // Still only lapsed, not written: the sweep would still find it.
+        assert.strictEqual((yield* cleanup.previewExpiredBookings()).length, 1)
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), [])
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+  })

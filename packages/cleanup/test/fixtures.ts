@@ -1,0 +1,148 @@
+import { Email, type User, type UserId } from "@clinic/domain"
+import { AuthSessionRepo, type AuthSessionRepoShape, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
+import { DateTime, Deferred, Duration, Effect, Layer, Ref, TestClock } from "effect"
+import { CleanupConfig, type CleanupSettings } from "../src/CleanupConfig.js"
+import * as Media from "../src/MediaStore.js"
+import { SessionCleanup } from "../src/SessionCleanup.js"
+
+export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
+export const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
+
+let emails = 0
+export const makeUser = (name = "Dr Test"): Effect.Effect<User, never, UserRepo> =>
+  Effect.flatMap(UserRepo, (users) =>
+    users.insert({
+      email: Email.make(`cleanup${emails++}.${crypto.randomUUID().slice(0, 8)}@clinic.test`),
+      name,
+      role: "therapist",
+      passwordHash: "scrypt$not-a-real-hash"
+    })).pipe(Effect.orDie)
+
+/** A session created at the Clock's now, expiring after `expiresIn`. */
+export const makeSession = (userId: UserId, expiresIn: Duration.DurationInput = "30 days") =>
+  Effect.gen(function*() {
+    const repo = yield* AuthSessionRepo
+    const now = yield* DateTime.now
+    return yield* repo.insert({
+      userId,
+      tokenHash: crypto.randomUUID(),
+      expiresAt: DateTime.addDuration(now, Duration.decode(expiresIn)),
+      userAgent: "vitest",
+      ip: "127.0.0.1"
+    })
+  })
+
+export const addMedia = (authSessionId: Parameters<AuthSessionRepoShape["listMedia"]>[0], filePath: string) =>
+  Effect.flatMap(AuthSessionRepo, (repo) => repo.addMedia({ authSessionId, kind: "image", filePath, sizeBytes: 10 }))
+
+/** A therapist with a patient, and a booking helper whose hold lasts `hold` from the Clock's now. */
+export const bookingSetup = Effect.gen(function*() {
+  const therapist = yield* makeUser()
+  const patient = yield* Effect.flatMap(
+    PatientRepo,
+    (repo) => repo.insert({ therapistId: therapist.id, name: "Pat", email: null, phone: null, notes: null })
+  )
+  let slot = 0
+  const book = (hold: Duration.DurationInput = "15 minutes") =>
+    Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const start = DateTime.addDuration(T0, Duration.days(1 + slot++))
+      return yield* Effect.flatMap(BookingRepo, (repo) =>
+        repo.insert({
+          therapistId: therapist.id,
+          patientId: patient.id,
+          startsAt: start,
+          endsAt: DateTime.addDuration(start, Duration.hours(1)),
+          holdExpiresAt: DateTime.addDuration(now, Duration.decode(hold))
+        })).pipe(Effect.orDie)
+    })
+  return { therapist, patient, book }
+})
+
+/** Counts acquisitions and releases of the resource each repository call holds (a connection). */
+export class Resources extends Effect.Service<Resources>()("test/Resources", {
+  effect: Effect.all({
+    counts: Ref.make({ acquired: 0, released: 0 }),
+    /** Completed when a hanging `deleteBatch` has been entered. */
+    entered: Deferred.make<void>()
+  })
+}) {}
+
+export interface Decoration {
+  /** The first `failFirst` calls of `deleteBatch`/`expireLapsedHolds` die as a lost database would. */
+  readonly failFirst?: number
+  /** `deleteBatch` completes `Resources.entered`, then never returns (until interrupted). */
+  readonly hang?: boolean
+  /** Each batch takes this long on the Clock (advanced with TestClock). */
+  readonly batchTakes?: Duration.DurationInput
+}
+
+/** Wraps the repositories the cleanup uses: each call holds a tracked resource; failures on demand. */
+export const decorate = (decoration: Decoration = {}) =>
+  Layer.effect(
+    AuthSessionRepo,
+    Effect.gen(function*() {
+      const base = yield* AuthSessionRepo
+      const resources = yield* Resources
+      const calls = yield* Ref.make(0)
+      const held = <A>(effect: Effect.Effect<A>) =>
+        Effect.acquireUseRelease(
+          Ref.update(resources.counts, (r) => ({ ...r, acquired: r.acquired + 1 })),
+          () => effect,
+          () => Ref.update(resources.counts, (r) => ({ ...r, released: r.released + 1 }))
+        )
+      return AuthSessionRepo.of({
+        ...base,
+        list: (selector, limit) => held(base.list(selector, limit)),
+        deleteBatch: (selector, limit) =>
+          held(Effect.gen(function*() {
+            const n = yield* Ref.getAndUpdate(calls, (c) => c + 1)
+            if (decoration.hang) {
+              yield* Deferred.succeed(resources.entered, undefined)
+              return yield* Effect.never
+            }
+            if (n < (decoration.failFirst ?? 0)) return yield* Effect.dieMessage("connection terminated unexpectedly")
+            if (decoration.batchTakes) yield* TestClock.adjust(decoration.batchTakes)
+            return yield* base.deleteBatch(selector, limit)
+          }))
+      })
+    })
+  )
+
+export const failingBookings = (failFirst: number) =>
+  Layer.effect(
+    BookingRepo,
+    Effect.gen(function*() {
+      const base = yield* BookingRepo
+      const calls = yield* Ref.make(0)
+      return BookingRepo.of({
+        ...base,
+        expireLapsedHolds: (now, limit) =>
+          Effect.flatMap(
+            Ref.getAndUpdate(calls, (c) => c + 1),
+            (n) => n < failFirst ? Effect.dieMessage("deadlock detected") : base.expireLapsedHolds(now, limit)
+          )
+      })
+    })
+  )
+
+export type RepoLayer = Layer.Layer<AuthSessionRepo | BookingRepo | PatientRepo | UserRepo>
+
+/** SessionCleanup over `repos`, with a recording media store and the given settings and decorations. */
+export const cleanupLayer = <ROut>(
+  repos: Layer.Layer<ROut | AuthSessionRepo | BookingRepo | PatientRepo | UserRepo>,
+  options: {
+    readonly settings?: Partial<CleanupSettings>
+    readonly decoration?: Decoration
+    readonly failingBookings?: number
+  } = {}
+) => {
+  const decorated = Layer.mergeAll(
+    decorate(options.decoration),
+    options.failingBookings ? failingBookings(options.failingBookings) : Layer.empty
+  ).pipe(Layer.provideMerge(Resources.Default), Layer.provideMerge(repos))
+  return SessionCleanup.Default.pipe(
+    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(options.settings))),
+    Layer.provideMerge(decorated)
+  )
+}

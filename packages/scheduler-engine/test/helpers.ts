@@ -1,0 +1,52 @@
+import { type JobRun } from "@clinic/domain"
+import { DateTime, type Duration, Effect, Logger, Ref, TestClock } from "effect"
+import type { Job } from "../src/Job.js"
+import { RunStore } from "../src/RunStore.js"
+import { type EngineOptions, make } from "../src/SchedulerEngine.js"
+
+/** 09:00:00 UTC on a Monday, aligned to every interval the tests use. */
+export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
+export const t0 = DateTime.toEpochMillis(T0)
+export const startClock = TestClock.setTime(t0)
+
+/**
+ * Lets forked fibers run until they all wait on the clock: the number of pending sleeps stops
+ * changing. Without it a loop that has not reached its sleep yet would miss a `TestClock.adjust`.
+ */
+export const settle = Effect.gen(function*() {
+  let last = -1
+  let stable = 0
+  for (let i = 0; i < 1000 && stable < 10; i++) {
+    yield* Effect.yieldNow()
+    const pending = (yield* TestClock.sleeps()).length
+    stable = pending === last ? stable + 1 : 0
+    last = pending
+  }
+})
+
+export const advance = (duration: Duration.DurationInput) =>
+  settle.pipe(Effect.zipRight(TestClock.adjust(duration)), Effect.zipRight(settle))
+
+export const engine = (jobs: ReadonlyArray<Job>, options: Partial<EngineOptions> = {}) =>
+  make({ jobs, replica: "replica-a", lease: "10 seconds", stopBudget: "30 seconds", ...options })
+
+export const history = (job: string) =>
+  Effect.flatMap(RunStore, (store) => store.recent(job, 1000)).pipe(
+    Effect.orDie,
+    Effect.map((runs) => [...runs].reverse())
+  )
+
+export const summary = (runs: ReadonlyArray<JobRun>) =>
+  runs.map((r) => `${DateTime.formatIso(r.scheduledAt).slice(11, 19)} ${r.trigger} ${r.outcome}`)
+
+/** Collects log messages at warning level and above. */
+export const captureWarnings = Effect.gen(function*() {
+  const lines = yield* Ref.make<ReadonlyArray<string>>([])
+  const logger = Logger.make(({ logLevel, message }) => {
+    if (logLevel._tag === "Warning" || logLevel._tag === "Error") {
+      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+      Effect.runSync(Ref.update(lines, (all) => [...all, text]))
+    }
+  })
+  return { lines, layer: Logger.add(logger) }
+})
