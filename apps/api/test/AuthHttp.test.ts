@@ -3,18 +3,21 @@ import { tables } from "@clinic/repository"
 import { FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, TestClock } from "effect"
+import { DateTime, type Duration, Effect, Layer, TestClock } from "effect"
 import * as Path from "node:path"
 import { ApiConfig } from "../src/ApiConfig.js"
 import { client, memoryLayer } from "./TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
-const at = (offset: string) => DateTime.formatIso(DateTime.addDuration(T0, offset as any))
+const at = (offset: Duration.DurationInput) => DateTime.formatIso(DateTime.addDuration(T0, offset))
 const password = "correct horse battery staple"
 
 const register = (email: string) =>
-  Effect.flatMap(client(), (api) => api.auth.register({ payload: { email: Email.make(email), name: "Ada Lovelace", password } }))
+  Effect.flatMap(
+    client(),
+    (api) => api.auth.register({ payload: { email: Email.make(email), name: "Ada Lovelace", password } })
+  )
 
 const login = (email: string) =>
   Effect.flatMap(client(), (api) => api.auth.login({ payload: { email: Email.make(email), password } }))
@@ -97,8 +100,12 @@ describe("auth over HTTP (memory repositories)", () => {
       yield* startClock
       yield* register("ada@clinic.test")
       const api = yield* client()
-      const wrong = yield* Effect.flip(api.auth.login({ payload: { email: Email.make("ada@clinic.test"), password: "x".repeat(12) } }))
-      const unknown = yield* Effect.flip(api.auth.login({ payload: { email: Email.make("eve@clinic.test"), password } }))
+      const wrong = yield* Effect.flip(
+        api.auth.login({ payload: { email: Email.make("ada@clinic.test"), password: "x".repeat(12) } })
+      )
+      const unknown = yield* Effect.flip(
+        api.auth.login({ payload: { email: Email.make("eve@clinic.test"), password } })
+      )
       assert.strictEqual(wrong._tag, "Unauthorized")
       assert.deepStrictEqual(wrong, unknown)
       assert.strictEqual((yield* tables).authSessions.size, 0)

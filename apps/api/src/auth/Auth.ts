@@ -141,8 +141,7 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
       login,
       /** The user and session a bearer token stands for, recording activity at most once per interval. */
       authenticate,
-      logout: (session: AuthSession): Effect.Effect<void> =>
-        remove([session.id]).pipe(Effect.withSpan("Auth.logout")),
+      logout: (session: AuthSession): Effect.Effect<void> => remove([session.id]).pipe(Effect.withSpan("Auth.logout")),
       /** The user's sessions that still admit their token, newest first. */
       listSessions: (current: AuthSession): Effect.Effect<ReadonlyArray<PublicAuthSession>> =>
         Effect.gen(function*() {

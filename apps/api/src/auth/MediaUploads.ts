@@ -55,16 +55,19 @@ export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/Me
         const file = yield* fs.open(path, { flag: "wx" }).pipe(Effect.orDie)
         const written = yield* content.pipe(
           Stream.mapError(fromMultipart),
-          Stream.runFoldEffect({ size: 0, head: new Uint8Array(0), detected: undefined } as Written, (state, chunk) =>
-            Effect.gen(function*() {
-              const size = state.size + chunk.length
-              if (size > maxBytes) return yield* Effect.fail(tooLarge)
-              const head = appendHead(state.head, chunk)
-              const detected = state.detected ?? (head.length >= SNIFF_BYTES ? detect(head) : undefined)
-              if (head.length >= SNIFF_BYTES && detected === undefined) return yield* Effect.fail(unsupported)
-              yield* file.writeAll(chunk).pipe(Effect.orDie)
-              return { size, head, detected }
-            }))
+          Stream.runFoldEffect(
+            { size: 0, head: new Uint8Array(0), detected: undefined } as Written,
+            (state, chunk) =>
+              Effect.gen(function*() {
+                const size = state.size + chunk.length
+                if (size > maxBytes) return yield* Effect.fail(tooLarge)
+                const head = appendHead(state.head, chunk)
+                const detected = state.detected ?? (head.length >= SNIFF_BYTES ? detect(head) : undefined)
+                if (head.length >= SNIFF_BYTES && detected === undefined) return yield* Effect.fail(unsupported)
+                yield* file.writeAll(chunk).pipe(Effect.orDie)
+                return { size, head, detected }
+              })
+          )
         )
         const detected = written.detected ?? detect(written.head)
         if (detected === undefined) return yield* Effect.fail(unsupported)

@@ -21,8 +21,13 @@ const derive = (password: string, salt: Buffer, params: ScryptParams, keyLength:
     const N = 2 ** params.logN
     // scrypt needs 128 * N * r bytes; Node refuses anything above `maxmem` (32 MiB by default).
     const maxmem = 128 * N * params.r * 2 + 1024 * 1024
-    Crypto.scrypt(password.normalize("NFKC"), salt, keyLength, { N, r: params.r, p: params.p, maxmem }, (error, key) =>
-      resume(error ? Effect.die(error) : Effect.succeed(key)))
+    Crypto.scrypt(
+      password.normalize("NFKC"),
+      salt,
+      keyLength,
+      { N, r: params.r, p: params.p, maxmem },
+      (error, key) => resume(error ? Effect.die(error) : Effect.succeed(key))
+    )
   })
 
 /**
