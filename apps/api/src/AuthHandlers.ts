@@ -29,8 +29,9 @@ const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
       .handle("me", () => Effect.map(CurrentUser, ({ user }) => user))
       .handle("sessions", () => Effect.flatMap(CurrentUser, ({ session }) => auth.listSessions(session)))
       .handle("revokeSession", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => auth.revoke(user.id, path.id)))
-      .handle("uploadMedia", ({ payload }) =>
-        Effect.flatMap(CurrentUser, ({ session }) => media.upload(session, payload)))
+      .handle("uploadMedia", ({ payload, request }) =>
+        Effect.flatMap(CurrentUser, ({ session }) =>
+          media.upload(session, payload, request.headers["content-length"])))
   }))
 
 /** The auth group with its middleware; needs the repositories and `ApiConfig`. */

@@ -272,6 +272,10 @@ describe("auth over HTTP (memory repositories)", () => {
       assert.strictEqual(tooLarge.status, 413)
       assert.strictEqual(((yield* tooLarge.json) as any)._tag, "PayloadTooLarge")
 
+      // Announced larger than the limit allows: refused on its Content-Length, whatever it holds.
+      const huge = yield* upload(form(new Uint8Array(200_000).fill(1)))
+      assert.strictEqual(huge.status, 413)
+
       const text = new TextEncoder().encode("<html><body>not an image, whatever the name says</body></html>")
       const wrongType = yield* upload(form(text, "photo.png", "image/png"))
       assert.strictEqual(wrongType.status, 415)

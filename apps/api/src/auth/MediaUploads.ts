@@ -108,9 +108,11 @@ export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/Me
        */
       upload: (
         session: AuthSession,
-        parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>
+        parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
+        contentLength?: string
       ): Effect.Effect<PublicSessionMedia, UploadError> =>
-        parts.pipe(
+        // A body announced as too large is refused before a byte of it is read.
+        Number(contentLength) > maxBytes + ENVELOPE_BYTES ? Effect.fail(tooLarge) : parts.pipe(
           Multipart.withLimitsStream({
             maxParts: Option.some(16),
             maxFileSize: Option.some(maxBytes),

@@ -38,7 +38,9 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   // Expected failures (bad input, taken email, missing setting) are one line, not a stack trace.
-  Effect.tapError((error) => Effect.logError(error._tag === "ParseError" ? `Invalid input:\n${error.message}` : String(error))),
+  Effect.tapError((error) =>
+    Effect.logError(error._tag === "ParseError" ? `Invalid input:\n${error.message}` : String(error))
+  ),
   Effect.tapDefect((defect) => Effect.logError("create-admin failed", defect)),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )
