@@ -36,7 +36,9 @@ const authConfig = Config.all({
 
 const mediaConfig = Config.all({
   dir: Config.string("API_MEDIA_DIR").pipe(
-    Config.withDefault(Path.join(Database.projectRoot(), ".data", "media"))
+    Config.withDefault(Path.join(Database.projectRoot(), ".data", "media")),
+    // Stored file paths are absolute, so that the scheduler's cleanup finds them from any folder.
+    Config.map((dir) => Path.resolve(dir))
   ),
   maxBytes: Config.integer("API_MEDIA_MAX_BYTES").pipe(
     Config.withDefault(50 * 1024 * 1024),

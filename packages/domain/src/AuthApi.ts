@@ -66,6 +66,12 @@ export class PublicSessionMedia extends Schema.Class<PublicSessionMedia>("Public
   createdAt: Timestamp
 }) {}
 
+/** The `file` part of a media upload; documented as one binary file. */
+const MediaFile = Multipart.SingleFileSchema.annotations({
+  jsonSchema: { type: "string", format: "binary" },
+  description: "A PNG, JPEG, GIF or WebP image, or an MP4, WebM or QuickTime video; checked by its content"
+})
+
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
   "PayloadTooLarge",
   { message: Schema.String, maxBytes: Schema.Number },
@@ -103,7 +109,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
     // Streamed rather than buffered: the handler applies the configured size limit itself and
     // answers 413, where a decoded multipart payload would turn the limit into a defect.
     HttpApiEndpoint.post("uploadMedia", "/auth/sessions/current/media")
-      .setPayload(HttpApiSchema.MultipartStream(Schema.Struct({ file: Multipart.SingleFileSchema })))
+      .setPayload(HttpApiSchema.MultipartStream(Schema.Struct({ file: MediaFile })))
       .addSuccess(PublicSessionMedia, { status: 201 })
       .addError(PayloadTooLarge)
       .addError(UnsupportedMediaType)
