@@ -110,7 +110,9 @@ const seed = Effect.gen(function*() {
   return Redacted.value(token)
 })
 
-const markdown = (rows: ReadonlyArray<Row>, started: Date) => {
+const loadAverage = () => Os.loadavg()[0].toFixed(2)
+
+const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, loadAfter: string) => {
   const cpus = Os.cpus()
   const lines = [
     "<!-- auth-me:start -->",
@@ -126,6 +128,8 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date) => {
     "process with a pool of 10 connections to one embedded PostgreSQL 17 on the same machine.",
     "- Per request (both servers): session by SHA-256 of the token, constant-time digest comparison, expiry and " +
     "idle checks, `last_active_at` touched at most once per 5 minutes, user by id, JSON response.",
+    `- 1-minute load average before / after the run: ${loadBefore} / ${loadAfter}. On a shared machine other ` +
+    "work competes for the same cores, so compare servers within a round rather than across runs.",
     "",
     "| server | round | requests/s | p50 ms | p99 ms | requests | non-2xx | errors |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -152,6 +156,7 @@ const writeReport = (section: string) =>
 
 const program = Effect.gen(function*() {
   const started = new Date()
+  const loadBefore = loadAverage()
   const dir = yield* tempDir
   const server = yield* EmbeddedPostgres.start({ dataDir: Path.join(dir, "pg"), port: yield* freePort })
   const databaseUrl = Redacted.value(server.url)
@@ -191,8 +196,9 @@ const program = Effect.gen(function*() {
       rows.push(row)
     }
   }
-  const file = yield* writeReport(markdown(rows, started))
-  console.log(markdown(rows, started))
+  const report = markdown(rows, started, loadBefore, loadAverage())
+  const file = yield* writeReport(report)
+  console.log(report)
   yield* Effect.logInfo(`written to ${file}`)
   if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) return yield* Effect.dieMessage("some requests failed")
 }).pipe(Effect.scoped, Effect.timeout(Duration.minutes(10)))
