@@ -1,11 +1,49 @@
-import { Config, Effect } from "effect"
+import { Database } from "@clinic/repository"
+import { Config, Duration, Effect } from "effect"
+import * as Path from "node:path"
 
 /** Every setting of the API app, read in one place; defaults fit the embedded local setup. */
 export class ApiConfig extends Effect.Service<ApiConfig>()("@clinic/api/ApiConfig", {
   effect: Effect.gen(function*() {
     return {
       host: yield* Config.string("API_HOST").pipe(Config.withDefault("127.0.0.1")),
-      port: yield* Config.port("API_PORT").pipe(Config.withDefault(3000))
+      port: yield* Config.port("API_PORT").pipe(Config.withDefault(3000)),
+      auth: yield* authConfig,
+      media: yield* mediaConfig
     } as const
   })
 }) {}
+
+// Durations take Effect's syntax ("30 days", "24 hours", "5 seconds") so that a manual test can
+// shrink any of them to seconds.
+const authConfig = Config.all({
+  sessionLifetime: Config.duration("API_SESSION_LIFETIME").pipe(Config.withDefault(Duration.days(30))),
+  idleTimeout: Config.duration("API_SESSION_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.hours(24))),
+  touchInterval: Config.duration("API_SESSION_TOUCH_INTERVAL").pipe(Config.withDefault(Duration.minutes(5))),
+  // log2 of scrypt's N; 15 is 32 MiB of memory and tens of milliseconds per hash.
+  scryptLogN: Config.integer("API_SCRYPT_LOG_N").pipe(
+    Config.withDefault(15),
+    Config.validate({ message: "API_SCRYPT_LOG_N must be between 10 and 20", validation: (n) => n >= 10 && n <= 20 })
+  )
+}).pipe(
+  // A session is touched at most once per interval, so its recorded activity lags by up to one
+  // interval; an interval as long as the idle timeout would log out users who are active.
+  Config.validate({
+    message: "API_SESSION_TOUCH_INTERVAL must be shorter than API_SESSION_IDLE_TIMEOUT",
+    validation: ({ idleTimeout, touchInterval }) => Duration.lessThan(touchInterval, idleTimeout)
+  })
+)
+
+const mediaConfig = Config.all({
+  dir: Config.string("API_MEDIA_DIR").pipe(
+    Config.withDefault(Path.join(Database.projectRoot(), ".data", "media")),
+    // Stored file paths are absolute, so that the scheduler's cleanup finds them from any folder.
+    Config.map((dir) => Path.resolve(dir))
+  ),
+  maxBytes: Config.integer("API_MEDIA_MAX_BYTES").pipe(
+    Config.withDefault(50 * 1024 * 1024),
+    Config.validate({ message: "API_MEDIA_MAX_BYTES must be positive", validation: (n) => n > 0 })
+  )
+})
+
+export type AuthSettings = typeof authConfig extends Config.Config<infer A> ? A : never

@@ -4,9 +4,13 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { ApiConfig } from "./ApiConfig.js"
+import { AuthLive } from "./AuthHandlers.js"
 import { HealthLive } from "./HealthHandlers.js"
 
-export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(Layer.provide(HealthLive))
+export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
+  Layer.provide(HealthLive),
+  Layer.provide(AuthLive)
+)
 
 /** The HTTP server with the API, its OpenAPI document and docs page; needs the repositories. */
 export const HttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(

@@ -1,4 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
+import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -6,11 +7,14 @@ import { SqlClient, SqlError } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { ApiLive } from "../src/Http.js"
+import { configLayer } from "./TestApi.js"
 
 const serve = (database: Layer.Layer<SqlClient.SqlClient>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(ApiLive),
     Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(Repositories.layerPg),
+    Layer.provide(configLayer()),
     Layer.provide(database)
   )
 

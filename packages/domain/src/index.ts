@@ -1,4 +1,5 @@
 export * from "./Api.js"
+export * from "./AuthApi.js"
 export * from "./Authentication.js"
 export * from "./AuthSession.js"
 export * from "./Booking.js"

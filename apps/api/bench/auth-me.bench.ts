@@ -1,0 +1,212 @@
+/**
+ * `GET /auth/me` on embedded Postgres: the API app beside a bare `node:http` + `pg` server doing the
+ * same queries, in one run on one database. Each server runs alone in its own process; autocannon
+ * drives it from this one, on 127.0.0.1, for a bounded time. Results go to stdout and to the
+ * `auth-me` section of docs/benchmarks.md.
+ *
+ *   pnpm --filter @clinic/api bench      (or `pnpm bench` at the root for every package)
+ *   BENCH_DURATION=10 BENCH_CONNECTIONS=20 BENCH_ROUNDS=2 to change the load.
+ */
+import { Email } from "@clinic/domain"
+import { Database, EmbeddedPostgres, Migrations } from "@clinic/repository"
+import * as Repositories from "@clinic/repository/Repositories"
+import { freePort } from "@clinic/repository/testing/TestServer"
+import autocannon from "autocannon"
+import { Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { ApiConfig } from "../src/ApiConfig.js"
+import { Auth } from "../src/auth/Auth.js"
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+const WARMUP = 3
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+const HERE = import.meta.dirname
+
+interface Target {
+  readonly name: string
+  readonly entry: string
+  readonly env?: Record<string, string>
+}
+
+const targets: ReadonlyArray<Target> = [
+  { name: "Effect API (HttpApi, repositories)", entry: "effect-server.ts" },
+  { name: "Effect API + request log (as main.ts)", entry: "effect-server.ts", env: { BENCH_REQUEST_LOG: "1" } },
+  { name: "node:http + pg (baseline)", entry: "baseline-server.ts" }
+]
+
+interface Row {
+  readonly target: string
+  readonly round: number
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly requests: number
+  readonly non2xx: number
+  readonly errors: number
+}
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "clinic-bench-"))
+    // The embedded server runs as `postgres` when started by root and must reach the folder.
+    await Fs.chmod(dir, 0o755)
+    return dir
+  }),
+  (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+)
+
+/** A server in its own process, stopped (SIGTERM, then SIGKILL) when the scope closes. */
+const spawnServer = (target: Target, env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(HERE, target.entry)], {
+        cwd: Path.join(HERE, ".."),
+        env: { ...process.env, ...env, ...target.env },
+        stdio: ["ignore", "ignore", "inherit"]
+      })
+    ),
+    (child) =>
+      Effect.async<void>((resume) => {
+        if (child.exitCode !== null) return resume(Effect.void)
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+        child.once("exit", () => {
+          clearTimeout(timer)
+          resume(Effect.void)
+        })
+        child.kill("SIGTERM")
+      })
+  )
+
+const waitUntilServing = (url: string, token: string) =>
+  Effect.tryPromise((signal) => fetch(url, { headers: { authorization: `Bearer ${token}` }, signal })).pipe(
+    // A server may accept connections a moment before its handler is attached; such a request is
+    // never answered, so each attempt is bounded and aborted.
+    Effect.timeout("2 seconds"),
+    Effect.filterOrFail((response) => response.status === 200),
+    Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("60 seconds"))),
+    Effect.orDie
+  )
+
+const load = (url: string, token: string, duration: number) =>
+  Effect.promise(() =>
+    autocannon({
+      url,
+      connections: CONNECTIONS,
+      duration,
+      headers: { authorization: `Bearer ${token}` }
+    })
+  )
+
+const seed = Effect.gen(function*() {
+  const auth = yield* Auth
+  const email = Email.make("bench@clinic.test")
+  const password = "benchmark password"
+  yield* auth.register({ email, name: "Bench Therapist", password })
+  const { token } = yield* auth.login(email, password, { userAgent: "bench", ip: "127.0.0.1" })
+  return Redacted.value(token)
+})
+
+const loadAverage = () => Os.loadavg()[0].toFixed(2)
+
+const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, loadAfter: string) => {
+  const cpus = Os.cpus()
+  const lines = [
+    "<!-- auth-me:start -->",
+    "## `GET /auth/me`",
+    "",
+    `- Date: ${started.toISOString()}`,
+    `- Machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${
+      Math.round(Os.totalmem() / 2 ** 30)
+    } GiB RAM, ${Os.type()} ${Os.release()}, Node ${process.version}`,
+    "- Command: `pnpm bench` (runs `apps/api/bench/auth-me.bench.ts`)",
+    `- Load: autocannon in the bench process, ${CONNECTIONS} connections, ${WARMUP} s warm-up then ${DURATION} s ` +
+    `measured per server and round, ${ROUNDS} rounds alternating the servers; each server alone in its own ` +
+    "process with a pool of 10 connections to one embedded PostgreSQL 17 on the same machine.",
+    "- Per request (both servers): session by SHA-256 of the token, constant-time digest comparison, expiry and " +
+    "idle checks, `last_active_at` touched at most once per 5 minutes, user by id, JSON response.",
+    `- 1-minute load average before / after the run: ${loadBefore} / ${loadAfter}. On a shared machine other ` +
+    "work competes for the same cores, so compare servers within a round rather than across runs.",
+    "",
+    "| server | round | requests/s | p50 ms | p99 ms | requests | non-2xx | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows.map((r) =>
+      `| ${r.target} | ${r.round} | ${
+        r.rps.toFixed(0)
+      } | ${r.p50} | ${r.p99} | ${r.requests} | ${r.non2xx} | ${r.errors} |`
+    ),
+    "<!-- auth-me:end -->"
+  ]
+  return lines.join("\n")
+}
+
+const writeReport = (section: string) =>
+  Effect.promise(async () => {
+    const file = Path.join(Database.projectRoot(), "docs", "benchmarks.md")
+    await Fs.mkdir(Path.dirname(file), { recursive: true })
+    const current = await Fs.readFile(file, "utf8").catch(() => "# Benchmarks\n")
+    const pattern = /<!-- auth-me:start -->[\s\S]*<!-- auth-me:end -->/
+    const next = pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`
+    await Fs.writeFile(file, next)
+    return file
+  })
+
+const program = Effect.gen(function*() {
+  const started = new Date()
+  const loadBefore = loadAverage()
+  const dir = yield* tempDir
+  const server = yield* EmbeddedPostgres.start({ dataDir: Path.join(dir, "pg"), port: yield* freePort })
+  const databaseUrl = Redacted.value(server.url)
+  process.env.API_MEDIA_DIR = Path.join(dir, "media")
+  const token = yield* Effect.zipRight(Migrations.run, seed).pipe(
+    Effect.provide(
+      Auth.Default.pipe(
+        Layer.provide(ApiConfig.Default),
+        Layer.provideMerge(Repositories.layerPg),
+        Layer.provideMerge(Database.clientLayer(server.url, { maxConnections: 2 }))
+      )
+    )
+  )
+
+  const rows: Array<Row> = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const target of targets) {
+      const port = yield* freePort
+      const url = `http://127.0.0.1:${port}/auth/me`
+      const row = yield* Effect.scoped(Effect.gen(function*() {
+        yield* spawnServer(target, { DATABASE_URL: databaseUrl, API_PORT: String(port) })
+        yield* waitUntilServing(url, token)
+        yield* load(url, token, WARMUP)
+        const result = yield* load(url, token, DURATION)
+        return {
+          target: target.name,
+          round,
+          rps: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          requests: result.requests.total,
+          non2xx: result.non2xx,
+          errors: result.errors + result.timeouts
+        } satisfies Row
+      }))
+      yield* Effect.logInfo("measured").pipe(Effect.annotateLogs(row))
+      rows.push(row)
+    }
+  }
+  const report = markdown(rows, started, loadBefore, loadAverage())
+  const file = yield* writeReport(report)
+  console.log(report)
+  yield* Effect.logInfo(`written to ${file}`)
+  if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) return yield* Effect.dieMessage("some requests failed")
+}).pipe(Effect.scoped, Effect.timeout(Duration.minutes(10)))
+
+Effect.runPromise(program).then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,27 @@
+/**
+ * The API app for the benchmark: the real handlers, middleware and Postgres repositories, on
+ * `DATABASE_URL`, listening on `API_PORT`. `BENCH_REQUEST_LOG=1` adds the per-request logger that
+ * `main.ts` ships with; without it the comparison with the bare server is like for like.
+ */
+import { Database } from "@clinic/repository"
+import * as Repositories from "@clinic/repository/Repositories"
+import { HttpApiBuilder, HttpMiddleware } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { Layer } from "effect"
+import { createServer } from "node:http"
+import { ApiConfig } from "../src/ApiConfig.js"
+import { ApiLive } from "../src/Http.js"
+
+const serve = process.env.BENCH_REQUEST_LOG === "1"
+  ? HttpApiBuilder.serve(HttpMiddleware.logger)
+  : HttpApiBuilder.serve()
+
+serve.pipe(
+  Layer.provide(ApiLive),
+  Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
+  Layer.provide(Repositories.layerPg),
+  Layer.provide(ApiConfig.Default),
+  Layer.provide(Database.layer),
+  Layer.launch,
+  NodeRuntime.runMain
+)

@@ -1,0 +1,42 @@
+import { ClinicApi, CurrentUser, LoginResponse } from "@clinic/domain"
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Layer, Option } from "effect"
+import { Auth, toPublic } from "./auth/Auth.js"
+import { MediaUploads } from "./auth/MediaUploads.js"
+import { AuthenticationLive } from "./AuthenticationLive.js"
+
+const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
+  Effect.gen(function*() {
+    const auth = yield* Auth
+    const media = yield* MediaUploads
+    return handlers
+      .handle("register", ({ payload }) => auth.register(payload))
+      .handle("login", ({ payload, request }) =>
+        Effect.gen(function*() {
+          const { session, token } = yield* auth.login(payload.email, payload.password, {
+            userAgent: request.headers["user-agent"] ?? null,
+            ip: Option.getOrNull(request.remoteAddress)
+          })
+          return new LoginResponse({
+            token,
+            tokenType: "Bearer",
+            expiresAt: session.expiresAt,
+            idleTimeoutSeconds: auth.idleTimeoutSeconds,
+            session: toPublic(session, session.id)
+          })
+        }))
+      .handle("logout", () => Effect.flatMap(CurrentUser, ({ session }) => auth.logout(session)))
+      .handle("me", () => Effect.map(CurrentUser, ({ user }) => user))
+      .handle("sessions", () => Effect.flatMap(CurrentUser, ({ session }) => auth.listSessions(session)))
+      .handle("revokeSession", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => auth.revoke(user.id, path.id)))
+      .handle("uploadMedia", ({ payload, request }) =>
+        Effect.flatMap(CurrentUser, ({ session }) =>
+          media.upload(session, payload, request.headers["content-length"])))
+  }))
+
+/** The auth group with its middleware; needs the repositories and `ApiConfig`. */
+export const AuthLive = authGroup.pipe(
+  Layer.provide(AuthenticationLive),
+  Layer.provide(Auth.DefaultWithoutDependencies),
+  Layer.provide(MediaUploads.Default)
+)

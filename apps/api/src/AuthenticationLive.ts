@@ -1,0 +1,9 @@
+import { Authentication } from "@clinic/domain"
+import { Effect, Layer } from "effect"
+import { Auth } from "./auth/Auth.js"
+
+/** The bearer-token check every authenticated endpoint runs before its handler. */
+export const AuthenticationLive = Layer.effect(
+  Authentication,
+  Effect.map(Auth, (auth) => Authentication.of({ bearer: (token) => auth.authenticate(token) }))
+)

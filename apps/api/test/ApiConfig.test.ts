@@ -1,0 +1,45 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Layer } from "effect"
+import * as Path from "node:path"
+import { ApiConfig } from "../src/ApiConfig.js"
+
+const read = (values: Record<string, string>) =>
+  Effect.flatMap(ApiConfig, Effect.succeed).pipe(
+    Effect.provide(
+      ApiConfig.Default.pipe(
+        Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(values)))))
+      )
+    )
+  )
+
+describe("ApiConfig", () => {
+  it.effect("defaults: 30-day sessions, 24-hour idle timeout, activity written every 5 minutes", () =>
+    Effect.gen(function*() {
+      const config = yield* read({})
+      assert.isTrue(Duration.equals(config.auth.sessionLifetime, Duration.days(30)))
+      assert.isTrue(Duration.equals(config.auth.idleTimeout, Duration.hours(24)))
+      assert.isTrue(Duration.equals(config.auth.touchInterval, Duration.minutes(5)))
+      assert.isTrue(Path.isAbsolute(config.media.dir))
+    }))
+
+  it.effect("durations down to seconds; relative media folders become absolute", () =>
+    Effect.gen(function*() {
+      const config = yield* read({
+        API_SESSION_LIFETIME: "30 seconds",
+        API_SESSION_IDLE_TIMEOUT: "10 seconds",
+        API_SESSION_TOUCH_INTERVAL: "1 second",
+        API_MEDIA_DIR: "media-here",
+        API_MEDIA_MAX_BYTES: "2048"
+      })
+      assert.strictEqual(Duration.toSeconds(config.auth.sessionLifetime), 30)
+      assert.strictEqual(Duration.toSeconds(config.auth.idleTimeout), 10)
+      assert.strictEqual(config.media.dir, Path.resolve("media-here"))
+      assert.strictEqual(config.media.maxBytes, 2048)
+    }))
+
+  it.effect("a touch interval not below the idle timeout is refused", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(read({ API_SESSION_IDLE_TIMEOUT: "5 minutes" }))
+      assert.include(String(error), "API_SESSION_TOUCH_INTERVAL must be shorter than API_SESSION_IDLE_TIMEOUT")
+    }))
+})
