@@ -1,10 +1,22 @@
-import { Database } from "@clinic/repository"
+import { Authentication, Unauthorized } from "@clinic/domain"
+import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { HttpLive } from "./Http.js"
+import { LoggingLive } from "./Logging.js"
+
+// Placeholder until the auth branch's session-backed `Authentication` layer is merged: every
+// protected endpoint fails closed with 401.
+const AuthenticationPending = Layer.succeed(
+  Authentication,
+  Authentication.of({ bearer: () => Effect.fail(new Unauthorized({ message: "Sign-in is not available yet" })) })
+)
 
 HttpLive.pipe(
+  Layer.provide(AuthenticationPending),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
   Layer.provide(Database.layer),
+  Layer.provide(LoggingLive),
   Layer.launch,
   NodeRuntime.runMain
 )

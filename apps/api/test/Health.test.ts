@@ -1,4 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
+import { IdempotencyRepo, layerMemory } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -6,10 +7,14 @@ import { SqlClient, SqlError } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { ApiLive } from "../src/Http.js"
+import { testConfig } from "./support/TestApi.js"
+import { TestAuthentication } from "./support/TestAuthentication.js"
 
 const serve = (database: Layer.Layer<SqlClient.SqlClient>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(ApiLive),
+    Layer.provide(TestAuthentication),
+    Layer.provide(Layer.mergeAll(layerMemory, IdempotencyRepo.layerMemory, testConfig())),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(database)
   )

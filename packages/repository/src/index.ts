@@ -1,5 +1,6 @@
 export * from "./AuthSessionRepo.js"
 export * from "./BookingRepo.js"
+export * from "./IdempotencyRepo.js"
 export * as Database from "./Database.js"
 export * as EmbeddedPostgres from "./EmbeddedPostgres.js"
 export * from "./MemoryDb.js"
