@@ -1,10 +1,10 @@
-import type { BookingStatus, CreateBooking, InvalidCursor, UserId } from "@clinic/domain"
+import type { BookingStatus, CreateBooking, IdempotencyKeyReused, InvalidCursor, UserId } from "@clinic/domain"
 import {
   Booking,
   BookingId,
   BookingOverlap,
+  DEFAULT_PAGE_LIMIT,
   HoldExpired,
-  IdempotencyKeyReused,
   InvalidTransition,
   NotFound
 } from "@clinic/domain"
@@ -33,7 +33,7 @@ export interface BookingListParams {
   readonly status?: BookingStatus | undefined
   readonly from?: DateTime.Utc | undefined
   readonly to?: DateTime.Utc | undefined
-  readonly limit: number
+  readonly limit?: number | undefined
   readonly cursor?: string | undefined
 }
 
@@ -117,14 +117,15 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     ): Effect.Effect<{ items: ReadonlyArray<Booking>; nextCursor: string | null }, InvalidCursor> =>
       Effect.gen(function*() {
         const after = yield* bookingCursor.decode(params.cursor)
+        const limit = params.limit ?? DEFAULT_PAGE_LIMIT
         const rows = yield* bookings.list(therapistId, {
           status: params.status,
           from: params.from,
           to: params.to,
-          limit: params.limit + 1,
+          limit: limit + 1,
           after
         })
-        return toPage(rows, params.limit, (last) => bookingCursor.encode({ startsAt: last.startsAt, id: last.id }))
+        return toPage(rows, limit, (last) => bookingCursor.encode({ startsAt: last.startsAt, id: last.id }))
       }).pipe(Effect.withSpan("Bookings.list"))
 
     const get = (therapistId: UserId, id: BookingId) =>

@@ -8,8 +8,10 @@ export const BookingsLive = HttpApiBuilder.group(ClinicApi, "bookings", (handler
     const bookings = yield* Bookings
     return handlers
       .handle("create", ({ headers, payload }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => bookings.create(user.id, payload, headers["idempotency-key"])))
-      .handle("list", ({ urlParams }) => Effect.flatMap(CurrentUser, ({ user }) => bookings.list(user.id, urlParams)))
+        Effect.flatMap(CurrentUser, ({ user }) =>
+          bookings.create(user.id, payload, headers["idempotency-key"])))
+      .handle("list", ({ urlParams }) =>
+        Effect.flatMap(CurrentUser, ({ user }) => bookings.list(user.id, urlParams)))
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => bookings.get(user.id, path.id)))
       .handle("confirm", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => bookings.confirm(user.id, path.id)))
       .handle("cancel", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => bookings.cancel(user.id, path.id)))

@@ -1,5 +1,5 @@
 import type { CreatePatient, InvalidCursor, NotFound, Patient, UpdatePatient, UserId } from "@clinic/domain"
-import { PatientId } from "@clinic/domain"
+import { DEFAULT_PAGE_LIMIT, PatientId } from "@clinic/domain"
 import { type PatientPatch, PatientRepo } from "@clinic/repository"
 import { Effect, Schema } from "effect"
 import { makeCursor, toPage } from "./Cursor.js"
@@ -29,12 +29,13 @@ export class Patients extends Effect.Service<Patients>()("@clinic/api/Patients",
         patients.update(therapistId, id, present(patch)).pipe(Effect.withSpan("Patients.update")),
       list: (
         therapistId: UserId,
-        page: { readonly limit: number; readonly cursor?: string | undefined }
+        page: { readonly limit?: number | undefined; readonly cursor?: string | undefined }
       ): Effect.Effect<{ items: ReadonlyArray<Patient>; nextCursor: string | null }, InvalidCursor> =>
         Effect.gen(function*() {
           const after = yield* patientCursor.decode(page.cursor)
-          const rows = yield* patients.list(therapistId, { limit: page.limit + 1, after })
-          return toPage(rows, page.limit, (last) => patientCursor.encode({ createdAt: last.createdAt, id: last.id }))
+          const limit = page.limit ?? DEFAULT_PAGE_LIMIT
+          const rows = yield* patients.list(therapistId, { limit: limit + 1, after })
+          return toPage(rows, limit, (last) => patientCursor.encode({ createdAt: last.createdAt, id: last.id }))
         }).pipe(Effect.withSpan("Patients.list"))
     } as const
   })

@@ -3,7 +3,7 @@ import { Schema } from "effect"
 export const DEFAULT_PAGE_LIMIT = 20
 export const MAX_PAGE_LIMIT = 100
 
-/** `?limit=`: an integer from 1 to 100, 20 when absent. */
+/** `?limit=`: an integer from 1 to 100; the server uses 20 when it is absent. */
 export const PageLimit = Schema.NumberFromString.pipe(
   Schema.int({ message: () => "limit must be an integer" }),
   Schema.between(1, MAX_PAGE_LIMIT, { message: () => `limit must be between 1 and ${MAX_PAGE_LIMIT}` })
@@ -15,7 +15,7 @@ export const Cursor = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(5
 })
 
 export const PageParams = {
-  limit: Schema.optionalWith(PageLimit, { default: () => DEFAULT_PAGE_LIMIT }),
+  limit: Schema.optional(PageLimit),
   cursor: Schema.optional(Cursor)
 }
 

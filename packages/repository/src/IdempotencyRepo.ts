@@ -42,7 +42,12 @@ const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
 
   const claim = SqlSchema.findAll({
-    Request: Schema.Struct({ userId: Schema.String, key: Schema.String, requestHash: Schema.String, now: Schema.String }),
+    Request: Schema.Struct({
+      userId: Schema.String,
+      key: Schema.String,
+      requestHash: Schema.String,
+      now: Schema.String
+    }),
     Result: Schema.Struct({ key: Schema.String }),
     execute: ({ key, now, requestHash, userId }) =>
       sql`INSERT INTO idempotency_keys (user_id, key, request_hash, created_at)

@@ -1,5 +1,10 @@
 import { ClinicApi, Email, type User } from "@clinic/domain"
-import { IdempotencyRepo, layerMemory as RepositoriesMemory, layerPg as RepositoriesPg, UserRepo } from "@clinic/repository"
+import {
+  IdempotencyRepo,
+  layerMemory as RepositoriesMemory,
+  layerPg as RepositoriesPg,
+  UserRepo
+} from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -25,7 +30,8 @@ const noDatabase = Layer.succeed(
   }) as unknown as SqlClient.SqlClient
 )
 
-const serve = <E, R>(repositories: Layer.Layer<UserRepo | any, E, R>, bookingHold?: Duration.DurationInput) =>
+/** The real API over the given repositories (and test sign-in), on a test HTTP server. */
+export const serve = <A, E, R>(repositories: Layer.Layer<A, E, R>, bookingHold?: Duration.DurationInput) =>
   ServeLive.pipe(
     Layer.provide(TestAuthentication),
     Layer.provideMerge(repositories),
@@ -34,8 +40,8 @@ const serve = <E, R>(repositories: Layer.Layer<UserRepo | any, E, R>, bookingHol
   )
 
 /** The real API over in-memory repositories, on a test HTTP server. */
-export const memoryServer = (bookingHold?: Duration.DurationInput) =>
-  serve(Layer.mergeAll(RepositoriesMemory, IdempotencyRepo.layerMemory, noDatabase), bookingHold)
+export const memoryRepositories = Layer.mergeAll(RepositoriesMemory, IdempotencyRepo.layerMemory, noDatabase)
+export const memoryServer = (bookingHold?: Duration.DurationInput) => serve(memoryRepositories, bookingHold)
 
 /** The real API over a fresh Postgres database cloned from the migrated template. */
 export const postgresServer = (bookingHold?: Duration.DurationInput) =>

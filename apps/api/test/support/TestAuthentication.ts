@@ -1,4 +1,4 @@
-import { AuthSession, AuthSessionId, Authentication, Unauthorized, type UserId } from "@clinic/domain"
+import { Authentication, AuthSession, AuthSessionId, Unauthorized, type UserId } from "@clinic/domain"
 import { UserRepo } from "@clinic/repository"
 import { DateTime, Effect, Layer, Redacted } from "effect"
 
