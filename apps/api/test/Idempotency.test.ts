@@ -1,20 +1,16 @@
-import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { at, clientFor, makeTherapist, memoryServer, startClock, therapistWithPatient } from "./support/TestApi.js"
+import {
+  at,
+  clientFor,
+  makeTherapist,
+  memoryServer,
+  postBooking,
+  startClock,
+  therapistWithPatient
+} from "./support/TestApi.js"
 
 const slot = { startsAt: at("24 hours"), endsAt: at("25 hours") }
-
-export const postBooking = (token: string, key: string | undefined, body: unknown) =>
-  Effect.gen(function*() {
-    const request = HttpClientRequest.post("/bookings").pipe(
-      HttpClientRequest.bearerToken(token),
-      HttpClientRequest.setHeaders(key === undefined ? {} : { "idempotency-key": key }),
-      HttpClientRequest.bodyUnsafeJson(body)
-    )
-    const response = yield* HttpClient.execute(request)
-    return { status: response.status, body: (yield* response.json) as any }
-  })
 
 describe("Idempotency-Key on POST /bookings (memory)", () => {
   it.effect("a retry returns the first response, same status and body, and books once", () =>

@@ -73,3 +73,15 @@ export const therapistWithPatient = Effect.gen(function*() {
   const patient = yield* client.patients.create({ payload: { name: "Pat Patient" } })
   return { user, client, patient }
 })
+
+/** `POST /bookings` by hand, to see the raw status and JSON body a client gets. */
+export const postBooking = (token: string, key: string | undefined, body: unknown) =>
+  Effect.gen(function*() {
+    const request = HttpClientRequest.post("/bookings").pipe(
+      HttpClientRequest.bearerToken(token),
+      HttpClientRequest.setHeaders(key === undefined ? {} : { "idempotency-key": key }),
+      HttpClientRequest.bodyUnsafeJson(body)
+    )
+    const response = yield* HttpClient.execute(request)
+    return { status: response.status, body: (yield* response.json) as any }
+  })
