@@ -18,5 +18,6 @@ HttpLive.pipe(
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
   Layer.launch,
-  NodeRuntime.runMain
+  // The logger comes from LoggingLive; runMain's own pretty logger would print every line twice.
+  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
 )
