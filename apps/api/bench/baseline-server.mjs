@@ -1,7 +1,10 @@
 // The baseline: POST /bookings on bare node:http + pg, running the same queries as the Effect app
 // (user lookup for the bearer token, patient ownership, then in one transaction: expire lapsed
 // holds in the way and insert). No framework, no schema validation beyond what the checks need.
+import { Buffer } from "node:buffer"
+import crypto from "node:crypto"
 import http from "node:http"
+import process from "node:process"
 import pg from "pg"
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.POOL_SIZE ?? 10) })

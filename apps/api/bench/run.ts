@@ -18,6 +18,8 @@ const here = Path.dirname(fileURLToPath(import.meta.url))
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
+// Rounds alternate the servers, so that a noisy neighbour on a shared machine shows as spread.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -107,6 +109,8 @@ const load = async (port: number, token: string, patientId: string, seconds: num
   }
 }
 
+const loadBefore = Os.loadavg()
+
 const main = async () => {
   const { start: startPostgres } = await import("@clinic/repository/EmbeddedPostgres")
   const { Effect, Redacted, Scope, Exit } = await import("effect")
@@ -122,7 +126,7 @@ const main = async () => {
   try {
     // The Effect app migrates on start; the baseline then uses the same schema.
     const apiPort = await freePort()
-    const effectApp = await start("effect", process.execPath, ["--import", "tsx", "bench/effect-server.ts"], {
+    const effectApp = await start("effect", process.execPath, ["bench/dist/effect-server.js"], {
       DATABASE_URL: url,
       API_PORT: String(apiPort)
     })
@@ -150,26 +154,35 @@ const main = async () => {
       return { userId, patientId }
     }
 
-    const results: Array<{ name: string } & Awaited<ReturnType<typeof load>>> = []
-    for (const [name, port] of [["node:http + pg", basePort], ["Effect API", apiPort]] as const) {
-      const { patientId, userId } = await seed(name.replace(/\W+/g, "-"))
-      await load(port, userId, patientId, WARMUP_SECONDS)
-      results.push({ name, ...(await load(port, userId, patientId, SECONDS)) })
+    const results: Array<{ name: string; round: number } & Awaited<ReturnType<typeof load>>> = []
+    const servers = [["node:http + pg", basePort], ["Effect API", apiPort]] as const
+    const seeded = await Promise.all(servers.map(([name]) => seed(name.replace(/\W+/g, "-"))))
+    for (const [i, [, port]] of servers.entries()) {
+      await load(port, seeded[i].userId, seeded[i].patientId, WARMUP_SECONDS)
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, [name, port]] of servers.entries()) {
+        results.push({ name, round, ...(await load(port, seeded[i].userId, seeded[i].patientId, SECONDS)) })
+      }
     }
     await db.end()
 
     const cpu = Os.cpus()[0]?.model ?? "unknown cpu"
-    console.log(`\nPOST /bookings, ${CONNECTIONS} keep-alive connections, ${SECONDS}s after ${WARMUP_SECONDS}s warm-up`)
+    console.log(
+      `\nPOST /bookings, ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds of ${SECONDS}s per server ` +
+        `after ${WARMUP_SECONDS}s warm-up each`
+    )
     console.log(
       `${Os.cpus().length} x ${cpu}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${
         new Date().toISOString()
       }\n`
     )
-    console.log("| server | requests | req/s | p50 ms | p99 ms | max ms | statuses |")
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}\n`)
+    console.log("| server | round | requests | req/s | p50 ms | p99 ms | max ms | statuses |")
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for (const r of results) {
       console.log(
-        `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${
+        `| ${r.name} | ${r.round} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${
           r.max.toFixed(1)
         } | ${JSON.stringify(r.statuses)} |`
       )

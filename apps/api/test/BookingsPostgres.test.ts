@@ -68,6 +68,25 @@ describe("bookings over HTTP on Postgres", () => {
       assert.strictEqual(yield* count("bookings"), 1)
     }).pipe(Effect.provide(postgresServer())))
 
+  it.effect("a keyed request that hit an overlap stores its 409 (the insert rolls back to a savepoint)", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const { client, patient, user } = yield* therapistWithPatient
+      const blocker = yield* postBooking(user.id, undefined, {
+        patientId: patient.id,
+        startsAt: iso(24),
+        endsAt: iso(25)
+      })
+      const body = { patientId: patient.id, startsAt: iso(24.5), endsAt: iso(25.5) }
+      const first = yield* postBooking(user.id, "k-409", body)
+      assert.strictEqual(first.status, 409)
+      assert.strictEqual(first.body._tag, "BookingOverlap")
+      yield* client.bookings.cancel({ path: { id: blocker.body.id } })
+      assert.deepStrictEqual(yield* postBooking(user.id, "k-409", body), first)
+      assert.strictEqual(yield* count("idempotency_keys"), 1)
+      assert.strictEqual((yield* postBooking(user.id, "k-new", body)).status, 201)
+    }).pipe(Effect.provide(postgresServer())))
+
   it.effect("the hold is enforced by time passed into SQL: confirm at 15:00 is 409, the slot is free again", () =>
     Effect.gen(function*() {
       yield* startClock
