@@ -29,6 +29,11 @@ const requestHash = (input: CreateBooking) =>
     .update(JSON.stringify([input.patientId, DateTime.formatIso(input.startsAt), DateTime.formatIso(input.endsAt)]))
     .digest("hex")
 
+const logChange = (message: string, booking: Booking) =>
+  Effect.logInfo(message).pipe(
+    Effect.annotateLogs({ bookingId: booking.id, therapistId: booking.therapistId, status: booking.status })
+  )
+
 export interface BookingListParams {
   readonly status?: BookingStatus | undefined
   readonly from?: DateTime.Utc | undefined
@@ -52,13 +57,15 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     const createOnce = Effect.fn("Bookings.create")(function*(therapistId: UserId, input: CreateBooking) {
       yield* patients.findOwned(therapistId, input.patientId)
       const now = yield* DateTime.now
-      return yield* bookings.insert({
+      const booking = yield* bookings.insert({
         therapistId,
         patientId: input.patientId,
         startsAt: input.startsAt,
         endsAt: input.endsAt,
         holdExpiresAt: DateTime.addDuration(now, bookingHold)
       })
+      yield* logChange("booking held", booking)
+      return booking
     })
 
     const create = (
@@ -81,7 +88,9 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     const confirm = Effect.fn("Bookings.confirm")(function*(therapistId: UserId, id: BookingId) {
       yield* bookings.findOwned(therapistId, id)
       const confirmed = yield* bookings.transition(id, { from: ["pending"], to: "confirmed" })
-      if (Option.isSome(confirmed)) return confirmed.value
+      if (Option.isSome(confirmed)) {
+        return yield* Effect.as(logChange("booking confirmed", confirmed.value), confirmed.value)
+      }
       const current = yield* bookings.findOwned(therapistId, id)
       if (current.status === "expired" && current.holdExpiresAt !== null) {
         return yield* new HoldExpired({
@@ -102,7 +111,9 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     const cancel = Effect.fn("Bookings.cancel")(function*(therapistId: UserId, id: BookingId) {
       yield* bookings.findOwned(therapistId, id)
       const cancelled = yield* bookings.transition(id, { from: ["pending", "confirmed"], to: "cancelled" })
-      if (Option.isSome(cancelled)) return cancelled.value
+      if (Option.isSome(cancelled)) {
+        return yield* Effect.as(logChange("booking cancelled", cancelled.value), cancelled.value)
+      }
       const current = yield* bookings.findOwned(therapistId, id)
       return yield* new InvalidTransition({
         message: `A ${current.status} booking cannot be cancelled`,

@@ -1,4 +1,5 @@
 import { Email } from "@clinic/domain"
+import { UserRepo } from "@clinic/repository"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { clientFor, makeTherapist, memoryServer, startClock } from "./support/TestApi.js"
@@ -43,6 +44,22 @@ describe("patients over HTTP (memory)", () => {
       assert.strictEqual(patch._tag, "NotFound")
       assert.deepStrictEqual((yield* bob.patients.list({ urlParams: {} })).items, [])
       assert.strictEqual((yield* alice.patients.get({ path: { id: patient.id } })).name, "Alice's patient")
+    }).pipe(Effect.provide(memoryServer())))
+
+  it.effect("an admin gets no wider view: a therapist's patient is a 404 to them too", () =>
+    Effect.gen(function*() {
+      const therapist = yield* clientFor(yield* makeTherapist())
+      const patient = yield* therapist.patients.create({ payload: { name: "Private" } })
+      const admin = yield* Effect.flatMap(UserRepo, (users) =>
+        users.insert({
+          email: Email.make("admin@clinic.test"),
+          name: "Admin",
+          role: "admin",
+          passwordHash: "x"
+        })).pipe(Effect.orDie)
+      const adminClient = yield* clientFor(admin)
+      assert.strictEqual((yield* Effect.flip(adminClient.patients.get({ path: { id: patient.id } })))._tag, "NotFound")
+      assert.deepStrictEqual((yield* adminClient.patients.list({ urlParams: {} })).items, [])
     }).pipe(Effect.provide(memoryServer())))
 
   it.effect("the list pages in creation order with a cursor, 20 by default", () =>
