@@ -41,7 +41,11 @@ const waitFor = async (url: string, deadlineMs: number) => {
 }
 
 const start = async (name: string, command: string, args: Array<string>, env: Record<string, string>) => {
-  const child = spawn(command, args, { cwd: Path.join(here, ".."), env: { ...process.env, ...env }, stdio: "ignore" })
+  const child = spawn(command, args, {
+    cwd: Path.join(here, "..", ".."),
+    env: { ...process.env, ...env },
+    stdio: "ignore"
+  })
   await waitFor(`http://127.0.0.1:${env.PORT ?? env.API_PORT}/health`, 60_000)
   return { name, child }
 }
@@ -126,13 +130,13 @@ const main = async () => {
   try {
     // The Effect app migrates on start; the baseline then uses the same schema.
     const apiPort = await freePort()
-    const effectApp = await start("effect", process.execPath, ["bench/dist/effect-server.js"], {
+    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/effect-server.js"], {
       DATABASE_URL: url,
       API_PORT: String(apiPort)
     })
     children.push(effectApp.child)
     const basePort = await freePort()
-    const baseline = await start("baseline", process.execPath, ["bench/baseline-server.mjs"], {
+    const baseline = await start("baseline", process.execPath, ["bench/bookings/baseline-server.mjs"], {
       DATABASE_URL: url,
       PORT: String(basePort)
     })

@@ -6,9 +6,9 @@
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
-import { HttpLive } from "../src/Http.js"
-import { LoggingLive } from "../src/Logging.js"
-import { TestAuthentication } from "../test/support/TestAuthentication.js"
+import { HttpLive } from "../../src/Http.js"
+import { LoggingLive } from "../../src/Logging.js"
+import { TestAuthentication } from "../../test/support/TestAuthentication.js"
 
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
