@@ -3,13 +3,14 @@
  * `DATABASE_URL`, listening on `API_PORT`. `BENCH_REQUEST_LOG=1` adds the per-request logger that
  * `main.ts` ships with; without it the comparison with the bare server is like for like.
  */
-import { Database } from "@clinic/repository"
+import { Database, IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { HttpApiBuilder, HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { createServer } from "node:http"
 import { ApiConfig } from "../src/ApiConfig.js"
+import { AuthenticationLive } from "../src/AuthenticationLive.js"
 import { ApiLive } from "../src/Http.js"
 
 const serve = process.env.BENCH_REQUEST_LOG === "1"
@@ -18,8 +19,9 @@ const serve = process.env.BENCH_REQUEST_LOG === "1"
 
 serve.pipe(
   Layer.provide(ApiLive),
+  Layer.provide(AuthenticationLive),
   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
-  Layer.provide(Repositories.layerPg),
+  Layer.provide(Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg)),
   Layer.provide(ApiConfig.Default),
   Layer.provide(Database.layer),
   Layer.launch,

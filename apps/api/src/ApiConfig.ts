@@ -9,7 +9,9 @@ export class ApiConfig extends Effect.Service<ApiConfig>()("@clinic/api/ApiConfi
       host: yield* Config.string("API_HOST").pipe(Config.withDefault("127.0.0.1")),
       port: yield* Config.port("API_PORT").pipe(Config.withDefault(3000)),
       auth: yield* authConfig,
-      media: yield* mediaConfig
+      media: yield* mediaConfig,
+      /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */
+      bookingHold: yield* Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15)))
     } as const
   })
 }) {}

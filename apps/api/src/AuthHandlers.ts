@@ -3,7 +3,6 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import { Auth, toPublic } from "./auth/Auth.js"
 import { MediaUploads } from "./auth/MediaUploads.js"
-import { AuthenticationLive } from "./AuthenticationLive.js"
 
 const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
   Effect.gen(function*() {
@@ -34,9 +33,8 @@ const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
           media.upload(session, payload, request.headers["content-length"])))
   }))
 
-/** The auth group with its middleware; needs the repositories and `ApiConfig`. */
+/** The auth group; needs `Authentication`, the repositories and `ApiConfig`. */
 export const AuthLive = authGroup.pipe(
-  Layer.provide(AuthenticationLive),
   Layer.provide(Auth.DefaultWithoutDependencies),
   Layer.provide(MediaUploads.Default)
 )

@@ -1,22 +1,34 @@
 import { ClinicApi } from "@clinic/domain"
-import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { ApiConfig } from "./ApiConfig.js"
+import { AuthenticationLive } from "./AuthenticationLive.js"
 import { AuthLive } from "./AuthHandlers.js"
+import { BookingsLive } from "./BookingsHandlers.js"
 import { HealthLive } from "./HealthHandlers.js"
+import { PatientsLive } from "./PatientsHandlers.js"
+import { ErrorShapeLive, serviceMiddleware } from "./ServiceQuality.js"
 
 export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
-  Layer.provide(HealthLive),
-  Layer.provide(AuthLive)
+  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive])
 )
 
-/** The HTTP server with the API, its OpenAPI document and docs page; needs the repositories. */
-export const HttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
+/**
+ * The API with its error shape, request ids, access log, OpenAPI document and docs page, on
+ * whatever `HttpServer` is provided (a real port, or `NodeHttpServer.layerTest` in tests).
+ */
+export const ServeLive = HttpApiBuilder.serve(serviceMiddleware).pipe(
+  Layer.provide(ErrorShapeLive),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(ApiLive),
+  Layer.provide(ApiLive)
+)
+
+/** The HTTP server on its configured port, with session sign-in; needs the repositories. */
+export const HttpLive = ServeLive.pipe(
+  Layer.provide(AuthenticationLive),
   HttpServer.withLogAddress,
   Layer.provide(
     Layer.unwrapEffect(

@@ -1,12 +1,14 @@
-import { Database } from "@clinic/repository"
-import * as Repositories from "@clinic/repository/Repositories"
+import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "./Http.js"
+import { LoggingLive } from "./Logging.js"
 
 HttpLive.pipe(
-  Layer.provide(Repositories.layerPg),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
   Layer.provide(Database.layer),
+  Layer.provide(LoggingLive),
   Layer.launch,
-  NodeRuntime.runMain
+  // The logger comes from LoggingLive; runMain's own pretty logger would print every line twice.
+  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
 )

@@ -42,4 +42,11 @@ describe("ApiConfig", () => {
       const error = yield* Effect.flip(read({ API_SESSION_IDLE_TIMEOUT: "5 minutes" }))
       assert.include(String(error), "API_SESSION_TOUCH_INTERVAL must be shorter than API_SESSION_IDLE_TIMEOUT")
     }))
+
+  it.effect("the booking hold is 15 minutes unless BOOKING_HOLD says otherwise", () =>
+    Effect.gen(function*() {
+      assert.isTrue(Duration.equals((yield* read({})).bookingHold, Duration.minutes(15)))
+      assert.isTrue(Duration.equals((yield* read({ BOOKING_HOLD: "10 seconds" })).bookingHold, Duration.seconds(10)))
+      assert.include(String(yield* Effect.flip(read({ BOOKING_HOLD: "soon" }))), "BOOKING_HOLD")
+    }))
 })

@@ -1,22 +1,10 @@
 import { ClinicApi } from "@clinic/domain"
-import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
-import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient, SqlError } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { ApiLive } from "../src/Http.js"
-import { configLayer } from "./TestApi.js"
-
-const serve = (database: Layer.Layer<SqlClient.SqlClient>) =>
-  HttpApiBuilder.serve().pipe(
-    Layer.provide(ApiLive),
-    Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provide(Repositories.layerPg),
-    Layer.provide(configLayer()),
-    Layer.provide(database)
-  )
+import { pgLayer } from "./TestApi.js"
 
 // A SqlClient whose every query fails, as when the database is down.
 const downDatabase = Layer.succeed(
@@ -32,7 +20,7 @@ describe("health endpoints", () => {
       const client = yield* HttpApiClient.make(ClinicApi)
       assert.deepStrictEqual({ ...(yield* client.health.health()) }, { status: "ok", service: "api" })
       assert.deepStrictEqual({ ...(yield* client.health.ready()) }, { status: "ok", service: "api" })
-    }).pipe(Effect.provide(serve(TestDatabase.layer))))
+    }).pipe(Effect.provide(pgLayer(TestDatabase.layer))))
 
   it.live("ready is 503 NotReady when the database does not answer; unknown routes are 404", () =>
     Effect.gen(function*() {
@@ -43,5 +31,5 @@ describe("health endpoints", () => {
       assert.strictEqual(response.status, 503)
       const missing = yield* HttpClient.execute(HttpClientRequest.get("/no-such-route"))
       assert.strictEqual(missing.status, 404)
-    }).pipe(Effect.provide(serve(downDatabase))))
+    }).pipe(Effect.provide(pgLayer(downDatabase))))
 })

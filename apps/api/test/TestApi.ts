@@ -1,4 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
+import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
@@ -6,6 +7,7 @@ import { SqlClient, SqlError } from "@effect/sql"
 import type { Redacted } from "effect"
 import { ConfigProvider, Effect, Layer, Redacted as R } from "effect"
 import { ApiConfig } from "../src/ApiConfig.js"
+import { AuthenticationLive } from "../src/AuthenticationLive.js"
 import { ApiLive } from "../src/Http.js"
 
 /**
@@ -30,13 +32,14 @@ const noDatabase = Layer.succeed(
 
 const server = HttpApiBuilder.serve().pipe(
   Layer.provide(ApiLive),
+  Layer.provide(AuthenticationLive),
   Layer.provideMerge(NodeHttpServer.layerTest)
 )
 
 /** The real API on a test server over in-memory repositories, whose `MemoryDb` tests can read. */
 export const memoryLayer = (settings: Record<string, string> = {}) =>
   server.pipe(
-    Layer.provideMerge(Repositories.layerMemory),
+    Layer.provideMerge(Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provide(noDatabase)
   )
@@ -44,7 +47,7 @@ export const memoryLayer = (settings: Record<string, string> = {}) =>
 /** The real API on a test server over Postgres repositories on the given database. */
 export const pgLayer = <E>(database: Layer.Layer<SqlClient.SqlClient, E>, settings: Record<string, string> = {}) =>
   server.pipe(
-    Layer.provideMerge(Repositories.layerPg),
+    Layer.provideMerge(Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provideMerge(database)
   )

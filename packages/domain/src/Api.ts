@@ -1,10 +1,17 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi } from "./AuthApi.js"
+import { BookingsApi } from "./BookingsApi.js"
 import { HealthApi } from "./HealthApi.js"
+import { InternalError, RouteNotFound } from "./HttpErrors.js"
+import { PatientsApi } from "./PatientsApi.js"
 
 /** The public API of `apps/api`. Each feature adds its group here. */
 export class ClinicApi extends HttpApi.make("clinic")
   .add(HealthApi)
   .add(AuthApi)
+  .add(PatientsApi)
+  .add(BookingsApi)
+  .addError(InternalError)
+  .addError(RouteNotFound)
   .annotate(OpenApi.Title, "Clinic API")
 {}

@@ -4,6 +4,7 @@ import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import m0001 from "./migrations/0001_initial.js"
 import m0002 from "./migrations/0002_scheduler.js"
+import m0004 from "./migrations/0004_idempotency_keys.js"
 
 /**
  * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
@@ -11,7 +12,8 @@ import m0002 from "./migrations/0002_scheduler.js"
  */
 export const loader = PgMigrator.fromRecord({
   "0001_initial": m0001,
-  "0002_scheduler": m0002
+  "0002_scheduler": m0002,
+  "0004_idempotency_keys": m0004
 })
 
 // Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved

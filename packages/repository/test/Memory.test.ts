@@ -1,6 +1,9 @@
+import { Layer } from "effect"
+import { IdempotencyRepo } from "../src/IdempotencyRepo.js"
 import * as Repositories from "../src/Repositories.js"
 import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
 import { bookingRepoContract } from "./BookingRepoContract.js"
+import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { userRepoContract } from "./UserRepoContract.js"
 
@@ -8,3 +11,4 @@ userRepoContract("memory", Repositories.layerMemory)
 authSessionRepoContract("memory", Repositories.layerMemory)
 patientRepoContract("memory", Repositories.layerMemory)
 bookingRepoContract("memory", Repositories.layerMemory)
+idempotencyRepoContract("memory", Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory))

@@ -1,8 +1,10 @@
 import { Layer } from "effect"
+import { IdempotencyRepo } from "../src/IdempotencyRepo.js"
 import * as Repositories from "../src/Repositories.js"
 import * as TestDatabase from "../src/testing/TestDatabase.js"
 import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
 import { bookingRepoContract } from "./BookingRepoContract.js"
+import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { userRepoContract } from "./UserRepoContract.js"
 
@@ -12,3 +14,7 @@ userRepoContract("postgres", layer)
 authSessionRepoContract("postgres", layer)
 patientRepoContract("postgres", layer)
 bookingRepoContract("postgres", layer)
+idempotencyRepoContract(
+  "postgres",
+  Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
+)

@@ -1,0 +1,204 @@
+/**
+ * `pnpm bench`: requests/s and latency of `POST /bookings` for the Effect API and for a bare
+ * node:http + pg server doing the same queries, in the same run, against one embedded Postgres.
+ * Load comes from this process over 127.0.0.1 with a fixed number of keep-alive connections for a
+ * fixed time; every request books a fresh, non-overlapping slot so each is a real insert.
+ */
+import type { ChildProcess } from "node:child_process"
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import Pg from "pg"
+
+const here = Path.dirname(fileURLToPath(import.meta.url))
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
+// Rounds alternate the servers, so that a noisy neighbour on a shared machine shows as spread.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitFor = async (url: string, deadlineMs: number) => {
+  const deadline = Date.now() + deadlineMs
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then((r) => r.ok, () => false)
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`${url} did not answer within ${deadlineMs} ms`)
+}
+
+const start = async (name: string, command: string, args: Array<string>, env: Record<string, string>) => {
+  const child = spawn(command, args, {
+    cwd: Path.join(here, "..", ".."),
+    env: { ...process.env, ...env },
+    stdio: "ignore"
+  })
+  await waitFor(`http://127.0.0.1:${env.PORT ?? env.API_PORT}/health`, 60_000)
+  return { name, child }
+}
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGTERM")
+  })
+
+let slot = 0
+const load = async (port: number, token: string, patientId: string, seconds: number) => {
+  const agent = new Http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  const latencies: Array<number> = []
+  const statuses = new Map<number, number>()
+  const deadline = performance.now() + seconds * 1000
+  const base = Date.parse("2030-01-01T00:00:00Z")
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const i = slot++
+      const body = JSON.stringify({
+        patientId,
+        startsAt: new Date(base + i * 3_600_000).toISOString(),
+        endsAt: new Date(base + i * 3_600_000 + 1_800_000).toISOString()
+      })
+      const began = performance.now()
+      const req = Http.request({
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/bookings",
+        agent,
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body)
+        }
+      }, (res) => {
+        res.resume()
+        res.on("end", () => {
+          latencies.push(performance.now() - began)
+          statuses.set(res.statusCode!, (statuses.get(res.statusCode!) ?? 0) + 1)
+          resolve()
+        })
+      })
+      req.on("error", reject)
+      req.end(body)
+    })
+  const began = performance.now()
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (performance.now() < deadline) await one()
+  }))
+  const elapsed = (performance.now() - began) / 1000
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]
+  return {
+    requests: latencies.length,
+    rps: latencies.length / elapsed,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    max: latencies[latencies.length - 1],
+    statuses: Object.fromEntries(statuses)
+  }
+}
+
+const loadBefore = Os.loadavg()
+
+const main = async () => {
+  const { start: startPostgres } = await import("@clinic/repository/EmbeddedPostgres")
+  const { Effect, Redacted, Scope, Exit } = await import("effect")
+  const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "clinic-bench-pg-"))
+  await Fs.chmod(dir, 0o755)
+  const scope = Effect.runSync(Scope.make())
+  const pgPort = await freePort()
+  const server = await Effect.runPromise(
+    Scope.extend(startPostgres({ dataDir: Path.join(dir, "data"), port: pgPort, fsync: false }), scope)
+  )
+  const url = Redacted.value(server.url)
+  const children: Array<ChildProcess> = []
+  try {
+    // The Effect app migrates on start; the baseline then uses the same schema.
+    const apiPort = await freePort()
+    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/effect-server.js"], {
+      DATABASE_URL: url,
+      API_PORT: String(apiPort)
+    })
+    children.push(effectApp.child)
+    const basePort = await freePort()
+    const baseline = await start("baseline", process.execPath, ["bench/bookings/baseline-server.mjs"], {
+      DATABASE_URL: url,
+      PORT: String(basePort)
+    })
+    children.push(baseline.child)
+
+    const db = new Pg.Client({ connectionString: url })
+    await db.connect()
+    const seed = async (name: string) => {
+      const userId = crypto.randomUUID()
+      const patientId = crypto.randomUUID()
+      await db.query(
+        "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, 'therapist', 'x', now())",
+        [userId, `${name.toLowerCase()}-${userId}@bench.test`, name]
+      )
+      await db.query(
+        "INSERT INTO patients (id, therapist_id, name, created_at, updated_at) VALUES ($1, $2, 'P', now(), now())",
+        [patientId, userId]
+      )
+      return { userId, patientId }
+    }
+
+    const results: Array<{ name: string; round: number } & Awaited<ReturnType<typeof load>>> = []
+    const servers = [["node:http + pg", basePort], ["Effect API", apiPort]] as const
+    const seeded = await Promise.all(servers.map(([name]) => seed(name.replace(/\W+/g, "-"))))
+    for (const [i, [, port]] of servers.entries()) {
+      await load(port, seeded[i].userId, seeded[i].patientId, WARMUP_SECONDS)
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, [name, port]] of servers.entries()) {
+        results.push({ name, round, ...(await load(port, seeded[i].userId, seeded[i].patientId, SECONDS)) })
+      }
+    }
+    await db.end()
+
+    const cpu = Os.cpus()[0]?.model ?? "unknown cpu"
+    console.log(
+      `\nPOST /bookings, ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds of ${SECONDS}s per server ` +
+        `after ${WARMUP_SECONDS}s warm-up each`
+    )
+    console.log(
+      `${Os.cpus().length} x ${cpu}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${
+        new Date().toISOString()
+      }\n`
+    )
+    console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}\n`)
+    console.log("| server | round | requests | req/s | p50 ms | p99 ms | max ms | statuses |")
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for (const r of results) {
+      console.log(
+        `| ${r.name} | ${r.round} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${
+          r.max.toFixed(1)
+        } | ${JSON.stringify(r.statuses)} |`
+      )
+    }
+  } finally {
+    await Promise.all(children.map(stop))
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await Fs.rm(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})

@@ -1,0 +1,42 @@
+import type { CreatePatient, InvalidCursor, NotFound, Patient, UpdatePatient, UserId } from "@clinic/domain"
+import { DEFAULT_PAGE_LIMIT, PatientId } from "@clinic/domain"
+import { type PatientPatch, PatientRepo } from "@clinic/repository"
+import { Effect, Schema } from "effect"
+import { makeCursor, toPage } from "./Cursor.js"
+
+// A field left out of a PATCH stays as it is; only `null` clears it.
+const present = (patch: UpdatePatient): PatientPatch =>
+  Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
+
+const patientCursor = makeCursor(Schema.Struct({ createdAt: Schema.DateTimeUtc, id: PatientId }))
+
+/** A therapist's own patients; everything is scoped by the caller's id, never by the request. */
+export class Patients extends Effect.Service<Patients>()("@clinic/api/Patients", {
+  effect: Effect.gen(function*() {
+    const patients = yield* PatientRepo
+    return {
+      create: (therapistId: UserId, input: CreatePatient): Effect.Effect<Patient> =>
+        patients.insert({
+          therapistId,
+          name: input.name,
+          email: input.email ?? null,
+          phone: input.phone ?? null,
+          notes: input.notes ?? null
+        }).pipe(Effect.withSpan("Patients.create")),
+      get: (therapistId: UserId, id: PatientId): Effect.Effect<Patient, NotFound> =>
+        patients.findOwned(therapistId, id).pipe(Effect.withSpan("Patients.get")),
+      update: (therapistId: UserId, id: PatientId, patch: UpdatePatient): Effect.Effect<Patient, NotFound> =>
+        patients.update(therapistId, id, present(patch)).pipe(Effect.withSpan("Patients.update")),
+      list: (
+        therapistId: UserId,
+        page: { readonly limit?: number | undefined; readonly cursor?: string | undefined }
+      ): Effect.Effect<{ items: ReadonlyArray<Patient>; nextCursor: string | null }, InvalidCursor> =>
+        Effect.gen(function*() {
+          const after = yield* patientCursor.decode(page.cursor)
+          const limit = page.limit ?? DEFAULT_PAGE_LIMIT
+          const rows = yield* patients.list(therapistId, { limit: limit + 1, after })
+          return toPage(rows, limit, (last) => patientCursor.encode({ createdAt: last.createdAt, id: last.id }))
+        }).pipe(Effect.withSpan("Patients.list"))
+    } as const
+  })
+}) {}

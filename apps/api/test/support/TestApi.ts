@@ -1,0 +1,87 @@
+import { ClinicApi, Email, type User } from "@clinic/domain"
+import {
+  IdempotencyRepo,
+  layerMemory as RepositoriesMemory,
+  layerPg as RepositoriesPg,
+  UserRepo
+} from "@clinic/repository"
+import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { SqlClient, SqlError } from "@effect/sql"
+import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
+import { ServeLive } from "../../src/Http.js"
+import { configLayer } from "../TestApi.js"
+import { TestAuthentication } from "./TestAuthentication.js"
+
+/** A realistic instant to start at: TestClock otherwise starts at 1970. */
+export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
+export const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
+export const at = (offset: Duration.DurationInput) => DateTime.addDuration(T0, offset)
+
+export const testConfig = (bookingHold: Duration.DurationInput = Duration.minutes(15)) =>
+  configLayer({ BOOKING_HOLD: `${Duration.toMillis(bookingHold)} millis` })
+
+// The memory setup has no database; `/ready` is not what these tests are about.
+const noDatabase = Layer.succeed(
+  SqlClient.SqlClient,
+  new Proxy(() => {}, {
+    apply: () => Effect.fail(new SqlError.SqlError({ message: "no database in memory tests" }))
+  }) as unknown as SqlClient.SqlClient
+)
+
+/** The real API over the given repositories (and test sign-in), on a test HTTP server. */
+export const serve = <A, E, R>(repositories: Layer.Layer<A, E, R>, bookingHold?: Duration.DurationInput) =>
+  ServeLive.pipe(
+    Layer.provide(TestAuthentication),
+    Layer.provideMerge(repositories),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(testConfig(bookingHold))
+  )
+
+/** The real API over in-memory repositories, on a test HTTP server. */
+export const memoryRepositories = Layer.mergeAll(RepositoriesMemory, IdempotencyRepo.layerMemory, noDatabase)
+export const memoryServer = (bookingHold?: Duration.DurationInput) => serve(memoryRepositories, bookingHold)
+
+/** The real API over a fresh Postgres database cloned from the migrated template. */
+export const postgresServer = (bookingHold?: Duration.DurationInput) =>
+  serve(
+    Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer)),
+    bookingHold
+  )
+
+let emails = 0
+export const makeTherapist = (name = "Dr Test"): Effect.Effect<User, never, UserRepo> =>
+  Effect.flatMap(UserRepo, (users) =>
+    users.insert({
+      email: Email.make(`therapist${emails++}.${crypto.randomUUID().slice(0, 8)}@clinic.test`),
+      name,
+      role: "therapist",
+      passwordHash: "scrypt$not-a-real-hash"
+    })).pipe(Effect.orDie)
+
+/** A typed client signed in as `user` (the test middleware takes the user id as token). */
+export const clientFor = (user: User) =>
+  HttpApiClient.make(ClinicApi, {
+    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(user.id))
+  })
+
+/** A therapist with a typed client and one patient of theirs. */
+export const therapistWithPatient = Effect.gen(function*() {
+  const user = yield* makeTherapist()
+  const client = yield* clientFor(user)
+  const patient = yield* client.patients.create({ payload: { name: "Pat Patient" } })
+  return { user, client, patient }
+})
+
+/** `POST /bookings` by hand, to see the raw status and JSON body a client gets. */
+export const postBooking = (token: string, key: string | undefined, body: unknown) =>
+  Effect.gen(function*() {
+    const request = HttpClientRequest.post("/bookings").pipe(
+      HttpClientRequest.bearerToken(token),
+      HttpClientRequest.setHeaders(key === undefined ? {} : { "idempotency-key": key }),
+      HttpClientRequest.bodyUnsafeJson(body)
+    )
+    const response = yield* HttpClient.execute(request)
+    return { status: response.status, body: (yield* response.json) as any }
+  })

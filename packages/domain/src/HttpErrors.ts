@@ -1,0 +1,26 @@
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+
+/**
+ * What a client sees when the server failed in a way it did not plan for. The cause (stack, SQL)
+ * stays in the server's log, which the request id leads to.
+ */
+export class InternalError extends Schema.TaggedError<InternalError>()(
+  "InternalError",
+  { message: Schema.String, requestId: Schema.optional(Schema.String) },
+  HttpApiSchema.annotations({ status: 500, description: "An unexpected server error; details are only logged" })
+) {}
+
+/** No endpoint matches the method and path. */
+export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()(
+  "RouteNotFound",
+  { message: Schema.String, method: Schema.String, path: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** A pagination cursor that this server did not hand out (or that was altered). */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()(
+  "InvalidCursor",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
