@@ -349,7 +349,9 @@ export const make = <R>(
           return yield* Effect.asVoid(Fiber.awaitAll(slots))
         }
         yield* Deferred.succeed(stopping, undefined)
+        // Finalizers run uninterruptibly; the wait itself must stay interruptible for the budget to cut it.
         const drained = yield* Fiber.awaitAll(slots).pipe(
+          Effect.interruptible,
           Effect.timeoutOption(within ?? budget)
         )
         if (Option.isNone(drained)) {

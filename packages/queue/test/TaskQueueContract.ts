@@ -1,13 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer } from "effect"
-import { Cause, DateTime, Deferred, Duration, Effect, Fiber, Option, Ref, Schema, TestClock } from "effect"
+import { Cause, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Schema, Scope, TestClock } from "effect"
 import * as Backoff from "../src/Backoff.js"
 import * as Registry from "../src/Registry.js"
 import * as Task from "../src/Task.js"
 import * as TaskQueue from "../src/TaskQueue.js"
 import { TaskStore } from "../src/TaskStore.js"
 import * as Worker from "../src/Worker.js"
-import { at, eventually, sleepers, startClock } from "./fixtures.js"
+import { at, eventually, sleepers, sleepingUntil, startClock } from "./fixtures.js"
 
 const Payload = Schema.Struct({ label: Schema.String })
 const noJitter = Backoff.make({ base: "1 second", max: "1 minute", jitter: 0 })
@@ -389,15 +389,20 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           tasks: [task],
           queues: [{ name: "default", concurrency: 2, pollInterval: "1 hour" }]
         })
-        const worker = yield* Worker.make(registry, { shutdownBudget: "5 seconds" })
+        // Closing the worker's scope (as a layer's release does) is the shutdown.
+        const scope = yield* Scope.make()
+        const worker = yield* Worker.make(registry, { shutdownBudget: "5 seconds" }).pipe(Scope.extend(scope))
         yield* eventually(Effect.map(worker.status, (s) => s.listening))
         const quick = yield* TaskQueue.enqueue(task, { label: "quick" })
         const slow = yield* TaskQueue.enqueue(task, { label: "slow" })
         yield* eventually(Effect.map(Ref.get(started), (l) => l.length === 2))
-        const stopping = yield* Effect.fork(worker.stop())
+        const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
         yield* eventually(Effect.map(worker.status, (s) => s.state === "stopping"))
+        // The budget's timer must be on the TestClock before the clock moves.
+        yield* sleepingUntil(at("5 seconds"))
         yield* TestClock.adjust("5 seconds")
         yield* Fiber.join(stopping)
+        assert.strictEqual((yield* worker.status).state, "stopped")
         assert.deepStrictEqual(yield* Ref.get(finished), ["quick"])
         assert.strictEqual(Option.getOrThrow(yield* TaskQueue.get(quick.id)).status, "succeeded")
         const handedBack = Option.getOrThrow(yield* TaskQueue.get(slow.id))

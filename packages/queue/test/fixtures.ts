@@ -1,5 +1,5 @@
 import type { Duration } from "effect"
-import { DateTime, Effect, TestClock, TestServices } from "effect"
+import { Chunk, DateTime, Effect, TestClock, TestServices } from "effect"
 
 /** A realistic instant to start every test at: TestClock otherwise starts at 1970. */
 export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
@@ -27,3 +27,7 @@ export const eventually = <E, R>(
 /** Waits until at least `count` fibers sleep on the TestClock, so that an `adjust` reaches them. */
 export const sleepers = (count: number) =>
   eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length >= count))
+
+/** Waits until some fiber sleeps until exactly `instant`: a timer that must exist before an `adjust`. */
+export const sleepingUntil = (instant: DateTime.Utc) =>
+  eventually(Effect.map(TestClock.sleeps(), (wakes) => Chunk.some(wakes, (t) => t === instant.epochMillis)))
