@@ -60,6 +60,10 @@ const makePg = Effect.gen(function*() {
   const rows = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
     Effect.flatMap(query, decode).pipe(Effect.map((found) => found.map((row) => new StoredEvent(row))))
 
+  // One LISTEN per process, shared: `PgClient.listen` streams of one channel share a connection,
+  // and the first to end would UNLISTEN it for all the others.
+  const notifications = yield* Stream.share(pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie), { capacity: "unbounded" })
+
   return OutboxStore.of({
     insert: (event) =>
       Effect.gen(function*() {
@@ -115,7 +119,7 @@ const makePg = Effect.gen(function*() {
       sql.withTransaction(effect).pipe(
         Effect.catchIf((error): error is SqlError => error instanceof SqlError, Effect.die)
       ),
-    notifications: pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie),
+    notifications,
     ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
   })
 })
@@ -186,6 +190,6 @@ const makeMemory = Effect.gen(function*() {
 })
 
 export class OutboxStore extends Context.Tag("@clinic/events/OutboxStore")<OutboxStore, OutboxStoreShape>() {
-  static readonly layerPg = Layer.effect(OutboxStore, makePg)
+  static readonly layerPg = Layer.scoped(OutboxStore, makePg)
   static readonly layerMemory = Layer.effect(OutboxStore, makeMemory)
 }

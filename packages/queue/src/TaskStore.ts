@@ -140,6 +140,10 @@ const makePg = Effect.gen(function*() {
   const changed = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
     Effect.map(query, (found) => found.length > 0)
 
+  // One LISTEN per process, shared: `PgClient.listen` streams of one channel share a connection,
+  // and the first to end would UNLISTEN it for all the others.
+  const notifications = yield* Stream.share(pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie), { capacity: "unbounded" })
+
   const depthQuery = SqlSchema.findAll({
     Request: Schema.String,
     Result: DepthRow,
@@ -247,7 +251,7 @@ const makePg = Effect.gen(function*() {
         Effect.orDie,
         Effect.withSpan("TaskStore.prune")
       ),
-    notifications: pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie),
+    notifications,
     // `PgClient.notify` sends `NOTIFY channel, $1`, which Postgres rejects: NOTIFY takes no parameters.
     ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
   })
@@ -443,6 +447,6 @@ const makeMemory = Effect.gen(function*() {
 
 export class TaskStore extends Context.Tag("@clinic/queue/TaskStore")<TaskStore, TaskStoreShape>() {
   /** On Postgres, through the ambient `SqlClient`: inside `sql.withTransaction`, writes join it. */
-  static readonly layerPg = Layer.effect(TaskStore, makePg)
+  static readonly layerPg = Layer.scoped(TaskStore, makePg)
   static readonly layerMemory = Layer.effect(TaskStore, makeMemory)
 }

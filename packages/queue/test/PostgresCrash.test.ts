@@ -171,3 +171,26 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
       assert.strictEqual(yield* Ref.get(completions), 1)
     }).pipe(Effect.provide(layer)))
 })
+
+describe("task notifications on Postgres", () => {
+  it.effect("a worker still wakes on enqueue after another worker of the process stopped", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const ran = yield* Ref.make(0)
+      const task = Task.make({ name: "test.wake", payload: Payload, handler: () => Ref.update(ran, (n) => n + 1) })
+      const registry = yield* Registry.make({
+        tasks: [task],
+        queues: [{ name: "default", concurrency: 1, pollInterval: "1 hour" }]
+      })
+      const first = yield* Scope.make()
+      const second = yield* Scope.make()
+      const a = yield* Worker.make(registry, { depthInterval: "1 hour" }).pipe(Scope.extend(first))
+      const b = yield* Worker.make(registry, { depthInterval: "1 hour" }).pipe(Scope.extend(second))
+      yield* eventually(Effect.map(Effect.all([a.status, b.status]), ([x, y]) => x.listening && y.listening))
+      yield* Scope.close(first, Exit.void)
+      // The poll interval never passes: only a notification can start this task.
+      yield* TaskQueue.enqueue(task, { n: 1 })
+      yield* eventually(Effect.map(Ref.get(ran), (n) => n === 1))
+      yield* Scope.close(second, Exit.void)
+    }).pipe(Effect.provide(layer)))
+})
