@@ -1,1 +1,2 @@
+export * as BookingEmails from "./BookingEmails.js"
 export * from "./Mailer.js"
