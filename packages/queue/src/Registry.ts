@@ -1,4 +1,4 @@
-import { Cron, Duration, Effect, Either, Schema } from "effect"
+import { Cron, DateTime, Duration, Effect, Either, Option, Schema } from "effect"
 import type * as Task from "./Task.js"
 
 export interface QueueConfig {
@@ -17,6 +17,8 @@ export interface PeriodicEntry {
   readonly task: string
   readonly cron?: string
   readonly every?: Duration.DurationInput
+  /** The IANA zone a cron expression is read in; default UTC. */
+  readonly timeZone?: string
   /** The payload as the task's schema encodes it. */
   readonly payload?: unknown
 }
@@ -118,9 +120,12 @@ export const make = <const Tasks extends ReadonlyArray<Task.Any>>(config: {
       if ((entry.cron === undefined) === (entry.every === undefined)) {
         problems.push(`${label} needs exactly one of cron or every`)
       } else if (entry.cron !== undefined) {
-        const parsed = Cron.parse(entry.cron)
-        if (Either.isLeft(parsed)) problems.push(`${label} has an invalid cron "${entry.cron}": ${parsed.left.message}`)
-        else schedule = { _tag: "Cron", cron: parsed.right, expression: entry.cron }
+        const zone = DateTime.zoneMakeNamed(entry.timeZone ?? "UTC")
+        const parsed = Option.isSome(zone) ? Cron.parse(entry.cron, zone.value) : undefined
+        if (parsed === undefined) problems.push(`${label} has an unknown time zone "${entry.timeZone}"`)
+        else if (Either.isLeft(parsed)) {
+          problems.push(`${label} has an invalid cron "${entry.cron}": ${parsed.left.message}`)
+        } else schedule = { _tag: "Cron", cron: parsed.right, expression: entry.cron }
       } else {
         const interval = Duration.decode(entry.every!)
         if (Duration.toMillis(interval) <= 0) problems.push(`${label} needs a positive interval`)
