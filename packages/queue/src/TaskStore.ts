@@ -92,8 +92,8 @@ export interface TaskStoreShape {
     leaseId: string,
     options: { readonly now: DateTime.Utc; readonly error: string }
   ) => Effect.Effect<boolean>
-  /** Hands a claimed task back unrun (shutdown): pending now, and the attempt does not count. */
-  readonly release: (id: TaskId, leaseId: string, now: DateTime.Utc) => Effect.Effect<boolean>
+  /** Hands a claimed task back unrun: pending at `runAt` (default now), and the attempt does not count. */
+  readonly release: (id: TaskId, leaseId: string, now: DateTime.Utc, runAt?: DateTime.Utc) => Effect.Effect<boolean>
   /** A dead task becomes pending again with a fresh set of attempts. */
   readonly requeue: (
     id: TaskId,
@@ -218,9 +218,9 @@ const makePg = Effect.gen(function*() {
         UPDATE tasks SET status = 'dead', lease_id = NULL, locked_until = NULL, last_error = ${error},
           finished_at = ${iso(now)}, updated_at = ${iso(now)}
         WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
-    release: (id, leaseId, now) =>
+    release: (id, leaseId, now, runAt = now) =>
       changed(sql`
-        UPDATE tasks SET status = 'pending', lease_id = NULL, locked_until = NULL, run_at = ${iso(now)},
+        UPDATE tasks SET status = 'pending', lease_id = NULL, locked_until = NULL, run_at = ${iso(runAt)},
           attempts = greatest(attempts - 1, 0), updated_at = ${iso(now)}
         WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
     requeue: (id, { now, runAt }) =>
@@ -377,14 +377,14 @@ const makeMemory = Effect.gen(function*() {
           finishedAt: now,
           updatedAt: now
         })),
-    release: (id, leaseId, now) =>
+    release: (id, leaseId, now, runAt = now) =>
       underLease(id, leaseId, (row) =>
         new TaskRow({
           ...row,
           status: "pending",
           leaseId: null,
           lockedUntil: null,
-          runAt: now,
+          runAt,
           attempts: Math.max(0, row.attempts - 1),
           updatedAt: now
         })),

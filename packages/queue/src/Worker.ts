@@ -86,6 +86,8 @@ export interface TaskWorkerShape {
 
 export class TaskWorker extends Context.Tag("@clinic/queue/TaskWorker")<TaskWorker, TaskWorkerShape>() {}
 
+const UNKNOWN_TASK_DELAY = Duration.minutes(1)
+
 const describeCause = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   const text = Option.isSome(failure) && failure.value instanceof Error
@@ -137,7 +139,14 @@ const execute = <R>(
       )
 
     const task = registry.tasks.get(row.name)
-    if (!task) return yield* bury(`no task named "${row.name}" is registered`)
+    if (!task) {
+      // During a rolling deploy an older worker may meet a task only newer code defines: hand it
+      // back for later instead of burying work that another worker can do.
+      const now = yield* DateTime.now
+      yield* store.release(row.id, leaseId, now, DateTime.addDuration(now, UNKNOWN_TASK_DELAY))
+      yield* Effect.logWarning("claimed a task this worker does not define; handed back")
+      return yield* result("released", Option.some(`no task named "${row.name}" is registered here`))
+    }
     const decoded = yield* Effect.either(Schema.decodeUnknown(task.payload)(row.payload))
     // A payload the schema rejects will never succeed: retrying would only delay the alarm.
     if (decoded._tag === "Left") return yield* bury(`invalid payload: ${decoded.left.message}`)

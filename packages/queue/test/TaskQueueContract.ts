@@ -195,6 +195,31 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         assert.deepStrictEqual(yield* Ref.get(ran), [])
       }).pipe(Effect.provide(layer)))
 
+    it.effect("a task this worker does not define is handed back for later, not buried", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { registry } = yield* recorder()
+        const store = yield* TaskStore
+        const now = yield* DateTime.now
+        const { id } = yield* store.insert({
+          name: "newer.code.only",
+          queue: "default",
+          payload: {},
+          priority: 0,
+          maxAttempts: 1,
+          runAt: now,
+          idempotencyKey: null,
+          now
+        })
+        const [result] = yield* Worker.drain(registry, "default")
+        assert.strictEqual(result.outcome, "released")
+        const row = Option.getOrThrow(yield* store.get(id))
+        assert.strictEqual(row.status, "pending")
+        assert.strictEqual(row.attempts, 0)
+        assert.strictEqual(row.runAt.epochMillis, at("1 minute").epochMillis)
+        assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
+      }).pipe(Effect.provide(layer)))
+
     it.effect("a handler that outruns its timeout is interrupted and retried", () =>
       Effect.gen(function*() {
         yield* startClock
