@@ -5,6 +5,7 @@ import { Effect, Layer } from "effect"
 import m0001 from "./migrations/0001_initial.js"
 import m0002 from "./migrations/0002_scheduler.js"
 import m0004 from "./migrations/0004_idempotency_keys.js"
+import m0005 from "./migrations/0005_queue_events.js"
 
 /**
  * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
@@ -13,7 +14,8 @@ import m0004 from "./migrations/0004_idempotency_keys.js"
 export const loader = PgMigrator.fromRecord({
   "0001_initial": m0001,
   "0002_scheduler": m0002,
-  "0004_idempotency_keys": m0004
+  "0004_idempotency_keys": m0004,
+  "0005_queue_events": m0005
 })
 
 // Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved

@@ -1,0 +1,324 @@
+import { DomainEvent, EventId, type EventType } from "@clinic/domain"
+import { Backoff, Registry, Task, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
+import {
+  Clock,
+  Context,
+  DateTime,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Layer,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
+import { OutboxStore } from "./OutboxStore.js"
+
+export interface DeliveryContext {
+  readonly eventId: EventId
+  readonly occurredAt: DateTime.Utc
+  readonly subscriber: string
+  /** 1 on the first delivery. */
+  readonly attempt: number
+}
+
+/**
+ * A named reaction to some event types. Its name identifies it in `processed_events`, so renaming
+ * a subscriber makes it see recent events again.
+ */
+export interface Subscriber<T extends EventType, E, R> {
+  readonly name: string
+  readonly events: ReadonlyArray<T>
+  readonly handler: (
+    event: Extract<DomainEvent, { readonly _tag: T }>,
+    context: DeliveryContext
+  ) => Effect.Effect<void, E, R>
+  readonly maxAttempts: number
+  readonly backoff: Backoff.Backoff
+  readonly timeout: Duration.Duration
+}
+
+export interface AnySubscriber {
+  readonly name: string
+  readonly events: ReadonlyArray<EventType>
+  readonly handler: (event: any, context: DeliveryContext) => Effect.Effect<void, any, any>
+  readonly maxAttempts: number
+  readonly backoff: Backoff.Backoff
+  readonly timeout: Duration.Duration
+}
+
+export type SubscriberContext<S> = S extends {
+  readonly handler: (...args: any) => Effect.Effect<any, any, infer R>
+} ? R
+  : never
+
+export const subscriber = <const T extends EventType, E, R>(options: {
+  readonly name: string
+  readonly events: ReadonlyArray<T>
+  readonly handler: (
+    event: Extract<DomainEvent, { readonly _tag: T }>,
+    context: DeliveryContext
+  ) => Effect.Effect<void, E, R>
+  readonly maxAttempts?: number
+  readonly backoff?: Backoff.Backoff
+  readonly timeout?: Duration.DurationInput
+}): Subscriber<T, E, R> => ({
+  name: options.name,
+  events: options.events,
+  handler: options.handler,
+  maxAttempts: options.maxAttempts ?? 8,
+  backoff: options.backoff ?? Backoff.make({ base: "2 seconds", max: "10 minutes" }),
+  timeout: Duration.decode(options.timeout ?? "1 minute")
+})
+
+/**
+ * Writes `event` to the outbox through the ambient `SqlClient`: call it inside the transaction of
+ * the change it describes, and it is published if and only if that change commits.
+ */
+export const publish = (event: DomainEvent): Effect.Effect<EventId, never, OutboxStore> =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore
+    const id = EventId.make(crypto.randomUUID())
+    const payload = yield* Schema.encode(DomainEvent)(event).pipe(Effect.orDie)
+    yield* store.insert({ id, type: event._tag, payload, occurredAt: yield* DateTime.now })
+    return id
+  }).pipe(Effect.withSpan("EventBus.publish", { attributes: { type: event._tag } }))
+
+/** Forgets which subscriber handled which event, for records older than `olderThan` (hourly job). */
+export const pruneProcessed = (olderThan: Duration.DurationInput = "1 hour") =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore
+    const now = yield* DateTime.now
+    return yield* store.pruneProcessed(DateTime.subtractDuration(now, olderThan))
+  }).pipe(Effect.withSpan("EventBus.pruneProcessed"))
+
+/** Deletes outbox rows dispatched longer than `retention` ago (maintenance). */
+export const pruneDispatched = (retention: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore
+    const now = yield* DateTime.now
+    return yield* store.pruneDispatched(DateTime.subtractDuration(now, retention))
+  }).pipe(Effect.withSpan("EventBus.pruneDispatched"))
+
+const DeliveryPayload = Schema.Struct({ eventId: EventId })
+
+/**
+ * The task that delivers one event to one subscriber. In one transaction it records the delivery
+ * in `processed_events` and runs the handler, so a redelivery (a crashed worker, a second replica,
+ * a duplicate task) finds the record and skips; a failing handler rolls the record back and the
+ * task retries with backoff, independently of every other subscriber.
+ */
+export const deliveryTask = <S extends AnySubscriber>(sub: S, queue: string) =>
+  Task.make({
+    name: `event:${sub.name}`,
+    payload: DeliveryPayload,
+    queue,
+    maxAttempts: sub.maxAttempts,
+    backoff: sub.backoff,
+    timeout: sub.timeout,
+    handler: ({ eventId }, context): Effect.Effect<void, unknown, OutboxStore | SubscriberContext<S>> =>
+      Effect.gen(function*() {
+        const store = yield* OutboxStore
+        yield* store.withTransaction(Effect.gen(function*() {
+          const fresh = yield* store.markProcessed(eventId, sub.name, yield* DateTime.now)
+          if (!fresh) return yield* Effect.logDebug("event already processed by this subscriber")
+          const stored = yield* store.get(eventId)
+          if (Option.isNone(stored)) return yield* Effect.logWarning("event no longer in the outbox")
+          const event = yield* Schema.decodeUnknown(DomainEvent)(stored.value.payload).pipe(Effect.orDie)
+          yield* sub.handler(event, {
+            eventId,
+            occurredAt: stored.value.occurredAt,
+            subscriber: sub.name,
+            attempt: context.attempt
+          }).pipe(
+            // In memory nothing rolls back; on Postgres this is undone with the transaction anyway.
+            Effect.tapErrorCause(() => store.unmarkProcessed(eventId, sub.name))
+          )
+        }))
+      }).pipe(Effect.annotateLogs({ subscriber: sub.name, eventId }))
+  })
+
+export interface EventBusConfig<Subs extends ReadonlyArray<AnySubscriber>> {
+  readonly subscribers: Subs
+  /** The task queue deliveries run on; default "events". */
+  readonly queue?: string
+  /** Deliveries run at once by this process; default 4. */
+  readonly concurrency?: number
+  /** How often the relay looks at the outbox when no notification woke it; default 1 second. */
+  readonly pollInterval?: Duration.DurationInput
+  readonly batchSize?: number
+  /** How long `stop` waits for running handlers before handing their deliveries back; default 10 seconds. */
+  readonly shutdownBudget?: Duration.DurationInput
+  readonly lease?: Duration.DurationInput
+}
+
+export interface EventBusStatus {
+  readonly state: "running" | "stopped"
+  /** Whether outbox notifications reach the relay (otherwise it polls). */
+  readonly listening: boolean
+  /** Events relayed to their subscribers by this process. */
+  readonly dispatched: number
+  readonly subscribers: ReadonlyArray<{ readonly name: string; readonly events: ReadonlyArray<EventType> }>
+  readonly worker: Option.Option<Worker.WorkerStatus>
+}
+
+/** `R`: what the subscribers' handlers need. */
+export interface EventBusShape<R = unknown> {
+  /** The delivery tasks and their queue, for a worker elsewhere or for tests (`Worker.drain`). */
+  readonly registry: Registry.Registry<OutboxStore | R>
+  readonly queue: string
+  /** Starts the relay and the delivery workers; a no-op when running. */
+  readonly start: Effect.Effect<void>
+  /** Stops relaying and drains running handlers up to `budget`; a no-op when stopped. */
+  readonly stop: (budget?: Duration.DurationInput) => Effect.Effect<void>
+  readonly status: Effect.Effect<EventBusStatus>
+  /** Relays one batch of undispatched events to their subscribers now; returns how many. */
+  readonly dispatchOnce: Effect.Effect<number>
+}
+
+export class EventBus extends Context.Tag("@clinic/events/EventBus")<EventBus, EventBusShape>() {}
+
+/**
+ * Builds the bus (stopped) in the current scope; closing the scope stops it. Fails with a
+ * `RegistryError` on a bad configuration (duplicate subscriber names, a subscriber to nothing).
+ */
+export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
+  config: EventBusConfig<Subs>
+): Effect.Effect<
+  EventBusShape<SubscriberContext<Subs[number]>>,
+  Registry.RegistryError,
+  OutboxStore | TaskStore | SubscriberContext<Subs[number]> | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const outer = yield* Scope.Scope
+    const context = yield* Effect.context<OutboxStore | TaskStore | SubscriberContext<Subs[number]>>()
+    const store = yield* OutboxStore
+    const queue = config.queue ?? "events"
+    const batchSize = config.batchSize ?? 100
+    const pollInterval = Duration.decode(config.pollInterval ?? "1 second")
+
+    const empty = config.subscribers.filter((s) => s.events.length === 0).map((s) => s.name)
+    if (empty.length > 0) {
+      return yield* Effect.fail(
+        new Registry.RegistryError({ problems: empty.map((name) => `subscriber "${name}" listens to no event`) })
+      )
+    }
+    const tasks = config.subscribers.map((sub) => ({ sub, task: deliveryTask(sub, queue) }))
+    // Each delivery task needs the outbox and its subscriber's services; the array loses that detail.
+    const registry: Registry.Registry<OutboxStore | SubscriberContext<Subs[number]>> = yield* Registry.make({
+      tasks: tasks.map((t) => t.task),
+      queues: [{
+        name: queue,
+        concurrency: config.concurrency ?? 4,
+        ...(config.lease !== undefined ? { lease: config.lease } : {})
+      }]
+    })
+    const byType = new Map<string, Array<(typeof tasks)[number]>>()
+    for (const entry of tasks) {
+      for (const type of entry.sub.events) byType.set(type, [...(byType.get(type) ?? []), entry])
+    }
+
+    const dispatched = yield* Ref.make(0)
+    const running = yield* Ref.make<Option.Option<{ scope: Scope.CloseableScope; worker: Worker.TaskWorkerShape }>>(
+      Option.none()
+    )
+    const listening = yield* Ref.make(false)
+
+    const dispatchOnce = Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const count = yield* store.dispatch(batchSize, now, (events) =>
+        Effect.forEach(events, (event) =>
+          Effect.forEach(byType.get(event.type) ?? [], ({ sub, task }) =>
+            TaskQueue.enqueue(task, { eventId: event.id }, { idempotencyKey: `event:${event.id}:${sub.name}` })), {
+          discard: true
+        }))
+      yield* Ref.update(dispatched, (n) =>
+        n + count)
+      return count
+    }).pipe(Effect.provide(context), Effect.withSpan("EventBus.dispatchOnce"))
+
+    const start = Effect.gen(function*() {
+      if (Option.isSome(yield* Ref.get(running))) {
+        return
+      }
+      const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+      const worker = yield* Worker.make(registry, {
+        queues: [queue],
+        ...(config.shutdownBudget !== undefined ? { shutdownBudget: config.shutdownBudget } : {})
+      }).pipe(Scope.extend(scope))
+      const wake = yield* Queue.sliding<void>(1)
+
+      yield* store.notifications.pipe(
+        Stream.runForEach((id) => (id === probe ? Ref.set(listening, true) : wake.offer(undefined))),
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning("outbox notifications unavailable; polling", cause)
+        ),
+        Effect.zipRight(Ref.set(listening, false)),
+        Effect.repeat(Schedule.spaced("5 seconds")),
+        Effect.forkIn(scope)
+      )
+      // Real time on purpose: this waits for the subscription's I/O, not for business time.
+      yield* store.ping(probe).pipe(
+        Effect.zipRight(Effect.sleep("50 millis")),
+        Effect.repeat({ until: () => Ref.get(listening), times: 200 }),
+        Effect.withClock(Clock.make()),
+        Effect.forkIn(scope)
+      )
+      yield* Effect.gen(function*() {
+        const count = yield* dispatchOnce
+        if (count > 0) yield* worker.wake(queue)
+        // A full batch means more may be waiting: go again at once.
+        if (count < batchSize) yield* Effect.raceFirst(Effect.sleep(pollInterval), wake.take)
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logError("event relay failed", cause).pipe(Effect.zipRight(Effect.sleep(pollInterval)))
+        ),
+        Effect.forever,
+        Effect.annotateLogs({ service: "EventBus" }),
+        Effect.forkIn(scope)
+      )
+      yield* Ref.set(running, Option.some({ scope, worker }))
+    }).pipe(Effect.provide(context))
+
+    const probe = `probe:${crypto.randomUUID()}`
+
+    const stop = (budget?: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const current = yield* Ref.getAndSet(running, Option.none())
+        if (Option.isNone(current)) return
+        yield* current.value.worker.stop(budget)
+        yield* Scope.close(current.value.scope, Exit.void)
+        yield* Ref.set(listening, false)
+      })
+
+    yield* Effect.addFinalizer(() => stop())
+
+    return {
+      registry,
+      queue,
+      start,
+      stop,
+      dispatchOnce,
+      status: Effect.gen(function*() {
+        const current = yield* Ref.get(running)
+        return {
+          state: Option.isSome(current) ? "running" as const : "stopped" as const,
+          listening: yield* Ref.get(listening),
+          dispatched: yield* Ref.get(dispatched),
+          subscribers: config.subscribers.map((s) => ({ name: s.name, events: s.events })),
+          worker: Option.isSome(current) ? Option.some(yield* current.value.worker.status) : Option.none()
+        }
+      })
+    }
+  })
+
+/** The bus as a service, started for the life of the layer. */
+export const layer = <const Subs extends ReadonlyArray<AnySubscriber>>(
+  config: EventBusConfig<Subs>
+): Layer.Layer<EventBus, Registry.RegistryError, OutboxStore | TaskStore | SubscriberContext<Subs[number]>> =>
+  Layer.scoped(EventBus, Effect.tap(make(config), (bus) => bus.start))

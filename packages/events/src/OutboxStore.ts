@@ -1,0 +1,195 @@
+import { EventId, Timestamp } from "@clinic/domain"
+import { iso } from "@clinic/repository/Sql"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqlError } from "@effect/sql/SqlError"
+import { Context, DateTime, Effect, Layer, Option, PubSub, Ref, Schema, Stream } from "effect"
+
+/** An outbox row: the event as its schema encodes it, not yet decoded. */
+export class StoredEvent extends Schema.Class<StoredEvent>("StoredEvent")({
+  id: EventId,
+  type: Schema.String,
+  payload: Schema.Unknown,
+  occurredAt: Timestamp,
+  dispatchedAt: Schema.NullOr(Timestamp)
+}) {}
+
+export interface OutboxStoreShape {
+  /** Writes through the ambient `SqlClient`, so inside `sql.withTransaction` it commits with the change. */
+  readonly insert: (event: {
+    readonly id: EventId
+    readonly type: string
+    readonly payload: unknown
+    readonly occurredAt: DateTime.Utc
+  }) => Effect.Effect<void>
+  /**
+   * In one transaction: takes up to `limit` undispatched events (oldest first, skipping rows
+   * another relay holds), runs `fanOut` on them, and stamps them dispatched. If `fanOut` fails,
+   * nothing is stamped.
+   */
+  readonly dispatch: <R>(
+    limit: number,
+    now: DateTime.Utc,
+    fanOut: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<void, never, R>
+  ) => Effect.Effect<number, never, R>
+  readonly get: (id: EventId) => Effect.Effect<Option.Option<StoredEvent>>
+  /** Records that `subscriber` handled the event; false if it already had. */
+  readonly markProcessed: (eventId: EventId, subscriber: string, now: DateTime.Utc) => Effect.Effect<boolean>
+  /** Undoes `markProcessed` (the in-memory twin's rollback; on Postgres the transaction does it). */
+  readonly unmarkProcessed: (eventId: EventId, subscriber: string) => Effect.Effect<void>
+  readonly isProcessed: (eventId: EventId, subscriber: string) => Effect.Effect<boolean>
+  readonly pruneProcessed: (before: DateTime.Utc) => Effect.Effect<number>
+  readonly pruneDispatched: (before: DateTime.Utc) => Effect.Effect<number>
+  /** Runs `effect` in a transaction on Postgres; as is in memory. */
+  readonly withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Ids of newly committed events (best effort; the relay also polls). */
+  readonly notifications: Stream.Stream<string>
+  readonly ping: (payload: string) => Effect.Effect<void>
+}
+
+export const NOTIFY_CHANNEL = "clinic_outbox"
+
+const makePg = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const pg = yield* PgClient.PgClient
+  // As text: the client's result-name transform would rename keys inside the JSON document.
+  const columns = sql.literal("id, type, payload::text AS payload, occurred_at, dispatched_at")
+  const decode = Schema.decodeUnknown(
+    Schema.Array(Schema.Struct({ ...StoredEvent.fields, payload: Schema.parseJson() }))
+  )
+  const rows = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
+    Effect.flatMap(query, decode).pipe(Effect.map((found) => found.map((row) => new StoredEvent(row))))
+
+  // One LISTEN per process, shared: `PgClient.listen` streams of one channel share a connection,
+  // and the first to end would UNLISTEN it for all the others.
+  const notifications = yield* Stream.share(pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie), { capacity: "unbounded" })
+
+  return OutboxStore.of({
+    insert: (event) =>
+      Effect.gen(function*() {
+        yield* sql`
+          INSERT INTO outbox_events (id, type, payload, occurred_at)
+          VALUES (${event.id}, ${event.type}, ${JSON.stringify(event.payload)}::jsonb, ${iso(event.occurredAt)})`
+        // Delivered on commit, never for a rolled-back change.
+        yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${event.id})`
+      }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.insert")),
+    dispatch: (limit, now, fanOut) =>
+      Effect.gen(function*() {
+        const events = yield* rows(sql`
+          SELECT ${columns} FROM outbox_events WHERE dispatched_at IS NULL
+          ORDER BY occurred_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED`)
+        if (events.length === 0) return 0
+        yield* fanOut(events)
+        yield* sql`UPDATE outbox_events SET dispatched_at = ${iso(now)} WHERE ${sql.in("id", events.map((e) => e.id))}`
+        return events.length
+      }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("OutboxStore.dispatch")),
+    get: (id) =>
+      rows(sql`SELECT ${columns} FROM outbox_events WHERE id = ${id}`).pipe(
+        Effect.map((found) => Option.fromNullable(found[0])),
+        Effect.orDie
+      ),
+    markProcessed: (eventId, subscriber, now) =>
+      sql`
+        INSERT INTO processed_events (event_id, subscriber, processed_at)
+        VALUES (${eventId}, ${subscriber}, ${iso(now)})
+        ON CONFLICT DO NOTHING RETURNING event_id`.pipe(Effect.map((inserted) => inserted.length > 0), Effect.orDie),
+    unmarkProcessed: (eventId, subscriber) =>
+      sql`DELETE FROM processed_events WHERE event_id = ${eventId} AND subscriber = ${subscriber}`.pipe(
+        Effect.asVoid,
+        Effect.orDie
+      ),
+    isProcessed: (eventId, subscriber) =>
+      sql`SELECT 1 FROM processed_events WHERE event_id = ${eventId} AND subscriber = ${subscriber}`.pipe(
+        Effect.map((found) => found.length > 0),
+        Effect.orDie
+      ),
+    pruneProcessed: (before) =>
+      sql`DELETE FROM processed_events WHERE processed_at < ${iso(before)} RETURNING event_id`.pipe(
+        Effect.map((deleted) => deleted.length),
+        Effect.orDie,
+        Effect.withSpan("OutboxStore.pruneProcessed")
+      ),
+    pruneDispatched: (before) =>
+      sql`DELETE FROM outbox_events WHERE dispatched_at < ${iso(before)} RETURNING id`.pipe(
+        Effect.map((deleted) => deleted.length),
+        Effect.orDie,
+        Effect.withSpan("OutboxStore.pruneDispatched")
+      ),
+    withTransaction: (effect) =>
+      sql.withTransaction(effect).pipe(
+        Effect.catchIf((error): error is SqlError => error instanceof SqlError, Effect.die)
+      ),
+    notifications,
+    ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
+  })
+})
+
+const makeMemory = Effect.gen(function*() {
+  const events = yield* Ref.make<ReadonlyMap<string, StoredEvent>>(new Map())
+  const processed = yield* Ref.make<ReadonlyMap<string, DateTime.Utc>>(new Map())
+  const hub = yield* PubSub.unbounded<string>()
+  const key = (eventId: string, subscriber: string) => `${eventId}\u0000${subscriber}`
+
+  return OutboxStore.of({
+    insert: (event) =>
+      Ref.update(events, (map) =>
+        new Map(map).set(
+          event.id,
+          new StoredEvent({
+            id: event.id,
+            type: event.type,
+            payload: structuredClone(event.payload),
+            occurredAt: event.occurredAt,
+            dispatchedAt: null
+          })
+        )).pipe(Effect.zipRight(PubSub.publish(hub, event.id)), Effect.asVoid),
+    dispatch: (limit, now, fanOut) =>
+      Effect.gen(function*() {
+        const due = [...(yield* Ref.get(events)).values()]
+          .filter((e) => e.dispatchedAt === null)
+          .sort((a, b) => a.occurredAt.epochMillis - b.occurredAt.epochMillis || (a.id < b.id ? -1 : 1))
+          .slice(0, limit)
+        if (due.length === 0) return 0
+        yield* fanOut(due)
+        yield* Ref.update(events, (map) => {
+          const next = new Map(map)
+          for (const e of due) next.set(e.id, new StoredEvent({ ...e, dispatchedAt: now }))
+          return next
+        })
+        return due.length
+      }),
+    get: (id) => Effect.map(Ref.get(events), (map) => Option.fromNullable(map.get(id))),
+    markProcessed: (eventId, subscriber, now) =>
+      Ref.modify(processed, (map) =>
+        map.has(key(eventId, subscriber))
+          ? [false, map]
+          : [true, new Map(map).set(key(eventId, subscriber), now)]),
+    unmarkProcessed: (eventId, subscriber) =>
+      Ref.update(processed, (map) => {
+        const next = new Map(map)
+        next.delete(key(eventId, subscriber))
+        return next
+      }),
+    isProcessed: (eventId, subscriber) => Effect.map(Ref.get(processed), (map) => map.has(key(eventId, subscriber))),
+    pruneProcessed: (before) =>
+      Ref.modify(processed, (map) => {
+        const next = new Map([...map].filter(([, at]) => !DateTime.lessThan(at, before)))
+        return [map.size - next.size, next]
+      }),
+    pruneDispatched: (before) =>
+      Ref.modify(events, (map) => {
+        const next = new Map(
+          [...map].filter(([, e]) => e.dispatchedAt === null || !DateTime.lessThan(e.dispatchedAt, before))
+        )
+        return [map.size - next.size, next]
+      }),
+    withTransaction: (effect) => effect,
+    notifications: Stream.fromPubSub(hub),
+    ping: (payload) => Effect.asVoid(PubSub.publish(hub, payload))
+  })
+})
+
+export class OutboxStore extends Context.Tag("@clinic/events/OutboxStore")<OutboxStore, OutboxStoreShape>() {
+  static readonly layerPg = Layer.scoped(OutboxStore, makePg)
+  static readonly layerMemory = Layer.effect(OutboxStore, makeMemory)
+}

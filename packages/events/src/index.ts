@@ -1,0 +1,2 @@
+export * as EventBus from "./EventBus.js"
+export * from "./OutboxStore.js"

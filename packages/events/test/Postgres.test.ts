@@ -1,0 +1,10 @@
+import { TaskStore } from "@clinic/queue"
+import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { Layer } from "effect"
+import { OutboxStore } from "../src/OutboxStore.js"
+import { eventBusContract } from "./EventBusContract.js"
+
+eventBusContract(
+  "postgres",
+  Layer.merge(OutboxStore.layerPg, TaskStore.layerPg).pipe(Layer.provide(TestDatabase.layer))
+)

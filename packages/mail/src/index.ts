@@ -1,0 +1,2 @@
+export * as BookingEmails from "./BookingEmails.js"
+export * from "./Mailer.js"

@@ -1,0 +1,452 @@
+import { Timestamp } from "@clinic/domain"
+import { iso } from "@clinic/repository/Sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Context, DateTime, Effect, Layer, Option, PubSub, Ref, Schema, Stream } from "effect"
+
+export const TaskId = Schema.UUID.pipe(Schema.brand("TaskId"))
+export type TaskId = typeof TaskId.Type
+
+export const TaskStatus = Schema.Literal("pending", "running", "succeeded", "dead")
+export type TaskStatus = typeof TaskStatus.Type
+
+export class TaskRow extends Schema.Class<TaskRow>("TaskRow")({
+  id: TaskId,
+  name: Schema.String,
+  queue: Schema.String,
+  /** The payload as its schema encodes it (JSON). */
+  payload: Schema.Unknown,
+  priority: Schema.Number,
+  status: TaskStatus,
+  /** Runs started so far, including one in progress. */
+  attempts: Schema.Number,
+  maxAttempts: Schema.Number,
+  runAt: Timestamp,
+  lockedUntil: Schema.NullOr(Timestamp),
+  leaseId: Schema.NullOr(Schema.String),
+  idempotencyKey: Schema.NullOr(Schema.String),
+  lastError: Schema.NullOr(Schema.String),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  finishedAt: Schema.NullOr(Timestamp)
+}) {}
+
+export interface NewTask {
+  readonly name: string
+  readonly queue: string
+  readonly payload: unknown
+  readonly priority: number
+  readonly maxAttempts: number
+  readonly runAt: DateTime.Utc
+  readonly idempotencyKey: string | null
+  readonly now: DateTime.Utc
+}
+
+export interface Lease {
+  readonly leaseId: string
+  readonly now: DateTime.Utc
+  readonly until: DateTime.Utc
+}
+
+export interface QueueDepth {
+  readonly queue: string
+  /** Pending and due. */
+  readonly ready: number
+  /** Pending with a future `runAt` (delayed or waiting for a retry). */
+  readonly scheduled: number
+  readonly running: number
+  readonly dead: number
+}
+
+export interface TaskFilter {
+  readonly queue?: string
+  readonly status?: TaskStatus
+  readonly name?: string
+  readonly limit: number
+}
+
+/**
+ * Where tasks live. Every method that changes a claimed task names the lease it holds and does
+ * nothing (returns false) when the lease is no longer its own. Times are parameters, never the
+ * database's clock.
+ */
+export interface TaskStoreShape {
+  /** Inserts a task; with an idempotency key already used, returns that task instead. */
+  readonly insert: (task: NewTask) => Effect.Effect<{ readonly id: TaskId; readonly inserted: boolean }>
+  /**
+   * Claims the most urgent due task of a queue (highest priority, then earliest `runAt`), or one
+   * whose lease lapsed. Rows locked by another claimer are skipped, never waited for. A lapsed
+   * task that has used its last attempt is marked dead instead of claimed.
+   */
+  readonly claim: (queue: string, lease: Lease) => Effect.Effect<Option.Option<TaskRow>>
+  readonly extendLease: (id: TaskId, leaseId: string, until: DateTime.Utc) => Effect.Effect<boolean>
+  readonly complete: (id: TaskId, leaseId: string, now: DateTime.Utc) => Effect.Effect<boolean>
+  /** Back to pending at `runAt`, keeping the attempt. */
+  readonly retry: (
+    id: TaskId,
+    leaseId: string,
+    options: { readonly now: DateTime.Utc; readonly runAt: DateTime.Utc; readonly error: string }
+  ) => Effect.Effect<boolean>
+  readonly bury: (
+    id: TaskId,
+    leaseId: string,
+    options: { readonly now: DateTime.Utc; readonly error: string }
+  ) => Effect.Effect<boolean>
+  /** Hands a claimed task back unrun: pending at `runAt` (default now), and the attempt does not count. */
+  readonly release: (id: TaskId, leaseId: string, now: DateTime.Utc, runAt?: DateTime.Utc) => Effect.Effect<boolean>
+  /** A dead task becomes pending again with a fresh set of attempts. */
+  readonly requeue: (
+    id: TaskId,
+    options: { readonly now: DateTime.Utc; readonly runAt: DateTime.Utc }
+  ) => Effect.Effect<boolean>
+  readonly get: (id: TaskId) => Effect.Effect<Option.Option<TaskRow>>
+  readonly list: (filter: TaskFilter) => Effect.Effect<ReadonlyArray<TaskRow>>
+  readonly depth: (now: DateTime.Utc) => Effect.Effect<ReadonlyArray<QueueDepth>>
+  /** Deletes succeeded and dead tasks finished before `before`; returns how many. */
+  readonly prune: (before: DateTime.Utc) => Effect.Effect<number>
+  /** Names of queues that received a task (best effort; workers also poll). */
+  readonly notifications: Stream.Stream<string>
+  /** Sends `payload` to every `notifications` stream; workers use it to learn that they listen. */
+  readonly ping: (payload: string) => Effect.Effect<void>
+}
+
+export const NOTIFY_CHANNEL = "clinic_tasks"
+
+const DepthRow = Schema.Struct({
+  queue: Schema.String,
+  ready: Schema.Number,
+  scheduled: Schema.Number,
+  running: Schema.Number,
+  dead: Schema.Number
+})
+
+const makePg = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const pg = yield* PgClient.PgClient
+
+  // The payload travels as text: the client's result-name transform would otherwise rename the
+  // keys inside the JSON document too.
+  const decodeRows = Schema.decodeUnknown(
+    Schema.Array(Schema.Struct({ ...TaskRow.fields, payload: Schema.parseJson() }))
+  )
+  const rows = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
+    Effect.flatMap(query, (raw) => Effect.map(decodeRows(raw), (decoded) => decoded.map((row) => new TaskRow(row))))
+  const columns = sql.literal(
+    "id, name, queue, payload::text AS payload, priority, status, attempts, max_attempts, run_at, locked_until, " +
+      "lease_id, idempotency_key, last_error, created_at, updated_at, finished_at"
+  )
+  const first = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
+    Effect.map(rows(query), (found) => Option.fromNullable(found[0]))
+  const changed = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
+    Effect.map(query, (found) => found.length > 0)
+
+  // One LISTEN per process, shared: `PgClient.listen` streams of one channel share a connection,
+  // and the first to end would UNLISTEN it for all the others.
+  const notifications = yield* Stream.share(pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie), { capacity: "unbounded" })
+
+  const depthQuery = SqlSchema.findAll({
+    Request: Schema.String,
+    Result: DepthRow,
+    execute: (now) =>
+      sql`
+        SELECT queue,
+          count(*) FILTER (WHERE status = 'pending' AND run_at <= ${now})::int AS ready,
+          count(*) FILTER (WHERE status = 'pending' AND run_at > ${now})::int AS scheduled,
+          count(*) FILTER (WHERE status = 'running')::int AS running,
+          count(*) FILTER (WHERE status = 'dead')::int AS dead
+        FROM tasks GROUP BY queue ORDER BY queue`
+  })
+
+  return TaskStore.of({
+    insert: (task) =>
+      Effect.gen(function*() {
+        const id = TaskId.make(crypto.randomUUID())
+        const now = iso(task.now)
+        const inserted = yield* sql<{ id: TaskId }>`
+          INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
+            idempotency_key, created_at, updated_at)
+          VALUES (${id}, ${task.name}, ${task.queue}, ${JSON.stringify(task.payload)}::jsonb, ${task.priority},
+            'pending', 0, ${task.maxAttempts}, ${iso(task.runAt)}, ${task.idempotencyKey}, ${now}, ${now})
+          ON CONFLICT (idempotency_key) DO NOTHING
+          RETURNING id`
+        if (inserted.length > 0) {
+          // Delivered on commit, so a worker never wakes for a task it cannot see yet.
+          yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${task.queue})`
+          return { id, inserted: true }
+        }
+        const existing = yield* sql<{ id: TaskId }>`SELECT id FROM tasks WHERE idempotency_key = ${task.idempotencyKey}`
+        return { id: existing[0].id, inserted: false }
+      }).pipe(Effect.orDie, Effect.withSpan("TaskStore.insert")),
+    claim: (queue, lease) => {
+      const now = iso(lease.now)
+      return first(sql`
+        WITH reaped AS (
+          UPDATE tasks SET status = 'dead', lease_id = NULL, locked_until = NULL, finished_at = ${now},
+            updated_at = ${now}, last_error = 'lease expired on the final attempt'
+          WHERE queue = ${queue} AND status = 'running' AND locked_until <= ${now} AND attempts >= max_attempts
+        )
+        UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_id = ${lease.leaseId},
+          locked_until = ${iso(lease.until)}, updated_at = ${now}
+        WHERE id = (
+          SELECT id FROM tasks
+          WHERE queue = ${queue} AND (
+            (status = 'pending' AND run_at <= ${now})
+            OR (status = 'running' AND locked_until <= ${now} AND attempts < max_attempts)
+          )
+          ORDER BY priority DESC, run_at, id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING ${columns}`).pipe(Effect.orDie, Effect.withSpan("TaskStore.claim", { attributes: { queue } }))
+    },
+    extendLease: (id, leaseId, until) =>
+      changed(sql`
+        UPDATE tasks SET locked_until = ${iso(until)}
+        WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
+    complete: (id, leaseId, now) =>
+      changed(sql`
+        UPDATE tasks SET status = 'succeeded', lease_id = NULL, locked_until = NULL, finished_at = ${iso(now)},
+          updated_at = ${iso(now)}
+        WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
+    retry: (id, leaseId, { error, now, runAt }) =>
+      changed(sql`
+        UPDATE tasks SET status = 'pending', lease_id = NULL, locked_until = NULL, run_at = ${iso(runAt)},
+          last_error = ${error}, updated_at = ${iso(now)}
+        WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
+    bury: (id, leaseId, { error, now }) =>
+      changed(sql`
+        UPDATE tasks SET status = 'dead', lease_id = NULL, locked_until = NULL, last_error = ${error},
+          finished_at = ${iso(now)}, updated_at = ${iso(now)}
+        WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
+    release: (id, leaseId, now, runAt = now) =>
+      changed(sql`
+        UPDATE tasks SET status = 'pending', lease_id = NULL, locked_until = NULL, run_at = ${iso(runAt)},
+          attempts = greatest(attempts - 1, 0), updated_at = ${iso(now)}
+        WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
+    requeue: (id, { now, runAt }) =>
+      Effect.gen(function*() {
+        const done = yield* changed(sql`
+          UPDATE tasks SET status = 'pending', attempts = 0, run_at = ${iso(runAt)}, finished_at = NULL,
+            updated_at = ${iso(now)}
+          WHERE id = ${id} AND status = 'dead' RETURNING id`)
+        if (done) yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, queue) FROM tasks WHERE id = ${id}`
+        return done
+      }).pipe(Effect.orDie),
+    get: (id) => first(sql`SELECT ${columns} FROM tasks WHERE id = ${id}`).pipe(Effect.orDie),
+    list: (filter) =>
+      rows(sql`
+        SELECT ${columns} FROM tasks WHERE ${
+        sql.and([
+          ...(filter.queue !== undefined ? [sql`queue = ${filter.queue}`] : []),
+          ...(filter.status !== undefined ? [sql`status = ${filter.status}`] : []),
+          ...(filter.name !== undefined ? [sql`name = ${filter.name}`] : [])
+        ])
+      }
+        ORDER BY created_at, id LIMIT ${filter.limit}`).pipe(Effect.orDie),
+    depth: (now) => depthQuery(iso(now)).pipe(Effect.orDie),
+    prune: (before) =>
+      sql<{ id: string }>`
+        DELETE FROM tasks WHERE finished_at < ${iso(before)} AND status IN ('succeeded', 'dead') RETURNING id`.pipe(
+        Effect.map((deleted) => deleted.length),
+        Effect.orDie,
+        Effect.withSpan("TaskStore.prune")
+      ),
+    notifications,
+    // `PgClient.notify` sends `NOTIFY channel, $1`, which Postgres rejects: NOTIFY takes no parameters.
+    ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
+  })
+})
+
+const byUrgency = (a: TaskRow, b: TaskRow): number =>
+  b.priority - a.priority || a.runAt.epochMillis - b.runAt.epochMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+const makeMemory = Effect.gen(function*() {
+  const rows = yield* Ref.make<ReadonlyMap<TaskId, TaskRow>>(new Map())
+  const hub = yield* PubSub.unbounded<string>()
+
+  const put = (map: ReadonlyMap<TaskId, TaskRow>, row: TaskRow) => new Map(map).set(row.id, row)
+
+  /** Applies `f` to the task if it is running under `leaseId`. */
+  const underLease = (id: TaskId, leaseId: string, f: (row: TaskRow) => TaskRow) =>
+    Ref.modify(rows, (map): readonly [boolean, ReadonlyMap<TaskId, TaskRow>] => {
+      const row = map.get(id)
+      if (!row || row.status !== "running" || row.leaseId !== leaseId) return [false, map]
+      return [true, put(map, f(row))]
+    })
+
+  const lapsed = (row: TaskRow, now: DateTime.Utc) =>
+    row.status === "running" && row.lockedUntil !== null && !DateTime.lessThan(now, row.lockedUntil)
+
+  return TaskStore.of({
+    insert: (task) =>
+      Effect.flatMap(
+        Ref.modify(rows, (map): readonly [{ id: TaskId; inserted: boolean }, ReadonlyMap<TaskId, TaskRow>] => {
+          if (task.idempotencyKey !== null) {
+            const existing = [...map.values()].find((row) => row.idempotencyKey === task.idempotencyKey)
+            if (existing) return [{ id: existing.id, inserted: false }, map]
+          }
+          const row = new TaskRow({
+            id: TaskId.make(crypto.randomUUID()),
+            name: task.name,
+            queue: task.queue,
+            payload: structuredClone(task.payload),
+            priority: task.priority,
+            status: "pending",
+            attempts: 0,
+            maxAttempts: task.maxAttempts,
+            runAt: task.runAt,
+            lockedUntil: null,
+            leaseId: null,
+            idempotencyKey: task.idempotencyKey,
+            lastError: null,
+            createdAt: task.now,
+            updatedAt: task.now,
+            finishedAt: null
+          })
+          return [{ id: row.id, inserted: true }, put(map, row)]
+        }),
+        (result) => result.inserted ? Effect.as(PubSub.publish(hub, task.queue), result) : Effect.succeed(result)
+      ),
+    claim: (queue, lease) =>
+      Ref.modify(rows, (map): readonly [Option.Option<TaskRow>, ReadonlyMap<TaskId, TaskRow>] => {
+        const next = new Map(map)
+        for (const row of map.values()) {
+          if (row.queue === queue && lapsed(row, lease.now) && row.attempts >= row.maxAttempts) {
+            next.set(
+              row.id,
+              new TaskRow({
+                ...row,
+                status: "dead",
+                leaseId: null,
+                lockedUntil: null,
+                finishedAt: lease.now,
+                updatedAt: lease.now,
+                lastError: "lease expired on the final attempt"
+              })
+            )
+          }
+        }
+        const candidate = [...next.values()]
+          .filter((row) =>
+            row.queue === queue &&
+            ((row.status === "pending" && !DateTime.lessThan(lease.now, row.runAt)) || lapsed(row, lease.now))
+          )
+          .sort(byUrgency)[0]
+        if (!candidate) return [Option.none(), next]
+        const claimed = new TaskRow({
+          ...candidate,
+          status: "running",
+          attempts: candidate.attempts + 1,
+          leaseId: lease.leaseId,
+          lockedUntil: lease.until,
+          updatedAt: lease.now
+        })
+        next.set(claimed.id, claimed)
+        return [Option.some(claimed), next]
+      }),
+    extendLease: (id, leaseId, until) => underLease(id, leaseId, (row) => new TaskRow({ ...row, lockedUntil: until })),
+    complete: (id, leaseId, now) =>
+      underLease(id, leaseId, (row) =>
+        new TaskRow({
+          ...row,
+          status: "succeeded",
+          leaseId: null,
+          lockedUntil: null,
+          finishedAt: now,
+          updatedAt: now
+        })),
+    retry: (id, leaseId, { error, now, runAt }) =>
+      underLease(id, leaseId, (row) =>
+        new TaskRow({
+          ...row,
+          status: "pending",
+          leaseId: null,
+          lockedUntil: null,
+          runAt,
+          lastError: error,
+          updatedAt: now
+        })),
+    bury: (id, leaseId, { error, now }) =>
+      underLease(id, leaseId, (row) =>
+        new TaskRow({
+          ...row,
+          status: "dead",
+          leaseId: null,
+          lockedUntil: null,
+          lastError: error,
+          finishedAt: now,
+          updatedAt: now
+        })),
+    release: (id, leaseId, now, runAt = now) =>
+      underLease(id, leaseId, (row) =>
+        new TaskRow({
+          ...row,
+          status: "pending",
+          leaseId: null,
+          lockedUntil: null,
+          runAt,
+          attempts: Math.max(0, row.attempts - 1),
+          updatedAt: now
+        })),
+    requeue: (id, { now, runAt }) =>
+      Effect.flatMap(
+        Ref.modify(rows, (map): readonly [Option.Option<string>, ReadonlyMap<TaskId, TaskRow>] => {
+          const row = map.get(id)
+          if (!row || row.status !== "dead") return [Option.none(), map]
+          return [
+            Option.some(row.queue),
+            put(map, new TaskRow({ ...row, status: "pending", attempts: 0, runAt, finishedAt: null, updatedAt: now }))
+          ]
+        }),
+        Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (queue) => Effect.as(PubSub.publish(hub, queue), true)
+        })
+      ),
+    get: (id) => Effect.map(Ref.get(rows), (map) => Option.fromNullable(map.get(id))),
+    list: (filter) =>
+      Effect.map(Ref.get(rows), (map) =>
+        [...map.values()]
+          .filter((row) =>
+            (filter.queue === undefined || row.queue === filter.queue) &&
+            (filter.status === undefined || row.status === filter.status) &&
+            (filter.name === undefined || row.name === filter.name)
+          )
+          .sort((a, b) => a.createdAt.epochMillis - b.createdAt.epochMillis || (a.id < b.id ? -1 : 1))
+          .slice(0, filter.limit)),
+    depth: (now) =>
+      Effect.map(Ref.get(rows), (map) => {
+        const byQueue = new Map<string, { -readonly [K in keyof QueueDepth]: QueueDepth[K] }>()
+        for (const row of map.values()) {
+          const depth = byQueue.get(row.queue) ??
+            { queue: row.queue, ready: 0, scheduled: 0, running: 0, dead: 0 }
+          if (row.status === "pending") {
+            if (DateTime.lessThan(now, row.runAt)) depth.scheduled++
+            else depth.ready++
+          } else if (row.status === "running") depth.running++
+          else if (row.status === "dead") depth.dead++
+          byQueue.set(row.queue, depth)
+        }
+        return [...byQueue.values()].sort((a, b) => (a.queue < b.queue ? -1 : 1))
+      }),
+    prune: (before) =>
+      Ref.modify(rows, (map): readonly [number, ReadonlyMap<TaskId, TaskRow>] => {
+        const next = new Map(map)
+        for (const row of map.values()) {
+          if (
+            (row.status === "succeeded" || row.status === "dead") && row.finishedAt !== null &&
+            DateTime.lessThan(row.finishedAt, before)
+          ) next.delete(row.id)
+        }
+        return [map.size - next.size, next]
+      }),
+    notifications: Stream.fromPubSub(hub),
+    ping: (payload) => Effect.asVoid(PubSub.publish(hub, payload))
+  })
+})
+
+export class TaskStore extends Context.Tag("@clinic/queue/TaskStore")<TaskStore, TaskStoreShape>() {
+  /** On Postgres, through the ambient `SqlClient`: inside `sql.withTransaction`, writes join it. */
+  static readonly layerPg = Layer.scoped(TaskStore, makePg)
+  static readonly layerMemory = Layer.effect(TaskStore, makeMemory)
+}

@@ -1,0 +1,8 @@
+export * as Backoff from "./Backoff.js"
+export * as Beat from "./Beat.js"
+export * as Metrics from "./Metrics.js"
+export * as Registry from "./Registry.js"
+export * as Task from "./Task.js"
+export * as TaskQueue from "./TaskQueue.js"
+export * from "./TaskStore.js"
+export * as Worker from "./Worker.js"
