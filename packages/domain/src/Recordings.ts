@@ -1,5 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
-import { DateTime, Either, Encoding, ParseResult, Schema } from "effect"
+import type { DateTime } from "effect"
+import { Either, Encoding, ParseResult, Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { InvalidTransition, NotFound } from "./Errors.js"
 import { PatientId, UserId } from "./Ids.js"

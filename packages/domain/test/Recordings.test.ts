@@ -1,6 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
 import { HttpApi, OpenApi } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Either, Schema } from "effect"
+import type { RecordingStatus } from "../src/index.js"
 import {
   ClinicalNotes,
   ListRecordingsParams,
@@ -10,7 +11,6 @@ import {
   RecordingCursor,
   RecordingId,
   RecordingsApi,
-  RecordingStatus,
   Sha256Hex,
   transition,
   UserId
@@ -126,7 +126,10 @@ describe("Recording contract schemas", () => {
     const encoded = Schema.encodeSync(RateLimited)(
       new RateLimited({ message: "m", action: "upload", limit: 10, windowSeconds: 3600, retryAfter: 12 })
     )
-    assert.deepStrictEqual({ tag: encoded._tag, retryAfter: encoded.retryAfter }, { tag: "RateLimited", retryAfter: 12 })
+    assert.deepStrictEqual({ tag: encoded._tag, retryAfter: encoded.retryAfter }, {
+      tag: "RateLimited",
+      retryAfter: 12
+    })
   })
 })
 

@@ -49,63 +49,63 @@ const storedName = /^[0-9a-f-]{36}\.(mp3|wav|m4a)$/
 
 export const make: Effect.Effect<RecordingStoreShape, never, FileSystem.FileSystem | RecordingsConfig> = Effect
   .gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const { maxUploadBytes, storageDir } = yield* RecordingsConfig
-  const incomingDir = Path.join(storageDir, INCOMING)
-  yield* fs.makeDirectory(incomingDir, { recursive: true }).pipe(Effect.orDie)
+    const fs = yield* FileSystem.FileSystem
+    const { maxUploadBytes, storageDir } = yield* RecordingsConfig
+    const incomingDir = Path.join(storageDir, INCOMING)
+    yield* fs.makeDirectory(incomingDir, { recursive: true }).pipe(Effect.orDie)
 
-  const absolutePath = (storedPath: string) => {
-    if (!storedName.test(storedPath)) throw new Error(`Not a stored recording name: ${JSON.stringify(storedPath)}`)
-    return Path.join(storageDir, storedPath)
-  }
+    const absolutePath = (storedPath: string) => {
+      if (!storedName.test(storedPath)) throw new Error(`Not a stored recording name: ${JSON.stringify(storedPath)}`)
+      return Path.join(storageDir, storedPath)
+    }
 
-  const save = <E>({ content, format, id }: SaveAudio<E>): Effect.Effect<StoredAudio, E | SaveError> =>
-    Effect.gen(function*() {
-      const storedPath = `${id ?? crypto.randomUUID()}.${format}`
-      const finalPath = absolutePath(storedPath)
-      const partPath = Path.join(incomingDir, `${storedPath}.part`)
-      const file = yield* fs.open(partPath, { flag: "wx" }).pipe(Effect.orDie)
-      yield* Effect.addFinalizer((exit) =>
-        Exit.isSuccess(exit) ? Effect.void : fs.remove(partPath).pipe(Effect.ignore)
-      )
+    const save = <E>({ content, format, id }: SaveAudio<E>): Effect.Effect<StoredAudio, E | SaveError> =>
+      Effect.gen(function*() {
+        const storedPath = `${id ?? crypto.randomUUID()}.${format}`
+        const finalPath = absolutePath(storedPath)
+        const partPath = Path.join(incomingDir, `${storedPath}.part`)
+        const file = yield* fs.open(partPath, { flag: "wx" }).pipe(Effect.orDie)
+        yield* Effect.addFinalizer((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : fs.remove(partPath).pipe(Effect.ignore)
+        )
 
-      const hash = createHash("sha256")
-      let size = 0
-      let head = new Uint8Array(0)
-      yield* Stream.runForEach(content, (chunk) =>
-        Effect.gen(function*() {
-          size += chunk.length
-          if (size > maxUploadBytes) return yield* Effect.fail(tooLarge(maxUploadBytes))
-          if (head.length < MAGIC_BYTES) {
-            const taken = chunk.subarray(0, MAGIC_BYTES - head.length)
-            const next = new Uint8Array(head.length + taken.length)
-            next.set(head)
-            next.set(taken, head.length)
-            head = next
-            if (head.length === MAGIC_BYTES) yield* checkMagic(format, head)
-          }
-          hash.update(chunk)
-          yield* file.writeAll(chunk).pipe(Effect.orDie)
-        }))
-      if (size < MIN_AUDIO_BYTES) return yield* Effect.fail(tooSmall)
+        const hash = createHash("sha256")
+        let size = 0
+        let head = new Uint8Array(0)
+        yield* Stream.runForEach(content, (chunk) =>
+          Effect.gen(function*() {
+            size += chunk.length
+            if (size > maxUploadBytes) return yield* Effect.fail(tooLarge(maxUploadBytes))
+            if (head.length < MAGIC_BYTES) {
+              const taken = chunk.subarray(0, MAGIC_BYTES - head.length)
+              const next = new Uint8Array(head.length + taken.length)
+              next.set(head)
+              next.set(taken, head.length)
+              head = next
+              if (head.length === MAGIC_BYTES) yield* checkMagic(format, head)
+            }
+            hash.update(chunk)
+            yield* file.writeAll(chunk).pipe(Effect.orDie)
+          }))
+        if (size < MIN_AUDIO_BYTES) return yield* Effect.fail(tooSmall)
 
-      yield* file.sync.pipe(Effect.orDie)
-      yield* fs.rename(partPath, finalPath).pipe(Effect.orDie)
-      return { storedPath, sizeBytes: size, sha256: Sha256Hex.make(hash.digest("hex")) }
-    }).pipe(Effect.scoped, Effect.withSpan("RecordingStore.save", { attributes: { format } }))
+        yield* file.sync.pipe(Effect.orDie)
+        yield* fs.rename(partPath, finalPath).pipe(Effect.orDie)
+        return { storedPath, sizeBytes: size, sha256: Sha256Hex.make(hash.digest("hex")) }
+      }).pipe(Effect.scoped, Effect.withSpan("RecordingStore.save", { attributes: { format } }))
 
-  return {
-    save,
-    absolutePath,
-    read: (storedPath) => fs.stream(absolutePath(storedPath)),
-    remove: (storedPath) =>
-      fs.remove(absolutePath(storedPath)).pipe(
-        Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.void),
-        Effect.orDie,
-        Effect.withSpan("RecordingStore.remove")
-      )
-  }
-})
+    return {
+      save,
+      absolutePath,
+      read: (storedPath) => fs.stream(absolutePath(storedPath)),
+      remove: (storedPath) =>
+        fs.remove(absolutePath(storedPath)).pipe(
+          Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.void),
+          Effect.orDie,
+          Effect.withSpan("RecordingStore.remove")
+        )
+    }
+  })
 
 export class RecordingStore extends Context.Tag("@clinic/recordings/RecordingStore")<
   RecordingStore,
@@ -113,4 +113,3 @@ export class RecordingStore extends Context.Tag("@clinic/recordings/RecordingSto
 >() {
   static readonly layer = Layer.effect(RecordingStore, make)
 }
-

@@ -2,6 +2,7 @@ import { projectRoot } from "@clinic/repository/Database"
 import type { Redacted } from "effect"
 import type { ConfigError } from "effect"
 import { Config, Context, Duration, Effect, Layer, Option } from "effect"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { DEFAULT_MAX_AUDIO_BYTES } from "./AudioValidation.js"
 
@@ -72,9 +73,10 @@ export class RecordingsConfig extends Context.Tag("@clinic/recordings/Recordings
 >() {
   static readonly layer = Layer.effect(RecordingsConfig, recordingsConfig)
 
-  /** Tests: the defaults with `overrides` on top (storage in a folder the test owns). */
-  static readonly layerTest = (overrides: Partial<RecordingsSettings> & { readonly storageDir: string }) =>
+  /** Tests: the defaults with `overrides` on top (give `storageDir` a folder the test owns). */
+  static readonly layerTest = (overrides: Partial<RecordingsSettings> = {}) =>
     Layer.succeed(RecordingsConfig, {
+      storageDir: Path.join(Os.tmpdir(), "clinic-recordings-unused"),
       maxUploadBytes: DEFAULT_MAX_AUDIO_BYTES,
       uploadLimit: { limit: 10, window: Duration.hours(1) },
       extractNotesLimit: { limit: 20, window: Duration.hours(1) },

@@ -15,7 +15,7 @@ import {
 import { heads } from "./audio.js"
 
 // No separators, no control or bidi characters, not ending in whitespace.
-// eslint-disable-next-line no-control-regex
+
 const isPrintableSegment = (stem: string) =>
   !/[/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(stem) && /\S$/.test(stem)
 

@@ -20,9 +20,9 @@ const setup = (maxUploadBytes = 1024 * 1024) =>
     )
     /** Every file under the storage folder, relative, including unfinished `.part` files. */
     const files = fs.readDirectory(storageDir, { recursive: true }).pipe(
-      Effect.flatMap(Effect.filter((entry) =>
-        fs.stat(Path.join(storageDir, entry)).pipe(Effect.map((info) => info.type === "File"))
-      )),
+      Effect.flatMap(
+        Effect.filter((entry) => fs.stat(Path.join(storageDir, entry)).pipe(Effect.map((info) => info.type === "File")))
+      ),
       Effect.map((entries) => entries.sort())
     )
     return { fs, storageDir, store, files }
@@ -52,7 +52,12 @@ describe("RecordingStore", () => {
       const id = RecordingId.make("0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2f")
       const data = audioBytes(heads.wav, 5000)
       // 1-, 3- and 5-byte chunks first: the 12 magic bytes arrive in pieces.
-      const content = Stream.fromIterable([data.subarray(0, 1), data.subarray(1, 4), data.subarray(4, 9), data.subarray(9)])
+      const content = Stream.fromIterable([
+        data.subarray(0, 1),
+        data.subarray(1, 4),
+        data.subarray(4, 9),
+        data.subarray(9)
+      ])
       const stored = yield* store.save({ id, format: "wav", content })
       assert.strictEqual(stored.storedPath, `${id}.wav`)
       assert.deepStrictEqual(yield* files, [`${id}.wav`])
@@ -62,7 +67,9 @@ describe("RecordingStore", () => {
     Effect.gen(function*() {
       const { files, store } = yield* setup()
       const wavAsMp3 = audioBytes(heads.wav, 5000)
-      const error = yield* Effect.flip(store.save({ format: "mp3", content: Stream.fromIterable(chunked(wavAsMp3, 7)) }))
+      const error = yield* Effect.flip(
+        store.save({ format: "mp3", content: Stream.fromIterable(chunked(wavAsMp3, 7)) })
+      )
       assert.strictEqual(error._tag, "UnsupportedMediaType")
       const pngAsM4a = yield* Effect.flip(
         store.save({ format: "m4a", content: Stream.make(audioBytes(heads.png, 5000)) })
@@ -74,7 +81,9 @@ describe("RecordingStore", () => {
   it.scoped("under 1 KiB is FileTooSmall (also when too short for magic bytes) and leaves nothing", () =>
     Effect.gen(function*() {
       const { files, store } = yield* setup()
-      const small = yield* Effect.flip(store.save({ format: "mp3", content: Stream.make(audioBytes(heads.mp3Id3, 1023)) }))
+      const small = yield* Effect.flip(
+        store.save({ format: "mp3", content: Stream.make(audioBytes(heads.mp3Id3, 1023)) })
+      )
       assert.strictEqual(small._tag, "FileTooSmall")
       const tiny = yield* Effect.flip(store.save({ format: "mp3", content: Stream.make(heads.mp3Id3.subarray(0, 5)) }))
       assert.strictEqual(tiny._tag, "FileTooSmall")
@@ -96,7 +105,10 @@ describe("RecordingStore", () => {
       assert.strictEqual(yield* Ref.get(pulled), 5)
       assert.deepStrictEqual(yield* files, [])
       // The maximum itself is accepted.
-      const atMax = yield* store.save({ format: "m4a", content: Stream.fromIterable(chunked(data.subarray(0, 4096), 1000)) })
+      const atMax = yield* store.save({
+        format: "m4a",
+        content: Stream.fromIterable(chunked(data.subarray(0, 4096), 1000))
+      })
       assert.strictEqual(atMax.sizeBytes, 4096)
     }))
 

@@ -3,13 +3,15 @@ import { SqlClient } from "@effect/sql"
 import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import m0001 from "./migrations/0001_initial.js"
+import m0006 from "./migrations/0006_recordings.js"
 
 /**
  * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
  * Each new migration is a numbered file in `migrations/` and a line here.
  */
 export const loader = PgMigrator.fromRecord({
-  "0001_initial": m0001
+  "0001_initial": m0001,
+  "0006_recordings": m0006
 })
 
 // Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved
