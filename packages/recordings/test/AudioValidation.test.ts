@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- the tests are about control characters */
 import { assert, describe, it } from "@effect/vitest"
 import { Either, FastCheck } from "effect"
 import {
@@ -15,7 +16,6 @@ import {
 import { heads } from "./audio.js"
 
 // No separators, no control or bidi characters, not ending in whitespace.
-
 const isPrintableSegment = (stem: string) =>
   !/[/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(stem) && /\S$/.test(stem)
 
