@@ -102,9 +102,7 @@ export const exchange = <A, I>(
       Effect.catchTag("ResponseError", (error) => Effect.fail(malformed(provider, response.status, error.message)))
     )
     return yield* Schema.decodeUnknown(schema)(json).pipe(
-      Effect.mapError((error) =>
-        malformed(provider, response.status, ParseResult.TreeFormatter.formatErrorSync(error))
-      )
+      Effect.mapError((error) => malformed(provider, response.status, ParseResult.TreeFormatter.formatErrorSync(error)))
     )
   }).pipe(
     Effect.catchTags({

@@ -75,7 +75,11 @@ export const makeOpenAi = (settings: ProviderSettings) =>
           })
         )
         return exchange("transcriber", settings, "/v1/audio/transcriptions", request, TranscriptionResponse).pipe(
-          Effect.map((response): Transcription => ({ text: response.text, language: response.language ?? null, model })),
+          Effect.map((response): Transcription => ({
+            text: response.text,
+            language: response.language ?? null,
+            model
+          })),
           Effect.provideService(HttpClient.HttpClient, client),
           Effect.withSpan("Transcriber.transcribe", { attributes: { model, sizeBytes: input.sizeBytes } })
         )

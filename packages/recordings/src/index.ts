@@ -1,0 +1,7 @@
+export * as AudioValidation from "./AudioValidation.js"
+export * as NoteExtractor from "./NoteExtractor.js"
+export * as ProviderErrors from "./ProviderErrors.js"
+export * as RateLimiter from "./RateLimiter.js"
+export * as RecordingsConfig from "./RecordingsConfig.js"
+export * as RecordingStore from "./RecordingStore.js"
+export * as Transcriber from "./Transcriber.js"
