@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import * as NoteExtractor from "../src/NoteExtractor.js"
 import { isRetryable } from "../src/ProviderErrors.js"
 import { RecordingsConfig } from "../src/RecordingsConfig.js"
@@ -106,7 +106,7 @@ describe("NoteExtractor (OpenAI-compatible)", () => {
   it.scoped("times out on the configured duration", () =>
     Effect.gen(function*() {
       const server = yield* FakeOpenAi.make([FakeOpenAi.hang])
-      const service = yield* extractor(server.baseUrl, { timeout: "30 seconds" })
+      const service = yield* extractor(server.baseUrl, { timeout: Duration.seconds(30) })
       const fiber = yield* Effect.fork(service.extract(transcript))
       yield* server.firstRequest
       yield* TestClock.adjust("29 seconds")

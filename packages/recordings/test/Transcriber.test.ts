@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Schedule, Stream, TestClock } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream, TestClock } from "effect"
 import { isRetryable } from "../src/ProviderErrors.js"
 import { RecordingsConfig } from "../src/RecordingsConfig.js"
 import * as Transcriber from "../src/Transcriber.js"
@@ -106,7 +106,7 @@ describe("Transcriber (OpenAI-compatible)", () => {
   it.scoped("a provider that never answers times out (retryable), driven by TestClock", () =>
     Effect.gen(function*() {
       const server = yield* FakeOpenAi.make([FakeOpenAi.hang])
-      const service = yield* transcriber(server.baseUrl, { timeout: "2 minutes" })
+      const service = yield* transcriber(server.baseUrl, { timeout: Duration.minutes(2) })
       const fiber = yield* Effect.fork(service.transcribe(input))
       yield* server.firstRequest
       yield* TestClock.adjust("1 minute")
