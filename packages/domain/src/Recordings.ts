@@ -1,6 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
 import type { DateTime } from "effect"
-import { Either, Encoding, ParseResult, Schema } from "effect"
+import { Either, Encoding, Option, ParseResult, Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { InvalidTransition, NotFound } from "./Errors.js"
 import { PatientId, UserId } from "./Ids.js"
@@ -110,6 +110,20 @@ export class FileTooSmall extends Schema.TaggedError<FileTooSmall>()(
 export class MissingField extends Schema.TaggedError<MissingField>()(
   "MissingField",
   { message: Schema.String, field: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** A form field that is present but unusable (a malformed patient id, a second file...). */
+export class InvalidField extends Schema.TaggedError<InvalidField>()(
+  "InvalidField",
+  { message: Schema.String, field: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** The multipart body itself could not be read. */
+export class MalformedUpload extends Schema.TaggedError<MalformedUpload>()(
+  "MalformedUpload",
+  { message: Schema.String },
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
@@ -234,7 +248,9 @@ export const RecordingPath = Schema.Struct({ id: RecordingId })
  * checks for missing parts itself (`MissingField`).
  */
 export const UploadRecordingForm = HttpApiSchema.MultipartStream(
-  Schema.Struct({ patient_id: PatientId, file: Multipart.SingleFileSchema })
+  Schema.Struct({ patient_id: PatientId, file: Multipart.SingleFileSchema }),
+  // The file's size is enforced while it is written (413), not by the parser.
+  { maxParts: Option.some(8), maxFieldSize: 64 * 1024 }
 )
 
 export const SupplyTranscript = Schema.Struct({
@@ -249,6 +265,8 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addSuccess(Recording, { status: 201 })
       .addError(NotFound)
       .addError(MissingField)
+      .addError(InvalidField)
+      .addError(MalformedUpload)
       .addError(UnsupportedMediaType)
       .addError(FileTooSmall)
       .addError(PayloadTooLarge)
