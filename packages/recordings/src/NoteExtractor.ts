@@ -109,8 +109,8 @@ export const makeOpenAi = (settings: ProviderSettings) =>
   })
 
 export const NOT_CONFIGURED_REASON =
-  "No note extraction provider is configured (set RECORDINGS_PROVIDER_BASE_URL, and " +
-  "RECORDINGS_PROVIDER_API_KEY if the server needs one); transcripts wait for notes until one is."
+  "No note extraction provider is configured (set CLINIC_RECORDINGS_PROVIDER_BASE_URL, and " +
+  "CLINIC_RECORDINGS_PROVIDER_API_KEY if the server needs one); transcripts wait for notes until one is."
 
 export const notConfigured = (reason: string): NoteExtractorShape => ({
   status: { _tag: "NotConfigured", reason },

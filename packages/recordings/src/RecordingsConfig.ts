@@ -42,27 +42,27 @@ const policy = (name: string, limit: number) =>
 const providerConfig = (baseUrl: string): Config.Config<ProviderSettings> =>
   Config.all({
     baseUrl: Config.succeed(baseUrl.replace(/\/+$/, "")),
-    apiKey: Config.option(Config.redacted("RECORDINGS_PROVIDER_API_KEY")),
-    transcriptionModel: Config.string("RECORDINGS_TRANSCRIPTION_MODEL").pipe(Config.withDefault("whisper-1")),
-    notesModel: Config.string("RECORDINGS_NOTES_MODEL").pipe(Config.withDefault("gpt-4o-mini")),
-    timeout: Config.duration("RECORDINGS_PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10)))
+    apiKey: Config.option(Config.redacted("CLINIC_RECORDINGS_PROVIDER_API_KEY")),
+    transcriptionModel: Config.string("CLINIC_RECORDINGS_TRANSCRIPTION_MODEL").pipe(Config.withDefault("whisper-1")),
+    notesModel: Config.string("CLINIC_RECORDINGS_NOTES_MODEL").pipe(Config.withDefault("gpt-4o-mini")),
+    timeout: Config.duration("CLINIC_RECORDINGS_PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10)))
   })
 
 /**
  * Every setting of the recordings feature, read here and nowhere else. The provider is configured
- * by `RECORDINGS_PROVIDER_BASE_URL`; its other settings are read only when that is set.
+ * by `CLINIC_RECORDINGS_PROVIDER_BASE_URL`; its other settings are read only when that is set.
  */
 export const recordingsConfig: Effect.Effect<RecordingsSettings, ConfigError.ConfigError> = Effect.gen(function*() {
-  const baseUrl = yield* Config.option(Config.string("RECORDINGS_PROVIDER_BASE_URL"))
+  const baseUrl = yield* Config.option(Config.string("CLINIC_RECORDINGS_PROVIDER_BASE_URL"))
   return {
-    storageDir: yield* Config.string("RECORDINGS_DIR").pipe(
+    storageDir: yield* Config.string("CLINIC_RECORDINGS_DIR").pipe(
       Config.withDefault(Path.join(projectRoot(), ".data", "recordings"))
     ),
-    maxUploadBytes: yield* Config.integer("RECORDINGS_MAX_UPLOAD_BYTES").pipe(
+    maxUploadBytes: yield* Config.integer("CLINIC_RECORDINGS_MAX_UPLOAD_BYTES").pipe(
       Config.withDefault(DEFAULT_MAX_AUDIO_BYTES)
     ),
-    uploadLimit: yield* policy("RECORDINGS_UPLOAD_RATE", 10),
-    extractNotesLimit: yield* policy("RECORDINGS_EXTRACT_NOTES_RATE", 20),
+    uploadLimit: yield* policy("CLINIC_RECORDINGS_UPLOAD_RATE", 10),
+    extractNotesLimit: yield* policy("CLINIC_RECORDINGS_EXTRACT_NOTES_RATE", 20),
     provider: Option.isSome(baseUrl) ? Option.some(yield* providerConfig(baseUrl.value)) : Option.none()
   }
 })

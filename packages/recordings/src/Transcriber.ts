@@ -94,7 +94,7 @@ export const notConfigured = (reason: string): TranscriberShape => ({
 })
 
 export const NOT_CONFIGURED_REASON =
-  "No transcription provider is configured (set RECORDINGS_PROVIDER_BASE_URL, and RECORDINGS_PROVIDER_API_KEY " +
+  "No transcription provider is configured (set CLINIC_RECORDINGS_PROVIDER_BASE_URL, and CLINIC_RECORDINGS_PROVIDER_API_KEY " +
   "if the server needs one); recordings wait in `uploaded` until one is."
 
 /** The OpenAI-compatible transcriber when a provider is configured, else `notConfigured`. */

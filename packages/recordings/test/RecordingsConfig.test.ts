@@ -20,12 +20,12 @@ describe("RecordingsConfig", () => {
   it.effect("a base URL configures the provider; the key stays redacted", () =>
     Effect.gen(function*() {
       const config = yield* recordingsConfig.pipe(withEnv({
-        RECORDINGS_PROVIDER_BASE_URL: "http://127.0.0.1:8080/",
-        RECORDINGS_PROVIDER_API_KEY: "sk-secret",
-        RECORDINGS_NOTES_MODEL: "local-llm",
-        RECORDINGS_PROVIDER_TIMEOUT: "90 seconds",
-        RECORDINGS_UPLOAD_RATE_LIMIT: "3",
-        RECORDINGS_MAX_UPLOAD_BYTES: "1048576"
+        CLINIC_RECORDINGS_PROVIDER_BASE_URL: "http://127.0.0.1:8080/",
+        CLINIC_RECORDINGS_PROVIDER_API_KEY: "sk-secret",
+        CLINIC_RECORDINGS_NOTES_MODEL: "local-llm",
+        CLINIC_RECORDINGS_PROVIDER_TIMEOUT: "90 seconds",
+        CLINIC_RECORDINGS_UPLOAD_RATE_LIMIT: "3",
+        CLINIC_RECORDINGS_MAX_UPLOAD_BYTES: "1048576"
       }))
       const provider = Option.getOrThrow(config.provider)
       assert.strictEqual(provider.baseUrl, "http://127.0.0.1:8080")

@@ -147,7 +147,9 @@ describe("Transcriber (OpenAI-compatible)", () => {
     Effect.gen(function*() {
       const service = yield* Transcriber.Transcriber
       assert.strictEqual(service.status._tag, "NotConfigured")
-      if (service.status._tag === "NotConfigured") assert.include(service.status.reason, "RECORDINGS_PROVIDER_BASE_URL")
+      if (service.status._tag === "NotConfigured") {
+        assert.include(service.status.reason, "CLINIC_RECORDINGS_PROVIDER_BASE_URL")
+      }
       const error = yield* Effect.flip(service.transcribe(input))
       assert.strictEqual(error._tag, "ProviderNotConfigured")
       assert.isFalse(isRetryable(error))
