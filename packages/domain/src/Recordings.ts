@@ -153,15 +153,16 @@ export class TranscriptMissing extends Schema.TaggedError<TranscriptMissing>()(
 // Status transitions
 
 /**
- * Which status may follow which. Re-entering `transcribing`/`extracting` from `failed` is a retry;
+ * Which status may follow which. Entering `transcribing`/`extracting` again (from `failed`, or from
+ * itself when a worker died mid-step) is a retry;
  * a therapist-supplied transcript moves any settled recording to `transcribed`; `transcribing`
  * may fall back to `uploaded` when no provider is configured.
  */
 export const allowedTransitions: { readonly [S in RecordingStatus]: ReadonlyArray<RecordingStatus> } = {
   uploaded: ["transcribing", "transcribed", "failed"],
-  transcribing: ["transcribed", "failed", "uploaded"],
+  transcribing: ["transcribing", "transcribed", "failed", "uploaded"],
   transcribed: ["extracting", "transcribed", "failed"],
-  extracting: ["completed", "failed", "transcribed"],
+  extracting: ["extracting", "completed", "failed", "transcribed"],
   completed: ["extracting", "transcribed"],
   failed: ["transcribing", "transcribed", "extracting"]
 }
