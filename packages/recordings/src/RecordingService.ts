@@ -16,7 +16,7 @@ import type { ProviderUnavailable } from "./ProviderErrors.js"
 import type { RateLimitStatus } from "./RateLimiter.js"
 import { RateLimiter } from "./RateLimiter.js"
 import { RecordingRepo } from "./RecordingRepo.js"
-import type { RecordingsConfig } from "./RecordingsConfig.js"
+import { RecordingsConfig } from "./RecordingsConfig.js"
 import { RecordingStore } from "./RecordingStore.js"
 import { Transcriber } from "./Transcriber.js"
 import * as UploadForm from "./UploadForm.js"
@@ -93,6 +93,7 @@ export const make = Effect.gen(function*() {
   const transcriber = yield* Transcriber
   const extractor = yield* NoteExtractor
   const storeContext = yield* Effect.context<RecordingStore | RecordingsConfig>()
+  const { deleteAudioAfterNotes } = yield* RecordingsConfig
 
   const upload: RecordingServiceShape["upload"] = (therapistId, parts) =>
     Effect.gen(function*() {
@@ -199,6 +200,8 @@ export const make = Effect.gen(function*() {
       }
       yield* repo.saveNotes({ recordingId: id, notes: result.right.notes, model: result.right.model })
       const done = yield* repo.transition(id, { to: "completed", from: ["extracting"] }).pipe(Effect.option)
+      // The transcript stays, so a later step never needs the audio again.
+      if (deleteAudioAfterNotes && Option.isSome(done)) yield* store.remove(done.value.storedPath)
       return Option.match(done, {
         onNone: (): StepOutcome => ({ _tag: "Skipped", reason: "the recording moved on meanwhile" }),
         onSome: (recording): StepOutcome => ({ _tag: "Done", recording })

@@ -29,6 +29,8 @@ export interface RecordingsSettings {
   readonly maxUploadBytes: number
   readonly uploadLimit: RateLimitPolicy
   readonly extractNotesLimit: RateLimitPolicy
+  /** Retention: delete the audio once notes exist (default: keep it). */
+  readonly deleteAudioAfterNotes: boolean
   /** `None` when no provider is configured: uploads then wait in `uploaded`. */
   readonly provider: Option.Option<ProviderSettings>
 }
@@ -63,6 +65,9 @@ export const recordingsConfig: Effect.Effect<RecordingsSettings, ConfigError.Con
     ),
     uploadLimit: yield* policy("CLINIC_RECORDINGS_UPLOAD_RATE", 10),
     extractNotesLimit: yield* policy("CLINIC_RECORDINGS_EXTRACT_NOTES_RATE", 20),
+    deleteAudioAfterNotes: yield* Config.boolean("CLINIC_RECORDINGS_DELETE_AUDIO_AFTER_NOTES").pipe(
+      Config.withDefault(false)
+    ),
     provider: Option.isSome(baseUrl) ? Option.some(yield* providerConfig(baseUrl.value)) : Option.none()
   }
 })
@@ -80,6 +85,7 @@ export class RecordingsConfig extends Context.Tag("@clinic/recordings/Recordings
       maxUploadBytes: DEFAULT_MAX_AUDIO_BYTES,
       uploadLimit: { limit: 10, window: Duration.hours(1) },
       extractNotesLimit: { limit: 20, window: Duration.hours(1) },
+      deleteAudioAfterNotes: false,
       provider: Option.none(),
       ...overrides
     })

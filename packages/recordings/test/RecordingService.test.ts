@@ -54,6 +54,7 @@ const setup = (
     readonly transcripts?: ReadonlyArray<Reply<Transcriber.Transcription>>
     readonly notes?: ReadonlyArray<Reply<NoteExtractor.ExtractedNotes>>
     readonly configured?: boolean
+    readonly deleteAudioAfterNotes?: boolean
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -87,7 +88,11 @@ const setup = (
           : NoteExtractor.notConfigured("no provider in this test")
       )
     )
-    const config = RecordingsConfig.layerTest({ storageDir, maxUploadBytes: 100_000 })
+    const config = RecordingsConfig.layerTest({
+      storageDir,
+      maxUploadBytes: 100_000,
+      deleteAudioAfterNotes: options.deleteAudioAfterNotes ?? false
+    })
     // The database and store outlive service instances: a "restart" builds a new service on them.
     const shared = yield* Layer.build(
       Layer.mergeAll(db, RecordingStore.layer).pipe(
@@ -192,6 +197,8 @@ const suite = (name: string, db: DbLayer) =>
 
         const extracted = yield* service.extract(recording.id)
         assert.strictEqual(extracted._tag, "Done")
+        // Audio is kept by default.
+        assert.deepStrictEqual(yield* t.files, [recording.storedPath])
         const done = yield* service.get(alice.id, recording.id)
         assert.deepStrictEqual([done.status, done.attempts, done.error], ["completed", 2, null])
         const saved = yield* service.notes(alice.id, recording.id)
@@ -310,6 +317,21 @@ const suite = (name: string, db: DbLayer) =>
         assert.strictEqual(requested.rateLimit.remaining, 19)
         assert.strictEqual((yield* service.transcribe(recording.id))._tag, "Waiting")
         assert.strictEqual((yield* service.get(alice.id, recording.id)).status, "transcribed")
+      }))
+
+    it.scoped("retention: with deleteAudioAfterNotes the audio goes once notes exist, and only then", () =>
+      Effect.gen(function*() {
+        const t = yield* setup(db, { deleteAudioAfterNotes: true })
+        const service = yield* t.newService
+        const alice = yield* t.therapist("Alice")
+        const { recording } = yield* service.upload(alice.id, form((yield* t.patientOf(alice)).id))
+        yield* service.transcribe(recording.id)
+        assert.deepStrictEqual(yield* t.files, [recording.storedPath])
+        yield* service.extract(recording.id)
+        assert.deepStrictEqual(yield* t.files, [])
+        assert.strictEqual((yield* service.get(alice.id, recording.id)).status, "completed")
+        // Extracting again works from the transcript alone.
+        assert.strictEqual((yield* service.extract(recording.id))._tag, "Done")
       }))
 
     it.scoped("remove deletes the row and the audio file", () =>
