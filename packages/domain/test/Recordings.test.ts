@@ -10,6 +10,7 @@ import {
   Recording,
   RecordingCursor,
   RecordingId,
+  RecordingPath,
   RecordingsApi,
   Sha256Hex,
   transition,
@@ -94,6 +95,15 @@ describe("Recording contract schemas", () => {
         assert.isTrue(Either.isLeft(Schema.decodeEither(RecordingCursor)(bad)), bad)
       }
     }))
+
+  it("a malformed session id in the path is refused (400), a UUID accepted", () => {
+    for (const id of ["abc", "1", "../etc", "0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2", "' OR 1=1 --"]) {
+      assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(RecordingPath)({ id })), id)
+    }
+    assert.isTrue(
+      Either.isRight(Schema.decodeUnknownEither(RecordingPath)({ id: "0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2f" }))
+    )
+  })
 
   it("list params: limit 1..100 with a default, unknown status and malformed ids refused", () => {
     const decode = Schema.decodeUnknownEither(ListRecordingsParams)

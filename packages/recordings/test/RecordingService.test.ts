@@ -334,6 +334,28 @@ const suite = (name: string, db: DbLayer) =>
         assert.strictEqual((yield* service.extract(recording.id))._tag, "Done")
       }))
 
+    it.scoped("concurrent uploads for one patient: distinct recordings and files, the limit holds", () =>
+      Effect.gen(function*() {
+        const t = yield* setup(db)
+        const service = yield* t.newService
+        const alice = yield* t.therapist("Alice")
+        const patient = yield* t.patientOf(alice)
+        const results = yield* Effect.forEach(
+          Array.from({ length: 12 }),
+          () => Effect.either(service.upload(alice.id, form(patient.id))),
+          { concurrency: "unbounded" }
+        )
+        const accepted = results.flatMap((r) => r._tag === "Right" ? [r.right.recording] : [])
+        assert.strictEqual(accepted.length, 10)
+        assert.deepStrictEqual(results.flatMap((r) => r._tag === "Left" ? [r.left._tag] : []), [
+          "RateLimited",
+          "RateLimited"
+        ])
+        assert.strictEqual(new Set(accepted.map((r) => r.storedPath)).size, 10)
+        assert.strictEqual((yield* t.files).length, 10)
+        assert.strictEqual((yield* service.list(alice.id, listParams({ patient_id: patient.id }))).items.length, 10)
+      }))
+
     it.scoped("remove deletes the row and the audio file", () =>
       Effect.gen(function*() {
         const t = yield* setup(db)
