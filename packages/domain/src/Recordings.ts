@@ -1,0 +1,317 @@
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
+import type { DateTime } from "effect"
+import { Either, Encoding, Option, ParseResult, Schema } from "effect"
+import { Authentication } from "./Authentication.js"
+import { InvalidTransition, NotFound } from "./Errors.js"
+import { PatientId, UserId } from "./Ids.js"
+import { Timestamp } from "./Timestamp.js"
+
+export const RecordingId = Schema.UUID.pipe(Schema.brand("RecordingId"))
+export type RecordingId = typeof RecordingId.Type
+
+export const RecordingStatus = Schema.Literal(
+  "uploaded",
+  "transcribing",
+  "transcribed",
+  "extracting",
+  "completed",
+  "failed"
+)
+export type RecordingStatus = typeof RecordingStatus.Type
+
+export const AudioFormat = Schema.Literal("mp3", "wav", "m4a")
+export type AudioFormat = typeof AudioFormat.Type
+
+export const Sha256Hex = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/), Schema.brand("Sha256Hex"))
+export type Sha256Hex = typeof Sha256Hex.Type
+
+/**
+ * A therapy session recording. `originalFilename` is display metadata only (see
+ * `AudioValidation.sanitizeFilename`): storage uses `storedPath`, a name the server generated.
+ */
+export class Recording extends Schema.Class<Recording>("Recording")({
+  id: RecordingId,
+  therapistId: UserId,
+  patientId: PatientId,
+  status: RecordingStatus,
+  originalFilename: Schema.String,
+  storedPath: Schema.String,
+  format: AudioFormat,
+  mimeType: Schema.String,
+  sizeBytes: Schema.NonNegativeInt,
+  sha256: Sha256Hex,
+  error: Schema.NullOr(Schema.String),
+  attempts: Schema.NonNegativeInt,
+  createdAt: Timestamp,
+  updatedAt: Timestamp
+}) {}
+
+export const TranscriptSource = Schema.Literal("provider", "therapist")
+export type TranscriptSource = typeof TranscriptSource.Type
+
+export const TranscriptText = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2_000_000))
+
+export class Transcript extends Schema.Class<Transcript>("Transcript")({
+  recordingId: RecordingId,
+  text: TranscriptText,
+  language: Schema.NullOr(Schema.String),
+  source: TranscriptSource,
+  createdAt: Timestamp
+}) {}
+
+export const RiskSeverity = Schema.Literal("low", "medium", "high")
+export type RiskSeverity = typeof RiskSeverity.Type
+
+export class Risk extends Schema.Class<Risk>("Risk")({
+  description: Schema.String,
+  severity: RiskSeverity
+}) {}
+
+/**
+ * What the note extractor produces from a transcript. Also the JSON schema the provider is asked
+ * to follow, so every field is required (strict structured output allows no optional fields).
+ */
+export class ClinicalNotes extends Schema.Class<ClinicalNotes>("ClinicalNotes")({
+  summary: Schema.String,
+  topics: Schema.Array(Schema.String),
+  mood: Schema.String,
+  risks: Schema.Array(Risk),
+  followUpActions: Schema.Array(Schema.String)
+}) {}
+
+export class RecordingNotes extends Schema.Class<RecordingNotes>("RecordingNotes")({
+  recordingId: RecordingId,
+  notes: ClinicalNotes,
+  model: Schema.String,
+  createdAt: Timestamp
+}) {}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 415 })
+) {}
+
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String, maxBytes: Schema.Number },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+export class FileTooSmall extends Schema.TaggedError<FileTooSmall>()(
+  "FileTooSmall",
+  { message: Schema.String, minBytes: Schema.Number },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+export class MissingField extends Schema.TaggedError<MissingField>()(
+  "MissingField",
+  { message: Schema.String, field: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** A form field that is present but unusable (a malformed patient id, a second file...). */
+export class InvalidField extends Schema.TaggedError<InvalidField>()(
+  "InvalidField",
+  { message: Schema.String, field: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** The multipart body itself could not be read. */
+export class MalformedUpload extends Schema.TaggedError<MalformedUpload>()(
+  "MalformedUpload",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+export const RateLimitedAction = Schema.Literal("upload", "extract-notes")
+export type RateLimitedAction = typeof RateLimitedAction.Type
+
+/** `retryAfter` is in whole seconds, as the `Retry-After` header wants it. */
+export class RateLimited extends Schema.TaggedError<RateLimited>()(
+  "RateLimited",
+  {
+    message: Schema.String,
+    action: RateLimitedAction,
+    limit: Schema.Number,
+    windowSeconds: Schema.Number,
+    retryAfter: Schema.Number
+  },
+  HttpApiSchema.annotations({ status: 429 })
+) {}
+
+export class TranscriptMissing extends Schema.TaggedError<TranscriptMissing>()(
+  "TranscriptMissing",
+  { message: Schema.String, recordingId: RecordingId },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+// ---------------------------------------------------------------------------------------------
+// Status transitions
+
+/**
+ * Which status may follow which. Entering `transcribing`/`extracting` again (from `failed`, or from
+ * itself when a worker died mid-step) is a retry;
+ * a therapist-supplied transcript moves any settled recording to `transcribed`; `transcribing`
+ * may fall back to `uploaded` when no provider is configured.
+ */
+export const allowedTransitions: { readonly [S in RecordingStatus]: ReadonlyArray<RecordingStatus> } = {
+  uploaded: ["transcribing", "transcribed", "failed"],
+  transcribing: ["transcribing", "transcribed", "failed", "uploaded"],
+  transcribed: ["extracting", "transcribed", "failed"],
+  extracting: ["extracting", "completed", "failed", "transcribed"],
+  completed: ["extracting", "transcribed"],
+  failed: ["transcribing", "transcribed", "extracting"]
+}
+
+export const canTransition = (from: RecordingStatus, to: RecordingStatus): boolean =>
+  allowedTransitions[from].includes(to)
+
+/**
+ * The recording after moving to `to` at `now`: entering a working status counts an attempt,
+ * `failed` records the error, any other status clears it.
+ */
+export const transition = (
+  recording: Recording,
+  to: RecordingStatus,
+  now: DateTime.Utc,
+  error?: string
+): Either.Either<Recording, InvalidTransition> => {
+  if (!canTransition(recording.status, to)) {
+    return Either.left(
+      new InvalidTransition({
+        message: `A recording cannot move from ${recording.status} to ${to}`,
+        from: recording.status,
+        to
+      })
+    )
+  }
+  const working = to === "transcribing" || to === "extracting"
+  return Either.right(
+    new Recording({
+      ...recording,
+      status: to,
+      error: to === "failed" ? (error ?? "Processing failed") : null,
+      attempts: working ? recording.attempts + 1 : recording.attempts,
+      updatedAt: now
+    })
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP contract
+
+/** Keyset position in (createdAt desc, id desc) order, sent to clients as an opaque string. */
+export class RecordingCursorPosition extends Schema.Class<RecordingCursorPosition>("RecordingCursorPosition")({
+  createdAt: Schema.DateTimeUtc,
+  id: RecordingId
+}) {}
+
+const cursorJson = Schema.parseJson(RecordingCursorPosition)
+
+export const RecordingCursor = Schema.transformOrFail(Schema.String, Schema.typeSchema(RecordingCursorPosition), {
+  strict: true,
+  decode: (input, _options, ast) =>
+    Either.match(Encoding.decodeBase64UrlString(input), {
+      onLeft: () => ParseResult.fail(new ParseResult.Type(ast, input, "Invalid cursor")),
+      onRight: (json) =>
+        ParseResult.mapError(
+          ParseResult.decodeUnknown(cursorJson)(json),
+          () => new ParseResult.Type(ast, input, "Invalid cursor")
+        )
+    }),
+  encode: (position) => ParseResult.map(ParseResult.encode(cursorJson)(position), Encoding.encodeBase64Url)
+}).annotations({ identifier: "RecordingCursor" })
+
+export const RecordingListLimit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
+
+export const ListRecordingsParams = Schema.Struct({
+  patient_id: Schema.optional(PatientId),
+  status: Schema.optional(RecordingStatus),
+  limit: Schema.optionalWith(RecordingListLimit, { default: () => 20 }),
+  cursor: Schema.optional(RecordingCursor)
+})
+export type ListRecordingsParams = typeof ListRecordingsParams.Type
+
+export class RecordingPage extends Schema.Class<RecordingPage>("RecordingPage")({
+  items: Schema.Array(Recording),
+  nextCursor: Schema.NullOr(Schema.String)
+}) {}
+
+export const RecordingPath = Schema.Struct({ id: RecordingId })
+
+/**
+ * The upload form: `patient_id` and `file`. Declared as a multipart *stream* so that the handler
+ * receives the parts as they arrive and writes the file to disk without buffering it; the handler
+ * checks for missing parts itself (`MissingField`).
+ */
+export const UploadRecordingForm = HttpApiSchema.MultipartStream(
+  Schema.Struct({ patient_id: PatientId, file: Multipart.SingleFileSchema }),
+  // The file's size is enforced while it is written (413), not by the parser.
+  { maxParts: Option.some(8), maxFieldSize: 64 * 1024 }
+)
+
+export const SupplyTranscript = Schema.Struct({
+  text: TranscriptText,
+  language: Schema.optional(Schema.String)
+})
+
+export class RecordingsApi extends HttpApiGroup.make("recordings")
+  .add(
+    HttpApiEndpoint.post("upload", "/sessions")
+      .setPayload(UploadRecordingForm)
+      .addSuccess(Recording, { status: 201 })
+      .addError(NotFound)
+      .addError(MissingField)
+      .addError(InvalidField)
+      .addError(MalformedUpload)
+      .addError(UnsupportedMediaType)
+      .addError(FileTooSmall)
+      .addError(PayloadTooLarge)
+      .addError(RateLimited)
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/sessions")
+      .setUrlParams(ListRecordingsParams)
+      .addSuccess(RecordingPage)
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/sessions/:id")
+      .setPath(RecordingPath)
+      .addSuccess(Recording)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("notes", "/sessions/:id/notes")
+      .setPath(RecordingPath)
+      .addSuccess(RecordingNotes)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("extractNotes", "/sessions/:id/extract-notes")
+      .setPath(RecordingPath)
+      .addSuccess(Recording, { status: 202 })
+      .addError(NotFound)
+      .addError(TranscriptMissing)
+      .addError(InvalidTransition)
+      .addError(RateLimited)
+  )
+  .add(
+    HttpApiEndpoint.put("supplyTranscript", "/sessions/:id/transcript")
+      .setPath(RecordingPath)
+      .setPayload(SupplyTranscript)
+      .addSuccess(Recording)
+      .addError(NotFound)
+      .addError(InvalidTransition)
+  )
+  .middleware(Authentication)
+  .annotate(OpenApi.Title, "Therapy session recordings")
+  .annotate(
+    OpenApi.Description,
+    "Uploads are accepted even when no transcription provider is configured: they wait in `uploaded` " +
+      "until one is."
+  )
+{}

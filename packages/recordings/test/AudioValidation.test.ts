@@ -1,0 +1,147 @@
+/* eslint-disable no-control-regex -- the tests are about control characters */
+import { assert, describe, it } from "@effect/vitest"
+import { Either, FastCheck } from "effect"
+import {
+  canonicalMimeType,
+  checkContentType,
+  checkDeclared,
+  checkMagic,
+  checkSize,
+  DEFAULT_MAX_AUDIO_BYTES,
+  formatOfFilename,
+  matchesMagic,
+  MIN_AUDIO_BYTES,
+  sanitizeFilename
+} from "../src/AudioValidation.js"
+import { heads } from "./audio.js"
+
+// No separators, no control or bidi characters, not ending in whitespace.
+const isPrintableSegment = (stem: string) =>
+  !/[/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(stem) && /\S$/.test(stem)
+
+const leftTag = <A, E extends { readonly _tag: string }>(result: Either.Either<A, E>) =>
+  Either.isLeft(result) ? result.left._tag : "Right"
+
+describe("AudioValidation", () => {
+  it("accepts the three extensions, case-insensitively, and nothing else", () => {
+    assert.strictEqual(Either.getOrThrow(formatOfFilename("session.mp3")), "mp3")
+    assert.strictEqual(Either.getOrThrow(formatOfFilename("Session.WAV")), "wav")
+    assert.strictEqual(Either.getOrThrow(formatOfFilename("a.b.M4a")), "m4a")
+    for (const name of ["notes.txt", "session.mp3.exe", "mp3", ".mp3", "session.", "session.ogg", "session.mp4"]) {
+      assert.strictEqual(leftTag(formatOfFilename(name)), "UnsupportedMediaType", name)
+    }
+  })
+
+  it("accepts any declared audio/* type and refuses the rest", () => {
+    for (const type of ["audio/mpeg", "audio/x-wav", "audio/mp4; codecs=mp4a.40.2", "AUDIO/WAV"]) {
+      assert.isTrue(Either.isRight(checkContentType(type)), type)
+    }
+    for (const type of [undefined, "", "text/plain", "application/octet-stream", "video/mp4", "audio/"]) {
+      assert.strictEqual(leftTag(checkContentType(type)), "UnsupportedMediaType", String(type))
+    }
+  })
+
+  it("recognises the magic bytes of each format", () => {
+    assert.isTrue(matchesMagic("mp3", heads.mp3Id3))
+    assert.isTrue(matchesMagic("mp3", heads.mp3FrameSync))
+    assert.isTrue(matchesMagic("wav", heads.wav))
+    assert.isTrue(matchesMagic("m4a", heads.m4a))
+    assert.isTrue(matchesMagic("m4a", heads.m4aMp42))
+    assert.isTrue(matchesMagic("m4a", heads.m4aIsom))
+  })
+
+  it("refuses content whose bytes do not match its extension", () => {
+    assert.isFalse(matchesMagic("mp3", heads.wav))
+    assert.isFalse(matchesMagic("wav", heads.mp3Id3))
+    assert.isFalse(matchesMagic("m4a", heads.wav))
+    assert.isFalse(matchesMagic("mp3", heads.png))
+    assert.isFalse(matchesMagic("wav", heads.text))
+    // RIFF of another kind (AVI) is not WAVE.
+    const avi = Uint8Array.from(heads.wav)
+    avi.set([0x41, 0x56, 0x49, 0x20], 8)
+    assert.isFalse(matchesMagic("wav", avi))
+    // An ftyp box with a video brand is not m4a.
+    const quicktime = Uint8Array.from(heads.m4a)
+    quicktime.set([0x71, 0x74, 0x20, 0x20], 8)
+    assert.isFalse(matchesMagic("m4a", quicktime))
+    // Frame sync with the reserved layer (00 is AAC ADTS, not MPEG audio layer I-III).
+    assert.isFalse(matchesMagic("mp3", Uint8Array.of(0xff, 0xf1, 0x50, 0x80, 0, 0, 0, 0, 0, 0, 0, 0)))
+    // Too short to decide.
+    assert.isFalse(matchesMagic("mp3", heads.mp3Id3.subarray(0, 11)))
+    assert.strictEqual(leftTag(checkMagic("mp3", heads.wav)), "UnsupportedMediaType")
+  })
+
+  it("sizes: under 1 KiB is 400, over the maximum 413, the bounds themselves pass", () => {
+    assert.isTrue(Either.isRight(checkSize(MIN_AUDIO_BYTES, DEFAULT_MAX_AUDIO_BYTES)))
+    assert.isTrue(Either.isRight(checkSize(DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_AUDIO_BYTES)))
+    assert.strictEqual(leftTag(checkSize(MIN_AUDIO_BYTES - 1, DEFAULT_MAX_AUDIO_BYTES)), "FileTooSmall")
+    assert.strictEqual(leftTag(checkSize(0, DEFAULT_MAX_AUDIO_BYTES)), "FileTooSmall")
+    assert.strictEqual(leftTag(checkSize(DEFAULT_MAX_AUDIO_BYTES + 1, DEFAULT_MAX_AUDIO_BYTES)), "PayloadTooLarge")
+    assert.strictEqual(DEFAULT_MAX_AUDIO_BYTES, 200 * 1024 * 1024)
+  })
+
+  it("declared checks: missing file part 400, wrong extension or type 415, canonical MIME kept", () => {
+    assert.strictEqual(leftTag(checkDeclared(undefined)), "MissingField")
+    assert.strictEqual(leftTag(checkDeclared({ name: "  ", contentType: "audio/mpeg" })), "MissingField")
+    assert.strictEqual(leftTag(checkDeclared({ name: "a.txt", contentType: "audio/mpeg" })), "UnsupportedMediaType")
+    assert.strictEqual(leftTag(checkDeclared({ name: "a.mp3", contentType: "text/plain" })), "UnsupportedMediaType")
+    const ok = Either.getOrThrow(checkDeclared({ name: "C:\\Users\\me\\Session 1.M4A", contentType: "audio/x-m4a" }))
+    assert.deepStrictEqual(ok, { format: "m4a", originalFilename: "Session 1.M4A", mimeType: canonicalMimeType.m4a })
+  })
+
+  it("filenames: path traversal, control characters and SQL stay inert text", () => {
+    assert.strictEqual(sanitizeFilename("../../etc/passwd.mp3"), "passwd.mp3")
+    assert.strictEqual(sanitizeFilename("..\\..\\windows\\system32\\a.wav"), "a.wav")
+    assert.strictEqual(sanitizeFilename("evil\u0000name\r\n.mp3"), "evilname.mp3")
+    assert.strictEqual(sanitizeFilename("\u202Egnp.mp3"), "gnp.mp3")
+    assert.strictEqual(sanitizeFilename("'; DROP TABLE recordings; --.mp3"), "'; DROP TABLE recordings; --.mp3")
+    assert.strictEqual(sanitizeFilename("<img src=x onerror=alert(1)>.mp3"), "<img src=x onerror=alert(1)>.mp3")
+    assert.strictEqual(sanitizeFilename("séance à 9h 🎧.mp3"), "séance à 9h 🎧.mp3")
+    assert.strictEqual(sanitizeFilename(".."), "recording")
+    assert.strictEqual(sanitizeFilename("a/"), "recording")
+    assert.strictEqual(Array.from(sanitizeFilename("x".repeat(1000) + ".mp3")).length, 255)
+    assert.isTrue(sanitizeFilename("x".repeat(1000) + ".mp3").endsWith(".mp3"))
+  })
+
+  it.prop(
+    "any filename sanitises to one short printable segment, and keeps its accepted extension",
+    [FastCheck.oneof(
+      FastCheck.string({ unit: "binary", maxLength: 400 }),
+      FastCheck.array(
+        FastCheck.constantFrom("..", "/", "\\", ".", "\u0000", "\n", "'", "\"", ";", "%2e", "a", "é", "🎧", " "),
+        { maxLength: 60 }
+      ).map((parts) => parts.join("")),
+      FastCheck.tuple(FastCheck.string({ maxLength: 50 }), FastCheck.constantFrom(".mp3", ".wav", ".m4a", ".MP3"))
+        .map(([stem, ext]) => stem + ext)
+    )],
+    ([raw]) => {
+      const name = sanitizeFilename(raw)
+      assert.isTrue(name.length > 0)
+      assert.isAtMost(Array.from(name).length, 255)
+      assert.notInclude(name, "/")
+      assert.notInclude(name, "\\")
+      assert.notMatch(name, /[\u0000-\u001f\u007f]/)
+      assert.notStrictEqual(name, "..")
+      assert.notStrictEqual(name, ".")
+      assert.strictEqual(sanitizeFilename(name), name)
+      const format = formatOfFilename(raw)
+      assert.strictEqual(Either.isRight(format), /^[^]+\.(mp3|wav|m4a)$/i.test(name), raw)
+      if (Either.isRight(format)) assert.isTrue(name.toLowerCase().endsWith(`.${format.right}`))
+    },
+    { fastCheck: { numRuns: 500 } }
+  )
+
+  it.prop(
+    "a printable name with an audio extension is always accepted, whatever its stem",
+    [
+      FastCheck.string({ minLength: 1, maxLength: 100 }).filter(isPrintableSegment),
+      FastCheck.constantFrom(".mp3", ".wav", ".m4a", ".MP3", ".Wav")
+    ],
+    ([stem, ext]) => {
+      const format = Either.getOrThrow(formatOfFilename(stem + ext))
+      assert.strictEqual(`.${format}`, ext.toLowerCase())
+      assert.isTrue(sanitizeFilename(stem + ext).endsWith(ext))
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+})
