@@ -1,6 +1,5 @@
-import { Database } from "@clinic/repository"
+import { Storage } from "@clinic/repository"
 import { Config, Duration, Effect } from "effect"
-import * as Path from "node:path"
 
 /** Every setting of the API app, read in one place; defaults fit the embedded local setup. */
 export class ApiConfig extends Effect.Service<ApiConfig>()("@clinic/api/ApiConfig", {
@@ -37,11 +36,7 @@ const authConfig = Config.all({
 )
 
 const mediaConfig = Config.all({
-  dir: Config.string("API_MEDIA_DIR").pipe(
-    Config.withDefault(Path.join(Database.projectRoot(), ".data", "media")),
-    // Stored file paths are absolute, so that the scheduler's cleanup finds them from any folder.
-    Config.map((dir) => Path.resolve(dir))
-  ),
+  dir: Storage.mediaDir,
   maxBytes: Config.integer("API_MEDIA_MAX_BYTES").pipe(
     Config.withDefault(50 * 1024 * 1024),
     Config.validate({ message: "API_MEDIA_MAX_BYTES must be positive", validation: (n) => n > 0 })

@@ -28,7 +28,7 @@ describe("ApiConfig", () => {
         API_SESSION_LIFETIME: "30 seconds",
         API_SESSION_IDLE_TIMEOUT: "10 seconds",
         API_SESSION_TOUCH_INTERVAL: "1 second",
-        API_MEDIA_DIR: "media-here",
+        CLINIC_MEDIA_DIR: "media-here",
         API_MEDIA_MAX_BYTES: "2048"
       })
       assert.strictEqual(Duration.toSeconds(config.auth.sessionLifetime), 30)

@@ -18,7 +18,7 @@ export const configLayer = (settings: Record<string, string> = {}) =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const mediaDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-media-" })
-    const values = new Map(Object.entries({ API_MEDIA_DIR: mediaDir, API_SCRYPT_LOG_N: "10", ...settings }))
+    const values = new Map(Object.entries({ CLINIC_MEDIA_DIR: mediaDir, API_SCRYPT_LOG_N: "10", ...settings }))
     return ApiConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
   })).pipe(Layer.provide(NodeFileSystem.layer))
 

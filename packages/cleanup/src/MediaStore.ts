@@ -1,4 +1,5 @@
-import { Config, Context, Effect, Layer, Ref } from "effect"
+import { Storage } from "@clinic/repository"
+import { Context, Effect, Layer, Ref } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 
@@ -24,7 +25,7 @@ export class MediaStore extends Context.Tag("@clinic/cleanup/MediaStore")<MediaS
   static readonly layer = Layer.effect(
     MediaStore,
     Effect.gen(function*() {
-      const root = Path.resolve(yield* Config.string("CLINIC_MEDIA_DIR").pipe(Config.withDefault(".data/media")))
+      const root = yield* Storage.mediaDir
       const removeOne = (path: string) => {
         const resolved = Path.resolve(root, path)
         const inside = resolved.startsWith(root + Path.sep)

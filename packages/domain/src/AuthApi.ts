@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from
 import { Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { MediaKind } from "./AuthSession.js"
-import { EmailAlreadyRegistered, NotFound, Unauthorized } from "./Errors.js"
+import { EmailAlreadyRegistered, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { AuthSessionId, SessionMediaId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
 import { Email, User } from "./User.js"
@@ -71,18 +71,6 @@ const MediaFile = Multipart.SingleFileSchema.annotations({
   jsonSchema: { type: "string", format: "binary" },
   description: "A PNG, JPEG, GIF or WebP image, or an MP4, WebM or QuickTime video; checked by its content"
 })
-
-export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
-  "PayloadTooLarge",
-  { message: Schema.String, maxBytes: Schema.Number },
-  HttpApiSchema.annotations({ status: 413 })
-) {}
-
-export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
-  "UnsupportedMediaType",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 415 })
-) {}
 
 /** A multipart body that is not one readable `file` part. */
 export class InvalidUpload extends Schema.TaggedError<InvalidUpload>()(

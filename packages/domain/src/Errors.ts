@@ -40,3 +40,17 @@ export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()(
   { message: Schema.String, from: Schema.String, to: Schema.String },
   HttpApiSchema.annotations({ status: 409 })
 ) {}
+
+/** A body larger than the endpoint accepts. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String, maxBytes: Schema.Number },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+/** Content whose type (declared, or read from its first bytes) the endpoint does not take. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 415 })
+) {}

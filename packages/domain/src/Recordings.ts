@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from
 import type { DateTime } from "effect"
 import { Either, Encoding, Option, ParseResult, Schema } from "effect"
 import { Authentication } from "./Authentication.js"
-import { InvalidTransition, NotFound } from "./Errors.js"
+import { InvalidTransition, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { PatientId, UserId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
 
@@ -88,18 +88,6 @@ export class RecordingNotes extends Schema.Class<RecordingNotes>("RecordingNotes
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
-  "UnsupportedMediaType",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 415 })
-) {}
-
-export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
-  "PayloadTooLarge",
-  { message: Schema.String, maxBytes: Schema.Number },
-  HttpApiSchema.annotations({ status: 413 })
-) {}
 
 export class FileTooSmall extends Schema.TaggedError<FileTooSmall>()(
   "FileTooSmall",
