@@ -1,8 +1,8 @@
 import { ClinicApi } from "@clinic/domain"
+import { createHoldingServer } from "@clinic/http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import { ApiConfig } from "./ApiConfig.js"
 import { AuthenticationLive } from "./AuthenticationLive.js"
 import { AuthLive } from "./AuthHandlers.js"
@@ -32,7 +32,10 @@ export const HttpLive = ServeLive.pipe(
   HttpServer.withLogAddress,
   Layer.provide(
     Layer.unwrapEffect(
-      Effect.map(ApiConfig, (config) => NodeHttpServer.layer(createServer, { host: config.host, port: config.port }))
+      Effect.map(
+        ApiConfig,
+        (config) => NodeHttpServer.layer(createHoldingServer, { host: config.host, port: config.port })
+      )
     )
   ),
   Layer.provide(ApiConfig.Default)

@@ -1,11 +1,11 @@
 import { SessionCleanup } from "@clinic/cleanup"
 import { Health, NotReady, SchedulerAdminApi } from "@clinic/domain"
+import { createHoldingServer } from "@clinic/http"
 import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import { AdminAuthLive } from "./AdminAuth.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
@@ -67,7 +67,7 @@ export const AdminHttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
     Layer.unwrapEffect(
       Effect.map(
         SchedulerConfig,
-        (config) => NodeHttpServer.layer(createServer, { host: config.host, port: config.port })
+        (config) => NodeHttpServer.layer(createHoldingServer, { host: config.host, port: config.port })
       )
     )
   )
