@@ -1,7 +1,1 @@
-import { defineConfig } from "vitest/config"
-
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"]
-  }
-})
+export { unit as default } from "../../vitest.shared.js"

@@ -7,13 +7,13 @@ import { Database, Migrations } from "@clinic/repository"
 import { AuthSessionRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { databaseUrl, query, server, withClient } from "@clinic/repository/testing/TestServer"
+import { machine, writeSection } from "@clinic/testing/BenchReport"
 import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { CleanupConfig } from "../src/CleanupConfig.js"
 import { MediaStore } from "../src/MediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
-import { machine, writeSection } from "./report.js"
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 1_000_000)
 const batchSize = Number(process.env.CLEANUP_BATCH_SIZE ?? 1000)

@@ -5,6 +5,7 @@
  */
 import { Database, Migrations } from "@clinic/repository"
 import { databaseUrl, query, server, withClient } from "@clinic/repository/testing/TestServer"
+import { machine, writeSection } from "@clinic/testing/BenchReport"
 import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Redacted } from "effect"
@@ -12,7 +13,6 @@ import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
 import { RunStore } from "../src/RunStore.js"
 import { make } from "../src/SchedulerEngine.js"
-import { machine, writeSection } from "./report.js"
 
 const jobs = Number(process.env.BENCH_TICK_JOBS ?? 100)
 const seconds = Number(process.env.BENCH_TICK_SECONDS ?? 60)

@@ -1,0 +1,2 @@
+export * as BenchReport from "./BenchReport.js"
+export * from "./TestTime.js"
