@@ -1,15 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Either } from "effect"
 import { type BusyInterval, parseBusy } from "../src/IcsImport.js"
+import { calendar, event } from "./IcsFixtures.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const window = { from: T0, to: DateTime.add(T0, { days: 60 }), maxIntervals: 1000 }
-
-export const calendar = (...events: ReadonlyArray<string>) =>
-  ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//Test//EN", ...events, "END:VCALENDAR", ""].join("\r\n")
-
-export const event = (uid: string, ...props: ReadonlyArray<string>) =>
-  ["BEGIN:VEVENT", `UID:${uid}`, "DTSTAMP:20260301T000000Z", ...props, "END:VEVENT"].join("\r\n")
 
 const berlin = [
   "BEGIN:VTIMEZONE",
