@@ -1,8 +1,15 @@
 import type { ExternalCalendar, ExternalCalendarId } from "@clinic/domain"
 import { Backoff, type Registry, Task } from "@clinic/queue"
 import { ExternalCalendarRepo } from "@clinic/repository"
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Chunk, Config, DateTime, Duration, Effect, Either, Layer, Schema, Stream } from "effect"
+import {
+  FetchHttpClient,
+  HttpClient,
+  type HttpClientError,
+  HttpClientRequest,
+  type HttpClientResponse
+} from "@effect/platform"
+import { Chunk, Config, DateTime, Duration, Effect, Either, Layer, Schema, type Scope, Stream } from "effect"
+import { checkPublicHost } from "./FeedAddress.js"
 import { parseBusy } from "./IcsImport.js"
 
 const settings = Effect.gen(function*() {
@@ -17,7 +24,9 @@ const settings = Effect.gen(function*() {
     horizon: yield* Config.duration("CALENDAR_SYNC_HORIZON").pipe(Config.withDefault(Duration.days(60))),
     maxIntervals: yield* Config.integer("CALENDAR_SYNC_MAX_EVENTS").pipe(Config.withDefault(10_000)),
     /** Feeds fetched at once by one run. */
-    concurrency: yield* Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(Config.withDefault(4))
+    concurrency: yield* Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(Config.withDefault(4)),
+    /** Lets feed URLs reach loopback and private networks (tests, a calendar server on the LAN). */
+    allowPrivateNetworks: yield* Config.boolean("CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS").pipe(Config.withDefault(false))
   } as const
 })
 
@@ -40,7 +49,7 @@ export class ExternalCalendarSyncError extends Schema.TaggedError<ExternalCalend
   "ExternalCalendarSyncError",
   {
     calendarId: Schema.String,
-    reason: Schema.Literal("unreachable", "timeout", "status", "too-large", "invalid"),
+    reason: Schema.Literal("forbidden", "unreachable", "timeout", "status", "too-large", "invalid"),
     message: Schema.String
   }
 ) {}
@@ -80,12 +89,43 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
       const fail = (calendarId: string, reason: ExternalCalendarSyncError["reason"], message: string) =>
         new ExternalCalendarSyncError({ calendarId, reason, message })
 
+      /** Redirects are followed by hand (at most this many), so that each hop is checked. */
+      const MAX_REDIRECTS = 3
+
+      const request = (calendar: ExternalCalendar, url: string, hops: number): Effect.Effect<
+        HttpClientResponse.HttpClientResponse,
+        ExternalCalendarSyncError | HttpClientError.HttpClientError,
+        Scope.Scope
+      > =>
+        Effect.gen(function*() {
+          const target = yield* Effect.try({
+            try: () => new URL(url),
+            catch: () => fail(calendar.id, "invalid", "the feed URL is not a valid URL")
+          })
+          if (target.protocol !== "http:" && target.protocol !== "https:") {
+            return yield* fail(calendar.id, "forbidden", `the scheme ${target.protocol} is not fetched`)
+          }
+          if (!config.allowPrivateNetworks) {
+            yield* checkPublicHost(target.hostname).pipe(
+              Effect.mapError((problem) => fail(calendar.id, "forbidden", problem))
+            )
+          }
+          const response = yield* client.execute(
+            HttpClientRequest.get(target).pipe(
+              HttpClientRequest.setHeader("accept", "text/calendar, text/plain;q=0.5")
+            )
+          ).pipe(Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }))
+          const location = response.headers["location"]
+          if (response.status >= 300 && response.status < 400 && location !== undefined) {
+            if (hops >= MAX_REDIRECTS) return yield* fail(calendar.id, "status", "too many redirects")
+            return yield* request(calendar, new URL(location, target).toString(), hops + 1)
+          }
+          return response
+        })
+
       const download = (calendar: ExternalCalendar) =>
         Effect.gen(function*() {
-          const request = HttpClientRequest.get(fetchUrl(calendar.url)).pipe(
-            HttpClientRequest.setHeader("accept", "text/calendar, text/plain;q=0.5")
-          )
-          const response = yield* client.execute(request)
+          const response = yield* request(calendar, fetchUrl(calendar.url), 0)
           if (response.status < 200 || response.status >= 300) {
             return yield* fail(calendar.id, "status", `the server answered HTTP ${response.status}`)
           }
@@ -182,7 +222,10 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
     }),
     dependencies: [CalendarSyncConfig.Default]
   }
-) {}
+) {
+  /** With config from the environment and `fetch` as the HTTP client; needs `ExternalCalendarRepo`. */
+  static readonly layer = ExternalCalendarSync.Default.pipe(Layer.provide(FetchHttpClient.layer))
+}
 
 /** The plain Effect a scheduler job can run: imports every feed, returns counts. */
 export const syncExternalCalendars: Effect.Effect<SyncSummary, never, ExternalCalendarSync> = Effect.flatMap(

@@ -14,6 +14,7 @@ import {
   syncExternalCalendarsEntry,
   syncExternalCalendarsTask
 } from "../src/ExternalCalendarSync.js"
+import { isPrivateAddress } from "../src/FeedAddress.js"
 import { calendar, event } from "./IcsFixtures.js"
 import { ics, IcsServer } from "./IcsServer.js"
 
@@ -21,11 +22,14 @@ const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const startClock = TestClock.setTime(T0.epochMillis)
 const at = (hours: number) => DateTime.add(T0, { minutes: hours * 60 })
 
-const syncLayer = <A, E>(repositories: Layer.Layer<A, E>) =>
+// The test server is on 127.0.0.1, which production settings refuse to fetch.
+const syncLayer = <A, E>(repositories: Layer.Layer<A, E>, allowPrivateNetworks = true) =>
   ExternalCalendarSync.DefaultWithoutDependencies.pipe(
     Layer.provideMerge(repositories),
     Layer.provide(FetchHttpClient.layer),
-    Layer.provide(CalendarSyncConfig.layerWith({ maxBytes: 4096, timeout: Duration.seconds(30) }))
+    Layer.provide(
+      CalendarSyncConfig.layerWith({ maxBytes: 4096, timeout: Duration.seconds(30), allowPrivateNetworks })
+    )
   )
 
 const memory = syncLayer(Repositories.layerMemory)
@@ -177,6 +181,55 @@ const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
         assert.strictEqual(registry.periodic[0].task.name, "calendar.sync-external")
       }).pipe(Effect.provide(layer)))
   })
+
+describe("external calendar sync: where it fetches from", () => {
+  it.scoped("redirects are followed a few hops; loops fail", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const server = yield* IcsServer
+      server.set("/cal.ics", ics(oneBusyHour))
+      server.set("/moved.ics", { _tag: "Body", status: 301, body: "", headers: { location: "/cal.ics" } })
+      server.set("/loop.ics", { _tag: "Body", status: 302, body: "", headers: { location: "/loop.ics" } })
+      const { feed } = yield* therapistWithFeed(server.url("/moved.ics"))
+      const sync = yield* ExternalCalendarSync
+      assert.strictEqual(yield* sync.syncOne(feed), 1)
+      const loop = yield* ExternalCalendarRepo.pipe(
+        Effect.flatMap((r) => r.add({ therapistId: feed.therapistId, url: server.url("/loop.ics"), label: null }, 10)),
+        Effect.orDie
+      )
+      const error = yield* Effect.flip(sync.syncOne(loop))
+      assert.deepStrictEqual([error.reason, error.message], ["status", "too many redirects"])
+    }).pipe(Effect.provide(memory)))
+
+  it.scoped("by default, loopback and private hosts are refused before any request", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const server = yield* IcsServer
+      server.set("/cal.ics", ics(oneBusyHour))
+      const { feed } = yield* therapistWithFeed(server.url("/cal.ics"))
+      const sync = yield* ExternalCalendarSync
+      const error = yield* Effect.flip(sync.syncOne(feed))
+      assert.deepStrictEqual([error.reason, error.message], ["forbidden", "the host is on a private network"])
+      assert.strictEqual(server.requests(), 0)
+      const repo = yield* ExternalCalendarRepo
+      for (const url of ["http://localhost:1/x.ics", "http://169.254.169.254/latest", "http://[::1]/x.ics"]) {
+        const other = yield* repo.add({ therapistId: feed.therapistId, url, label: null }, 10).pipe(Effect.orDie)
+        assert.strictEqual((yield* Effect.flip(sync.syncOne(other))).reason, "forbidden", url)
+      }
+    }).pipe(Effect.provide(syncLayer(Repositories.layerMemory, false))))
+
+  it("classifies private addresses", () => {
+    for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254"]) {
+      assert.isTrue(isPrivateAddress(ip), ip)
+    }
+    for (const ip of ["::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "100.64.0.1"]) {
+      assert.isTrue(isPrivateAddress(ip), ip)
+    }
+    for (const ip of ["8.8.8.8", "172.32.0.1", "193.168.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"]) {
+      assert.isFalse(isPrivateAddress(ip), ip)
+    }
+  })
+})
 
 suite("memory", memory)
 suite("postgres", postgres)
