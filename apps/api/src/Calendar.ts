@@ -1,6 +1,6 @@
+import { renderFeed } from "@clinic/calendar/ICalendar"
 import type { AddExternalCalendar, ExternalCalendarId, NotFound, UserId } from "@clinic/domain"
 import { CalendarFeedCreated, MAX_EXTERNAL_CALENDARS, notFound } from "@clinic/domain"
-import { renderFeed } from "@clinic/calendar/ICalendar"
 import { BookingRepo, CalendarFeedRepo, ExternalCalendarRepo, UserRepo } from "@clinic/repository"
 import { DateTime, Effect, Option } from "effect"
 import { ApiConfig } from "./ApiConfig.js"
@@ -76,7 +76,8 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
         Effect.withSpan("Calendar.addExternal")
       )
 
-    const listExternal = (therapistId: UserId) => externals.list(therapistId).pipe(Effect.withSpan("Calendar.listExternal"))
+    const listExternal = (therapistId: UserId) =>
+      externals.list(therapistId).pipe(Effect.withSpan("Calendar.listExternal"))
 
     const removeExternal = (therapistId: UserId, id: ExternalCalendarId) =>
       externals.remove(therapistId, id).pipe(Effect.withSpan("Calendar.removeExternal"))

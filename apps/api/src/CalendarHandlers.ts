@@ -11,9 +11,11 @@ export const CalendarLive = HttpApiBuilder.group(ClinicApi, "calendar", (handler
       .handle("revokeFeed", () => Effect.flatMap(CurrentUser, ({ user }) => calendar.revokeFeed(user.id)))
       .handle("addExternal", ({ payload }) =>
         Effect.flatMap(CurrentUser, ({ user }) => calendar.addExternal(user.id, payload)))
-      .handle("listExternal", () => Effect.flatMap(CurrentUser, ({ user }) => calendar.listExternal(user.id)))
+      .handle("listExternal", () =>
+        Effect.flatMap(CurrentUser, ({ user }) => calendar.listExternal(user.id)))
       .handle("removeExternal", ({ path }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => calendar.removeExternal(user.id, path.id)))
+        Effect.flatMap(CurrentUser, ({ user }) =>
+          calendar.removeExternal(user.id, path.id)))
   })).pipe(Layer.provide(Calendar.DefaultWithoutDependencies))
 
 /**

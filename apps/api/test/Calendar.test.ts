@@ -166,7 +166,9 @@ describe("calendar feed over HTTP (memory)", () => {
       for (let i = 1; i < 10; i++) {
         yield* client.calendar.addExternal({ payload: { url: `https://example.com/${i}.ics` } })
       }
-      const tooMany = yield* Effect.flip(client.calendar.addExternal({ payload: { url: "https://example.com/11.ics" } }))
+      const tooMany = yield* Effect.flip(
+        client.calendar.addExternal({ payload: { url: "https://example.com/11.ics" } })
+      )
       assert.strictEqual(tooMany._tag, "TooManyExternalCalendars")
       assert.strictEqual((yield* client.calendar.listExternal()).length, 10)
 
@@ -197,7 +199,10 @@ describe("calendar feed over HTTP (memory)", () => {
       assert.deepStrictEqual(yield* postBooking(user.id, "busy-key", body), first)
       // Removing the calendar removes its busy times.
       yield* client.calendar.removeExternal({ path: { id: external.id } })
-      const booked = yield* client.bookings.create({ headers: {}, payload: { patientId: patient.id, ...hours(24, 25) } })
+      const booked = yield* client.bookings.create({
+        headers: {},
+        payload: { patientId: patient.id, ...hours(24, 25) }
+      })
       assert.strictEqual(booked.status, "pending")
     }).pipe(Effect.provide(memoryServer())))
 

@@ -155,7 +155,8 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
           }),
           Effect.timeoutFail({
             duration: config.timeout,
-            onTimeout: () => fail(calendar.id, "timeout", `no complete answer within ${Duration.format(config.timeout)}`)
+            onTimeout: () =>
+              fail(calendar.id, "timeout", `no complete answer within ${Duration.format(config.timeout)}`)
           })
         )
 

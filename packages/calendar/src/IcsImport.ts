@@ -94,6 +94,8 @@ export const parseBusy = (text: string, window: ImportWindow): Either.Either<Rea
   } catch (error) {
     return Either.left(`unreadable event: ${error instanceof Error ? error.message : String(error)}`)
   }
-  intervals.sort((a, b) => a.startsAt.epochMillis - b.startsAt.epochMillis || a.endsAt.epochMillis - b.endsAt.epochMillis)
+  intervals.sort((a, b) =>
+    a.startsAt.epochMillis - b.startsAt.epochMillis || a.endsAt.epochMillis - b.endsAt.epochMillis
+  )
   return Either.right(intervals)
 }

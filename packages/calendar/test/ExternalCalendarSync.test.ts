@@ -7,8 +7,8 @@ import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import {
-  CalendarSyncConfig,
   calendarQueue,
+  CalendarSyncConfig,
   ExternalCalendarSync,
   syncExternalCalendars,
   syncExternalCalendarsEntry,
@@ -124,7 +124,9 @@ const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
         assert.strictEqual((yield* Effect.flip(book(25, 26)))._tag, "BusyInExternalCalendar")
 
         const unreachable = yield* ExternalCalendarRepo.pipe(
-          Effect.flatMap((r) => r.add({ therapistId: feed.therapistId, url: "http://127.0.0.1:1/x.ics", label: null }, 10)),
+          Effect.flatMap((r) =>
+            r.add({ therapistId: feed.therapistId, url: "http://127.0.0.1:1/x.ics", label: null }, 10)
+          ),
           Effect.orDie
         )
         assert.strictEqual((yield* Effect.flip(sync.syncOne(unreachable))).reason, "unreachable")

@@ -63,7 +63,13 @@ describe("parseBusy", () => {
         "EXDATE:20260309T140000Z"
       ),
       event("weekly", "RECURRENCE-ID:20260316T140000Z", "DTSTART:20260317T080000Z", "DTEND:20260317T090000Z"),
-      event("weekly", "RECURRENCE-ID:20260323T140000Z", "DTSTART:20260323T140000Z", "DTEND:20260323T150000Z", "STATUS:CANCELLED")
+      event(
+        "weekly",
+        "RECURRENCE-ID:20260323T140000Z",
+        "DTSTART:20260323T140000Z",
+        "DTEND:20260323T150000Z",
+        "STATUS:CANCELLED"
+      )
     )
     const result = iso(busy(text, { ...window, to: DateTime.add(T0, { days: 28 }) }))
     assert.deepStrictEqual(result, [

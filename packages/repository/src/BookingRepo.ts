@@ -250,23 +250,29 @@ const makeMemory = Effect.gen(function*() {
         const overlaps = (other: Booking) =>
           other.therapistId === input.therapistId &&
           DateTime.lessThan(other.startsAt, input.endsAt) && DateTime.lessThan(input.startsAt, other.endsAt)
-        const inserted = yield* Ref.modify(db, (t): readonly [true | BookingOverlap | BusyInExternalCalendar, Tables] => {
-          for (const [calendarId, intervals] of t.externalBusy) {
-            if (t.externalCalendars.get(calendarId)?.therapistId !== input.therapistId) continue
-            const hit = intervals.some((busy) =>
-              DateTime.lessThan(busy.startsAt, input.endsAt) && DateTime.lessThan(input.startsAt, busy.endsAt)
-            )
-            if (hit) return [busyElsewhere(calendarId), t] as const
+        const inserted = yield* Ref.modify(
+          db,
+          (t): readonly [true | BookingOverlap | BusyInExternalCalendar, Tables] => {
+            for (const [calendarId, intervals] of t.externalBusy) {
+              if (t.externalCalendars.get(calendarId)?.therapistId !== input.therapistId) continue
+              const hit = intervals.some((busy) =>
+                DateTime.lessThan(busy.startsAt, input.endsAt) && DateTime.lessThan(input.startsAt, busy.endsAt)
+              )
+              if (hit) return [busyElsewhere(calendarId), t] as const
+            }
+            const bookings = new Map(t.bookings)
+            for (const other of t.bookings.values()) {
+              if (!overlaps(other)) continue
+              if (lapsed(other, now)) {
+                bookings.set(other.id, new Booking({ ...other, status: "expired", updatedAt: now }))
+              } else if (other.status === "pending" || other.status === "confirmed") {
+                return [overlap, t] as const
+              }
+            }
+            bookings.set(booking.id, booking)
+            return [true, { ...t, bookings }] as const
           }
-          const bookings = new Map(t.bookings)
-          for (const other of t.bookings.values()) {
-            if (!overlaps(other)) continue
-            if (lapsed(other, now)) bookings.set(other.id, new Booking({ ...other, status: "expired", updatedAt: now }))
-            else if (other.status === "pending" || other.status === "confirmed") return [overlap, t] as const
-          }
-          bookings.set(booking.id, booking)
-          return [true, { ...t, bookings }] as const
-        })
+        )
         return inserted === true ? booking : yield* Effect.fail(inserted)
       }),
     findById: (id) => find(() => true, id),

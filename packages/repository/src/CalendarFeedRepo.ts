@@ -31,7 +31,9 @@ const makePg = Effect.gen(function*() {
         return { createdAt: now }
       }).pipe(Effect.orDie, Effect.withSpan("CalendarFeedRepo.replace")),
     revoke: (therapistId) =>
-      sql<{ therapistId: string }>`DELETE FROM calendar_feed_tokens WHERE therapist_id = ${therapistId} RETURNING therapist_id`
+      sql<
+        { therapistId: string }
+      >`DELETE FROM calendar_feed_tokens WHERE therapist_id = ${therapistId} RETURNING therapist_id`
         .pipe(Effect.map((rows) => rows.length > 0), Effect.orDie, Effect.withSpan("CalendarFeedRepo.revoke")),
     findTherapist: (tokenHash) =>
       byHash(tokenHash).pipe(

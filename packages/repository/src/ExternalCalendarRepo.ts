@@ -1,11 +1,10 @@
-import type { NotFound } from "@clinic/domain"
+import type { NotFound, UserId } from "@clinic/domain"
 import {
   ExternalCalendar,
   ExternalCalendarExists,
   ExternalCalendarId,
   notFound,
-  TooManyExternalCalendars,
-  UserId
+  TooManyExternalCalendars
 } from "@clinic/domain"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
@@ -80,7 +79,13 @@ const makePg = Effect.gen(function*() {
         if (n >= max) return yield* Effect.fail(tooMany(max))
         const id = ExternalCalendarId.make(crypto.randomUUID())
         yield* sql`INSERT INTO external_calendars ${
-          sql.insert({ id, therapistId: calendar.therapistId, url: calendar.url, label: calendar.label, createdAt: now })
+          sql.insert({
+            id,
+            therapistId: calendar.therapistId,
+            url: calendar.url,
+            label: calendar.label,
+            createdAt: now
+          })
         }`
         return new ExternalCalendar({
           id,
@@ -105,7 +110,9 @@ const makePg = Effect.gen(function*() {
       Effect.withSpan("ExternalCalendarRepo.listAll")
     ),
     remove: (therapistId, id) =>
-      sql<{ id: string }>`DELETE FROM external_calendars WHERE id = ${id} AND therapist_id = ${therapistId} RETURNING id`
+      sql<
+        { id: string }
+      >`DELETE FROM external_calendars WHERE id = ${id} AND therapist_id = ${therapistId} RETURNING id`
         .pipe(
           Effect.orDie,
           Effect.flatMap((rows) => rows.length > 0 ? Effect.void : Effect.fail(notFound("ExternalCalendar", id))),
@@ -121,12 +128,14 @@ const makePg = Effect.gen(function*() {
         yield* sql`DELETE FROM external_busy WHERE calendar_id = ${id}`
         for (let i = 0; i < intervals.length; i += INSERT_CHUNK) {
           yield* sql`INSERT INTO external_busy ${
-            sql.insert(intervals.slice(i, i + INSERT_CHUNK).map((interval) => ({
-              calendarId: id,
-              therapistId: owner[0].therapistId,
-              startsAt: iso(interval.startsAt),
-              endsAt: iso(interval.endsAt)
-            })))
+            sql.insert(
+              intervals.slice(i, i + INSERT_CHUNK).map((interval) => ({
+                calendarId: id,
+                therapistId: owner[0].therapistId,
+                startsAt: iso(interval.startsAt),
+                endsAt: iso(interval.endsAt)
+              }))
+            )
           }`
         }
         return true
@@ -187,11 +196,14 @@ const makeMemory = Effect.gen(function*() {
         Ref.get(db),
         (t) => [...t.externalCalendars.values()].filter((c) => c.therapistId === therapistId).sort(byCreated)
       ),
-    listAll: Effect.map(Ref.get(db), (t) =>
-      [...t.externalCalendars.values()].sort((a, b) =>
-        (a.lastAttemptAt?.epochMillis ?? -Infinity) - (b.lastAttemptAt?.epochMillis ?? -Infinity) ||
-        (a.id < b.id ? -1 : 1)
-      )),
+    listAll: Effect.map(
+      Ref.get(db),
+      (t) =>
+        [...t.externalCalendars.values()].sort((a, b) =>
+          (a.lastAttemptAt?.epochMillis ?? -Infinity) - (b.lastAttemptAt?.epochMillis ?? -Infinity) ||
+          (a.id < b.id ? -1 : 1)
+        )
+    ),
     remove: (therapistId, id) =>
       Effect.flatMap(
         Ref.modify(db, (t) =>
@@ -219,8 +231,10 @@ const makeMemory = Effect.gen(function*() {
         })
       }),
     recordFailure: (id, error) =>
-      Effect.flatMap(DateTime.now, (now) =>
-        update(id, (calendar) => new ExternalCalendar({ ...calendar, lastAttemptAt: now, lastError: error }))),
+      Effect.flatMap(
+        DateTime.now,
+        (now) => update(id, (calendar) => new ExternalCalendar({ ...calendar, lastAttemptAt: now, lastError: error }))
+      ),
     busy: (id) => Effect.map(Ref.get(db), (t) => t.externalBusy.get(id) ?? [])
   })
 })

@@ -48,12 +48,16 @@ export const calendarRepoContract = (name: string, layer: CalendarLayer) =>
         const first = yield* repo.add({ therapistId: alice.id, url: "https://a.test/1.ics", label: "Work" }, 2)
         assert.strictEqual(first.label, "Work")
         assert.isNull(first.lastSyncedAt)
-        const duplicate = yield* Effect.flip(repo.add({ therapistId: alice.id, url: "https://a.test/1.ics", label: null }, 2))
+        const duplicate = yield* Effect.flip(
+          repo.add({ therapistId: alice.id, url: "https://a.test/1.ics", label: null }, 2)
+        )
         assert.strictEqual(duplicate._tag, "ExternalCalendarExists")
         if (duplicate._tag === "ExternalCalendarExists") assert.strictEqual(duplicate.calendarId, first.id)
         yield* TestClock.adjust("1 second")
         const second = yield* repo.add({ therapistId: alice.id, url: "https://a.test/2.ics", label: null }, 2)
-        const third = yield* Effect.flip(repo.add({ therapistId: alice.id, url: "https://a.test/3.ics", label: null }, 2))
+        const third = yield* Effect.flip(
+          repo.add({ therapistId: alice.id, url: "https://a.test/3.ics", label: null }, 2)
+        )
         assert.strictEqual(third._tag, "TooManyExternalCalendars")
         // Another therapist may register the same URL.
         const bobs = yield* repo.add({ therapistId: bob.id, url: "https://a.test/1.ics", label: null }, 2)
