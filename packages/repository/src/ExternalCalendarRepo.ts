@@ -52,18 +52,19 @@ const INSERT_CHUNK = 1000
 
 const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const select = sql.unsafe(columns)
+  // Built per query, not here: constructing the layer must not touch the client.
+  const select = () => sql.unsafe(columns)
   const byOwnerAndUrl = SqlSchema.findOne({
     Request: Schema.Struct({ therapistId: Schema.String, url: Schema.String }),
     Result: ExternalCalendar,
     execute: ({ therapistId, url }) =>
-      sql`SELECT ${select} FROM external_calendars WHERE therapist_id = ${therapistId} AND url = ${url}`
+      sql`SELECT ${select()} FROM external_calendars WHERE therapist_id = ${therapistId} AND url = ${url}`
   })
   const listWhere = (where: ReturnType<typeof sql.and>, order: string) =>
     SqlSchema.findAll({
       Request: Schema.Void,
       Result: ExternalCalendar,
-      execute: () => sql`SELECT ${select} FROM external_calendars WHERE ${where} ORDER BY ${sql.unsafe(order)}`
+      execute: () => sql`SELECT ${select()} FROM external_calendars WHERE ${where} ORDER BY ${sql.unsafe(order)}`
     })(undefined)
 
   return ExternalCalendarRepo.of({
@@ -105,7 +106,7 @@ const makePg = Effect.gen(function*() {
         Effect.orDie,
         Effect.withSpan("ExternalCalendarRepo.list")
       ),
-    listAll: listWhere(sql.and([]), "last_attempt_at NULLS FIRST, id").pipe(
+    listAll: Effect.suspend(() => listWhere(sql.and([]), "last_attempt_at NULLS FIRST, id")).pipe(
       Effect.orDie,
       Effect.withSpan("ExternalCalendarRepo.listAll")
     ),
