@@ -1,4 +1,4 @@
-import type { ExternalCalendar, ExternalCalendarId } from "@clinic/domain"
+import { type ExternalCalendar, ExternalCalendarId, UserId } from "@clinic/domain"
 import { Backoff, type Registry, Task } from "@clinic/queue"
 import { ExternalCalendarRepo } from "@clinic/repository"
 import {
@@ -213,13 +213,14 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
         }
       }).pipe(Effect.withSpan("ExternalCalendarSync.syncAll"))
 
-      const syncById = (id: ExternalCalendarId) =>
-        Effect.flatMap(repo.listAll, (all) => {
-          const calendar = all.find((c) => c.id === id)
+      /** One feed of a therapist, e.g. right after it was added; nothing if it was removed since. */
+      const syncFeed = (therapistId: UserId, id: ExternalCalendarId) =>
+        Effect.flatMap(repo.list(therapistId), (own) => {
+          const calendar = own.find((c) => c.id === id)
           return calendar ? Effect.asVoid(syncOne(calendar)) : Effect.void
         })
 
-      return { syncOne, syncAll, syncById } as const
+      return { syncOne, syncAll, syncFeed } as const
     }),
     dependencies: [CalendarSyncConfig.Default]
   }
@@ -251,6 +252,21 @@ export const syncExternalCalendarsTask = Task.make({
   backoff: Backoff.make({ base: "30 seconds", max: "5 minutes" }),
   timeout: "10 minutes",
   handler: () => Effect.asVoid(syncExternalCalendars)
+})
+
+/**
+ * One feed now (enqueue it when a feed is added, so its busy times apply before the next periodic
+ * run). A broken feed fails the task, which retries it a few times.
+ */
+export const syncExternalCalendarTask = Task.make({
+  name: "calendar.sync-feed",
+  payload: Schema.Struct({ therapistId: UserId, calendarId: ExternalCalendarId }),
+  queue: CALENDAR_QUEUE,
+  maxAttempts: 3,
+  backoff: Backoff.make({ base: "1 minute", max: "10 minutes" }),
+  timeout: "2 minutes",
+  handler: ({ calendarId, therapistId }) =>
+    Effect.flatMap(ExternalCalendarSync, (sync) => sync.syncFeed(therapistId, calendarId))
 })
 
 /** The periodic ("beat") entry that enqueues the sync; register it with the task in the registry. */

@@ -12,7 +12,8 @@ import {
   ExternalCalendarSync,
   syncExternalCalendars,
   syncExternalCalendarsEntry,
-  syncExternalCalendarsTask
+  syncExternalCalendarsTask,
+  syncExternalCalendarTask
 } from "../src/ExternalCalendarSync.js"
 import { isPrivateAddress } from "../src/FeedAddress.js"
 import { calendar, event } from "./IcsFixtures.js"
@@ -175,8 +176,22 @@ const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
           maxAttempts: 3
         })
         assert.isNull((yield* repo.list(bad.therapist.id))[0].lastError)
+        // One feed on its own; a feed removed since is no error.
+        server.set("/bad.ics", ics(calendar()))
+        const context = { id: "t2", name: "calendar.sync-feed", queue: "calendar", attempt: 1, maxAttempts: 3 }
+        yield* syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
+        assert.deepStrictEqual(yield* repo.busy(bad.feed.id), [])
+        assert.strictEqual((yield* repo.busy(good.feed.id)).length, 1)
+        server.set("/bad.ics", ics("nope", 500))
+        const failed = yield* Effect.flip(
+          syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
+        )
+        assert.strictEqual(failed.reason, "status")
+        yield* repo.remove(bad.therapist.id, bad.feed.id)
+        yield* syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
+
         const registry = yield* Registry.make({
-          tasks: [syncExternalCalendarsTask],
+          tasks: [syncExternalCalendarsTask, syncExternalCalendarTask],
           queues: [calendarQueue],
           periodic: [syncExternalCalendarsEntry()]
         })
