@@ -54,6 +54,8 @@ export const parseBusy = (text: string, window: ImportWindow): Either.Either<Rea
   const tooMany = Either.left(`more than ${window.maxIntervals} busy times in the import window`)
 
   try {
+    // ical.js resolves TZIDs through one process-wide registry: a zone is whatever definition was
+    // registered last under its name, which for real feeds is the same IANA zone.
     for (const zone of root.getAllSubcomponents("vtimezone")) ICAL.TimezoneService.register(zone)
 
     const events = root.getAllSubcomponents("vevent")

@@ -72,7 +72,7 @@ const makePg = Effect.gen(function*() {
       Effect.gen(function*() {
         const now = iso(yield* DateTime.now)
         // The owner's row lock serialises adds of one therapist, so the count below stays true.
-        yield* sql`SELECT id FROM users WHERE id = ${calendar.therapistId} FOR UPDATE`
+        yield* sql`SELECT id FROM users WHERE id = ${calendar.therapistId} FOR NO KEY UPDATE`
         const existing = yield* byOwnerAndUrl(calendar)
         if (Option.isSome(existing)) return yield* Effect.fail(exists(existing.value.id))
         const [{ n }] = yield* sql<{ n: number }>`

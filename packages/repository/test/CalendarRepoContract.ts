@@ -72,6 +72,25 @@ export const calendarRepoContract = (name: string, layer: CalendarLayer) =>
         assert.strictEqual((yield* Effect.flip(repo.remove(alice.id, first.id)))._tag, "NotFound")
       }).pipe(Effect.provide(layer)))
 
+    it.effect("concurrent adds never exceed the limit", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const repo = yield* ExternalCalendarRepo
+        const alice = yield* makeTherapist()
+        const results = yield* Effect.all(
+          Array.from({ length: 8 }, (_, i) =>
+            Effect.either(repo.add({ therapistId: alice.id, url: `https://a.test/${i}.ics`, label: null }, 3))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(
+          results.filter((r) =>
+            r._tag === "Right"
+          ).length,
+          3
+        )
+        assert.strictEqual((yield* repo.list(alice.id)).length, 3)
+      }).pipe(Effect.provide(layer)))
+
     it.effect("an import replaces the previous one whole; a failure is recorded and keeps it", () =>
       Effect.gen(function*() {
         yield* startClock
