@@ -4,9 +4,16 @@ import { Config, Duration, Effect } from "effect"
 /** Every setting of the API app, read in one place; defaults fit the embedded local setup. */
 export class ApiConfig extends Effect.Service<ApiConfig>()("@clinic/api/ApiConfig", {
   effect: Effect.gen(function*() {
+    const host = yield* Config.string("API_HOST").pipe(Config.withDefault("127.0.0.1"))
+    const port = yield* Config.port("API_PORT").pipe(Config.withDefault(3000))
     return {
-      host: yield* Config.string("API_HOST").pipe(Config.withDefault("127.0.0.1")),
-      port: yield* Config.port("API_PORT").pipe(Config.withDefault(3000)),
+      host,
+      port,
+      /** Where clients reach the API (behind a proxy, its public origin); feed URLs are built on it. */
+      publicUrl: yield* Config.string("API_PUBLIC_URL").pipe(
+        Config.withDefault(`http://${host}:${port}`),
+        Config.map((url) => url.replace(/\/+$/, ""))
+      ),
       auth: yield* authConfig,
       media: yield* mediaConfig,
       /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */

@@ -3,6 +3,7 @@ import {
   Booking,
   BookingId,
   BookingOverlap,
+  BusyInExternalCalendar,
   DEFAULT_PAGE_LIMIT,
   HoldExpired,
   InvalidTransition,
@@ -17,7 +18,7 @@ import { makeCursor, toPage } from "./Cursor.js"
 const bookingCursor = makeCursor(Schema.Struct({ startsAt: Schema.DateTimeUtc, id: BookingId }))
 
 /** What a first `POST /bookings` answered, kept to answer its retries identically. */
-const CreateOutcome = Schema.Union(Booking, NotFound, BookingOverlap)
+const CreateOutcome = Schema.Union(Booking, NotFound, BookingOverlap, BusyInExternalCalendar)
 const encodeOutcome = Schema.encodeSync(CreateOutcome)
 const decodeOutcome = Schema.decodeUnknown(CreateOutcome)
 const statusOf = (outcome: typeof CreateOutcome.Type) =>
@@ -72,7 +73,7 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
       therapistId: UserId,
       input: CreateBooking,
       idempotencyKey?: string | undefined
-    ): Effect.Effect<Booking, NotFound | BookingOverlap | IdempotencyKeyReused> =>
+    ): Effect.Effect<Booking, NotFound | BookingOverlap | BusyInExternalCalendar | IdempotencyKeyReused> =>
       idempotencyKey === undefined ? createOnce(therapistId, input) : Effect.gen(function*() {
         const outcome = yield* idempotency.run(
           { userId: therapistId, key: idempotencyKey, requestHash: requestHash(input) },

@@ -7,12 +7,13 @@ import { ApiConfig } from "./ApiConfig.js"
 import { AuthenticationLive } from "./AuthenticationLive.js"
 import { AuthLive } from "./AuthHandlers.js"
 import { BookingsLive } from "./BookingsHandlers.js"
+import { CalendarFeedLive, CalendarLive } from "./CalendarHandlers.js"
 import { HealthLive } from "./HealthHandlers.js"
 import { PatientsLive } from "./PatientsHandlers.js"
 import { ErrorShapeLive, serviceMiddleware } from "./ServiceQuality.js"
 
 export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
-  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive])
+  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, CalendarLive, CalendarFeedLive])
 )
 
 /**

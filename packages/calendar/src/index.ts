@@ -1,1 +1,3 @@
+export * from "./ExternalCalendarSync.js"
 export * from "./ICalendar.js"
+export * from "./IcsImport.js"

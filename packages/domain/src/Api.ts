@@ -1,6 +1,7 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi } from "./AuthApi.js"
 import { BookingsApi } from "./BookingsApi.js"
+import { CalendarApi, CalendarFeedApi } from "./CalendarApi.js"
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RouteNotFound } from "./HttpErrors.js"
 import { PatientsApi } from "./PatientsApi.js"
@@ -11,6 +12,8 @@ export class ClinicApi extends HttpApi.make("clinic")
   .add(AuthApi)
   .add(PatientsApi)
   .add(BookingsApi)
+  .add(CalendarApi)
+  .add(CalendarFeedApi)
   .addError(InternalError)
   .addError(RouteNotFound)
   .annotate(OpenApi.Title, "Clinic API")

@@ -54,3 +54,10 @@ export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaTyp
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 415 })
 ) {}
+
+/** The requested time is busy in one of the therapist's imported external calendars. */
+export class BusyInExternalCalendar extends Schema.TaggedError<BusyInExternalCalendar>()(
+  "BusyInExternalCalendar",
+  { message: Schema.String, calendarId: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}

@@ -14,3 +14,6 @@ export type PatientId = typeof PatientId.Type
 
 export const BookingId = Schema.UUID.pipe(Schema.brand("BookingId"))
 export type BookingId = typeof BookingId.Type
+
+export const ExternalCalendarId = Schema.UUID.pipe(Schema.brand("ExternalCalendarId"))
+export type ExternalCalendarId = typeof ExternalCalendarId.Type

@@ -4,6 +4,7 @@ import {
   BookingId,
   BookingOverlap,
   BookingStatus,
+  BusyInExternalCalendar,
   effectiveStatus,
   notFound,
   PatientId,
@@ -11,7 +12,7 @@ import {
 } from "@clinic/domain"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
-import { MemoryDb, withRow } from "./MemoryDb.js"
+import { MemoryDb, type Tables, withRow } from "./MemoryDb.js"
 import { iso, PgErrorCode, pgErrorCode } from "./Sql.js"
 
 export interface NewBooking {
@@ -46,8 +47,10 @@ export interface BookingRepoShape {
   /**
    * Creates a pending booking. Fails with `BookingOverlap` when an active booking (pending within
    * its hold, or confirmed) of the same therapist overlaps; lapsed holds in the way are expired.
+   * Fails with `BusyInExternalCalendar` when the time overlaps a busy time imported from one of the
+   * therapist's external calendars (checked first, in the same transaction).
    */
-  readonly insert: (booking: NewBooking) => Effect.Effect<Booking, BookingOverlap>
+  readonly insert: (booking: NewBooking) => Effect.Effect<Booking, BookingOverlap | BusyInExternalCalendar>
   readonly findById: (id: BookingId) => Effect.Effect<Booking, NotFound>
   readonly findOwned: (therapistId: UserId, id: BookingId) => Effect.Effect<Booking, NotFound>
   /**
@@ -66,6 +69,11 @@ export interface BookingRepoShape {
 }
 
 const overlap = new BookingOverlap({ message: "The therapist already has an active booking overlapping that time" })
+const busyElsewhere = (calendarId: string) =>
+  new BusyInExternalCalendar({
+    message: "The therapist is busy at that time in an external calendar",
+    calendarId
+  })
 
 const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -122,6 +130,12 @@ const makePg = Effect.gen(function*() {
           UPDATE bookings SET status = 'expired', updated_at = ${now}
           WHERE therapist_id = ${booking.therapistId} AND status = 'pending' AND hold_expires_at <= ${now}
             AND tstzrange(starts_at, ends_at) && tstzrange(${startsAt}::timestamptz, ${endsAt}::timestamptz)`
+        const busy = yield* sql<{ calendarId: string }>`
+          SELECT calendar_id FROM external_busy
+          WHERE therapist_id = ${booking.therapistId}
+            AND tstzrange(starts_at, ends_at) && tstzrange(${startsAt}::timestamptz, ${endsAt}::timestamptz)
+          LIMIT 1`
+        if (busy.length > 0) return yield* Effect.fail(busyElsewhere(busy[0].calendarId))
         return yield* insertRow({
           id: BookingId.make(crypto.randomUUID()),
           therapistId: booking.therapistId,
@@ -236,17 +250,30 @@ const makeMemory = Effect.gen(function*() {
         const overlaps = (other: Booking) =>
           other.therapistId === input.therapistId &&
           DateTime.lessThan(other.startsAt, input.endsAt) && DateTime.lessThan(input.startsAt, other.endsAt)
-        const inserted = yield* Ref.modify(db, (t) => {
-          const bookings = new Map(t.bookings)
-          for (const other of t.bookings.values()) {
-            if (!overlaps(other)) continue
-            if (lapsed(other, now)) bookings.set(other.id, new Booking({ ...other, status: "expired", updatedAt: now }))
-            else if (other.status === "pending" || other.status === "confirmed") return [false, t] as const
+        const inserted = yield* Ref.modify(
+          db,
+          (t): readonly [true | BookingOverlap | BusyInExternalCalendar, Tables] => {
+            for (const [calendarId, intervals] of t.externalBusy) {
+              if (t.externalCalendars.get(calendarId)?.therapistId !== input.therapistId) continue
+              const hit = intervals.some((busy) =>
+                DateTime.lessThan(busy.startsAt, input.endsAt) && DateTime.lessThan(input.startsAt, busy.endsAt)
+              )
+              if (hit) return [busyElsewhere(calendarId), t] as const
+            }
+            const bookings = new Map(t.bookings)
+            for (const other of t.bookings.values()) {
+              if (!overlaps(other)) continue
+              if (lapsed(other, now)) {
+                bookings.set(other.id, new Booking({ ...other, status: "expired", updatedAt: now }))
+              } else if (other.status === "pending" || other.status === "confirmed") {
+                return [overlap, t] as const
+              }
+            }
+            bookings.set(booking.id, booking)
+            return [true, { ...t, bookings }] as const
           }
-          bookings.set(booking.id, booking)
-          return [true, { ...t, bookings }] as const
-        })
-        return inserted ? booking : yield* Effect.fail(overlap)
+        )
+        return inserted === true ? booking : yield* Effect.fail(inserted)
       }),
     findById: (id) => find(() => true, id),
     findOwned: (therapistId, id) => find((b) => b.therapistId === therapistId, id),

@@ -1,4 +1,5 @@
-import type { AuthSession, Booking, Patient, SessionMedia, User } from "@clinic/domain"
+import type { AuthSession, Booking, ExternalCalendar, Patient, SessionMedia, User } from "@clinic/domain"
+import type { DateTime } from "effect"
 import { Context, Effect, Layer, Ref } from "effect"
 
 export interface Tables {
@@ -7,6 +8,16 @@ export interface Tables {
   readonly sessionMedia: ReadonlyMap<string, SessionMedia>
   readonly patients: ReadonlyMap<string, Patient>
   readonly bookings: ReadonlyMap<string, Booking>
+  /** Feed token digest by therapist id. */
+  readonly calendarFeedTokens: ReadonlyMap<string, { readonly tokenHash: string; readonly createdAt: DateTime.Utc }>
+  readonly externalCalendars: ReadonlyMap<string, ExternalCalendar>
+  /** Busy intervals by external calendar id. */
+  readonly externalBusy: ReadonlyMap<string, ReadonlyArray<BusyInterval>>
+}
+
+export interface BusyInterval {
+  readonly startsAt: DateTime.Utc
+  readonly endsAt: DateTime.Utc
 }
 
 export const emptyTables: Tables = {
@@ -14,7 +25,10 @@ export const emptyTables: Tables = {
   authSessions: new Map(),
   sessionMedia: new Map(),
   patients: new Map(),
-  bookings: new Map()
+  bookings: new Map(),
+  calendarFeedTokens: new Map(),
+  externalCalendars: new Map(),
+  externalBusy: new Map()
 }
 
 /**

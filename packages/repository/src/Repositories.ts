@@ -1,6 +1,8 @@
 import { Layer } from "effect"
 import { AuthSessionRepo } from "./AuthSessionRepo.js"
 import { BookingRepo } from "./BookingRepo.js"
+import { CalendarFeedRepo } from "./CalendarFeedRepo.js"
+import { ExternalCalendarRepo } from "./ExternalCalendarRepo.js"
 import { MemoryDb } from "./MemoryDb.js"
 import { PatientRepo } from "./PatientRepo.js"
 import { UserRepo } from "./UserRepo.js"
@@ -10,7 +12,9 @@ export const layerPg = Layer.mergeAll(
   UserRepo.layerPg,
   AuthSessionRepo.layerPg,
   PatientRepo.layerPg,
-  BookingRepo.layerPg
+  BookingRepo.layerPg,
+  CalendarFeedRepo.layerPg,
+  ExternalCalendarRepo.layerPg
 )
 
 /** Every repository on one fresh in-memory store, which stays reachable as `MemoryDb`. */
@@ -18,5 +22,7 @@ export const layerMemory = Layer.mergeAll(
   UserRepo.layerMemory,
   AuthSessionRepo.layerMemory,
   PatientRepo.layerMemory,
-  BookingRepo.layerMemory
+  BookingRepo.layerMemory,
+  CalendarFeedRepo.layerMemory,
+  ExternalCalendarRepo.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))

@@ -3,6 +3,7 @@ import { IdempotencyRepo } from "../src/IdempotencyRepo.js"
 import * as Repositories from "../src/Repositories.js"
 import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
 import { bookingRepoContract } from "./BookingRepoContract.js"
+import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { userRepoContract } from "./UserRepoContract.js"
@@ -11,4 +12,5 @@ userRepoContract("memory", Repositories.layerMemory)
 authSessionRepoContract("memory", Repositories.layerMemory)
 patientRepoContract("memory", Repositories.layerMemory)
 bookingRepoContract("memory", Repositories.layerMemory)
+calendarRepoContract("memory", Repositories.layerMemory)
 idempotencyRepoContract("memory", Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory))

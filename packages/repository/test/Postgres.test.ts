@@ -4,6 +4,7 @@ import * as Repositories from "../src/Repositories.js"
 import * as TestDatabase from "../src/testing/TestDatabase.js"
 import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
 import { bookingRepoContract } from "./BookingRepoContract.js"
+import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { userRepoContract } from "./UserRepoContract.js"
@@ -14,6 +15,7 @@ userRepoContract("postgres", layer)
 authSessionRepoContract("postgres", layer)
 patientRepoContract("postgres", layer)
 bookingRepoContract("postgres", layer)
+calendarRepoContract("postgres", layer)
 idempotencyRepoContract(
   "postgres",
   Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))

@@ -1,0 +1,252 @@
+import { PatientId } from "@clinic/domain"
+import { Registry } from "@clinic/queue"
+import { BookingRepo, ExternalCalendarRepo, PatientRepo, UserRepo } from "@clinic/repository"
+import * as Repositories from "@clinic/repository/Repositories"
+import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { FetchHttpClient } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
+import {
+  calendarQueue,
+  CalendarSyncConfig,
+  ExternalCalendarSync,
+  syncExternalCalendars,
+  syncExternalCalendarsEntry,
+  syncExternalCalendarsTask,
+  syncExternalCalendarTask
+} from "../src/ExternalCalendarSync.js"
+import { isPrivateAddress } from "../src/FeedAddress.js"
+import { calendar, event } from "./IcsFixtures.js"
+import { ics, IcsServer } from "./IcsServer.js"
+
+const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
+const startClock = TestClock.setTime(T0.epochMillis)
+const at = (hours: number) => DateTime.add(T0, { minutes: hours * 60 })
+
+// The test server is on 127.0.0.1, which production settings refuse to fetch.
+const syncLayer = <A, E>(repositories: Layer.Layer<A, E>, allowPrivateNetworks = true) =>
+  ExternalCalendarSync.DefaultWithoutDependencies.pipe(
+    Layer.provideMerge(repositories),
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provide(
+      CalendarSyncConfig.layerWith({ maxBytes: 4096, timeout: Duration.seconds(30), allowPrivateNetworks })
+    )
+  )
+
+const memory = syncLayer(Repositories.layerMemory)
+const postgres = syncLayer(Repositories.layerPg.pipe(Layer.provideMerge(TestDatabase.layer)))
+
+const oneBusyHour = calendar(event("meeting", "DTSTART:20260303T100000Z", "DTEND:20260303T110000Z"))
+
+const therapistWithFeed = (url: string) =>
+  Effect.gen(function*() {
+    const therapist = yield* Effect.flatMap(UserRepo, (users) =>
+      users.insert({
+        email: `t.${crypto.randomUUID().slice(0, 8)}@clinic.test` as never,
+        name: "Dr Sync",
+        role: "therapist",
+        passwordHash: "x"
+      })).pipe(Effect.orDie)
+    const patient = yield* Effect.flatMap(PatientRepo, (repo) =>
+      repo.insert({ therapistId: therapist.id, name: "Pat", email: null, phone: null, notes: null }))
+    const feed = yield* Effect.flatMap(ExternalCalendarRepo, (repo) =>
+      repo.add({ therapistId: therapist.id, url, label: null }, 10)).pipe(Effect.orDie)
+    const book = (from: number, to: number) =>
+      Effect.flatMap(BookingRepo, (repo) =>
+        repo.insert({
+          therapistId: therapist.id,
+          patientId: PatientId.make(patient.id),
+          startsAt: at(from),
+          endsAt: at(to),
+          holdExpiresAt: at(0.25)
+        }))
+    return { therapist, feed, book }
+  })
+
+type Needs = ExternalCalendarSync | ExternalCalendarRepo | BookingRepo | PatientRepo | UserRepo
+
+const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
+  describe(`external calendar sync (${name})`, () => {
+    it.scoped("imports busy times from an HTTP feed; they block bookings until a new import drops them", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const server = yield* IcsServer
+        server.set("/cal.ics", ics(oneBusyHour))
+        const { book, feed } = yield* therapistWithFeed(server.url("/cal.ics"))
+        const sync = yield* ExternalCalendarSync
+        const repo = yield* ExternalCalendarRepo
+
+        assert.strictEqual(yield* sync.syncOne(feed), 1)
+        assert.deepStrictEqual(yield* repo.busy(feed.id), [{ startsAt: at(25), endsAt: at(26) }])
+        // 2026-03-03T10:00Z is T0 + 25 hours.
+        const refused = yield* Effect.flip(book(25.5, 26.5))
+        assert.strictEqual(refused._tag, "BusyInExternalCalendar")
+        assert.strictEqual((yield* book(26, 27)).status, "pending")
+
+        server.set("/cal.ics", ics(calendar()))
+        yield* TestClock.adjust("15 minutes")
+        assert.strictEqual(yield* sync.syncOne(feed), 0)
+        assert.strictEqual((yield* book(25, 26)).status, "pending")
+        const [stored] = yield* repo.list(feed.therapistId)
+        assert.deepStrictEqual(stored.lastSyncedAt, at(0.25))
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a broken feed fails with a typed reason, is recorded, and keeps the previous import", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const server = yield* IcsServer
+        server.set("/cal.ics", ics(oneBusyHour))
+        const { book, feed } = yield* therapistWithFeed(server.url("/cal.ics"))
+        const sync = yield* ExternalCalendarSync
+        const repo = yield* ExternalCalendarRepo
+        yield* sync.syncOne(feed)
+
+        const cases = [
+          { route: ics("server error", 500), reason: "status" },
+          { route: ics("<html>login page</html>"), reason: "invalid" },
+          { route: ics(`${oneBusyHour}${"X".repeat(5000)}`), reason: "too-large" },
+          // No Content-Length: the limit is counted on the stream.
+          {
+            route: { _tag: "Body", status: 200, body: "Y".repeat(5000), headers: { "transfer-encoding": "chunked" } },
+            reason: "too-large"
+          }
+        ] as const
+        for (const { reason, route } of cases) {
+          server.set("/cal.ics", route)
+          const error = yield* Effect.flip(sync.syncOne(feed))
+          assert.strictEqual(error._tag, "ExternalCalendarSyncError")
+          assert.strictEqual(error.reason, reason)
+          assert.strictEqual(error.calendarId, feed.id)
+          const [stored] = yield* repo.list(feed.therapistId)
+          assert.isTrue(stored.lastError!.startsWith(reason), stored.lastError!)
+          assert.deepStrictEqual(stored.lastSyncedAt, at(0))
+          assert.deepStrictEqual(yield* repo.busy(feed.id), [{ startsAt: at(25), endsAt: at(26) }])
+        }
+        assert.strictEqual((yield* Effect.flip(book(25, 26)))._tag, "BusyInExternalCalendar")
+
+        const unreachable = yield* ExternalCalendarRepo.pipe(
+          Effect.flatMap((r) =>
+            r.add({ therapistId: feed.therapistId, url: "http://127.0.0.1:1/x.ics", label: null }, 10)
+          ),
+          Effect.orDie
+        )
+        assert.strictEqual((yield* Effect.flip(sync.syncOne(unreachable))).reason, "unreachable")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a feed that never answers times out on the Clock and keeps the previous import", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const server = yield* IcsServer
+        server.set("/cal.ics", ics(oneBusyHour))
+        const { feed } = yield* therapistWithFeed(server.url("/cal.ics"))
+        const sync = yield* ExternalCalendarSync
+        yield* sync.syncOne(feed)
+        server.set("/cal.ics", { _tag: "Hang" })
+        const fiber = yield* Effect.fork(sync.syncOne(feed))
+        yield* server.hanging
+        yield* TestClock.adjust("1 minute")
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = yield* Effect.flip(exit)
+        assert.strictEqual(error.reason, "timeout")
+        assert.strictEqual((yield* ExternalCalendarRepo.pipe(Effect.flatMap((r) => r.busy(feed.id)))).length, 1)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("the task runs every feed: one broken feed does not stop the others", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const server = yield* IcsServer
+        server.set("/good.ics", ics(oneBusyHour))
+        server.set("/bad.ics", ics("nope", 503))
+        const good = yield* therapistWithFeed(server.url("/good.ics"))
+        const bad = yield* therapistWithFeed(server.url("/bad.ics"))
+        const summary = yield* syncExternalCalendars
+        assert.deepStrictEqual(summary, { feeds: 2, synced: 1, failed: 1, busyTimes: 1 })
+        const repo = yield* ExternalCalendarRepo
+        assert.strictEqual((yield* repo.list(bad.therapist.id))[0].lastError, "status: the server answered HTTP 503")
+        assert.strictEqual((yield* Effect.flip(good.book(25, 26)))._tag, "BusyInExternalCalendar")
+
+        // The queue's task does the same run; the registry accepts the task, its queue and its beat entry.
+        server.set("/bad.ics", ics(oneBusyHour))
+        yield* syncExternalCalendarsTask.handler({}, {
+          id: "t1",
+          name: syncExternalCalendarsTask.name,
+          queue: syncExternalCalendarsTask.queue,
+          attempt: 1,
+          maxAttempts: 3
+        })
+        assert.isNull((yield* repo.list(bad.therapist.id))[0].lastError)
+        // One feed on its own; a feed removed since is no error.
+        server.set("/bad.ics", ics(calendar()))
+        const context = { id: "t2", name: "calendar.sync-feed", queue: "calendar", attempt: 1, maxAttempts: 3 }
+        yield* syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
+        assert.deepStrictEqual(yield* repo.busy(bad.feed.id), [])
+        assert.strictEqual((yield* repo.busy(good.feed.id)).length, 1)
+        server.set("/bad.ics", ics("nope", 500))
+        const failed = yield* Effect.flip(
+          syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
+        )
+        assert.strictEqual(failed.reason, "status")
+        yield* repo.remove(bad.therapist.id, bad.feed.id)
+        yield* syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
+
+        const registry = yield* Registry.make({
+          tasks: [syncExternalCalendarsTask, syncExternalCalendarTask],
+          queues: [calendarQueue],
+          periodic: [syncExternalCalendarsEntry()]
+        })
+        assert.strictEqual(registry.periodic[0].task.name, "calendar.sync-external")
+      }).pipe(Effect.provide(layer)))
+  })
+
+describe("external calendar sync: where it fetches from", () => {
+  it.scoped("redirects are followed a few hops; loops fail", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const server = yield* IcsServer
+      server.set("/cal.ics", ics(oneBusyHour))
+      server.set("/moved.ics", { _tag: "Body", status: 301, body: "", headers: { location: "/cal.ics" } })
+      server.set("/loop.ics", { _tag: "Body", status: 302, body: "", headers: { location: "/loop.ics" } })
+      const { feed } = yield* therapistWithFeed(server.url("/moved.ics"))
+      const sync = yield* ExternalCalendarSync
+      assert.strictEqual(yield* sync.syncOne(feed), 1)
+      const loop = yield* ExternalCalendarRepo.pipe(
+        Effect.flatMap((r) => r.add({ therapistId: feed.therapistId, url: server.url("/loop.ics"), label: null }, 10)),
+        Effect.orDie
+      )
+      const error = yield* Effect.flip(sync.syncOne(loop))
+      assert.deepStrictEqual([error.reason, error.message], ["status", "too many redirects"])
+    }).pipe(Effect.provide(memory)))
+
+  it.scoped("by default, loopback and private hosts are refused before any request", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const server = yield* IcsServer
+      server.set("/cal.ics", ics(oneBusyHour))
+      const { feed } = yield* therapistWithFeed(server.url("/cal.ics"))
+      const sync = yield* ExternalCalendarSync
+      const error = yield* Effect.flip(sync.syncOne(feed))
+      assert.deepStrictEqual([error.reason, error.message], ["forbidden", "the host is on a private network"])
+      assert.strictEqual(server.requests(), 0)
+      const repo = yield* ExternalCalendarRepo
+      for (const url of ["http://localhost:1/x.ics", "http://169.254.169.254/latest", "http://[::1]/x.ics"]) {
+        const other = yield* repo.add({ therapistId: feed.therapistId, url, label: null }, 10).pipe(Effect.orDie)
+        assert.strictEqual((yield* Effect.flip(sync.syncOne(other))).reason, "forbidden", url)
+      }
+    }).pipe(Effect.provide(syncLayer(Repositories.layerMemory, false))))
+
+  it("classifies private addresses", () => {
+    for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254"]) {
+      assert.isTrue(isPrivateAddress(ip), ip)
+    }
+    for (const ip of ["::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "100.64.0.1"]) {
+      assert.isTrue(isPrivateAddress(ip), ip)
+    }
+    for (const ip of ["8.8.8.8", "172.32.0.1", "193.168.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"]) {
+      assert.isFalse(isPrivateAddress(ip), ip)
+    }
+  })
+})
+
+suite("memory", memory)
+suite("postgres", postgres)
