@@ -9,10 +9,11 @@ import { AuthLive } from "./AuthHandlers.js"
 import { BookingsLive } from "./BookingsHandlers.js"
 import { HealthLive } from "./HealthHandlers.js"
 import { PatientsLive } from "./PatientsHandlers.js"
+import { RecordingsLive } from "./RecordingsHandlers.js"
 import { ErrorShapeLive, serviceMiddleware } from "./ServiceQuality.js"
 
 export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
-  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive])
+  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, RecordingsLive])
 )
 
 /**

@@ -2,9 +2,11 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/re
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "./Http.js"
+import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 import { LoggingLive } from "./Logging.js"
 
-HttpLive.pipe(
+Layer.merge(HttpLive, RecordingsWorker).pipe(
+  Layer.provide(RecordingsPg),
   Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),

@@ -4,6 +4,7 @@ import { BookingsApi } from "./BookingsApi.js"
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RouteNotFound } from "./HttpErrors.js"
 import { PatientsApi } from "./PatientsApi.js"
+import { RecordingsApi } from "./Recordings.js"
 
 /** The public API of `apps/api`. Each feature adds its group here. */
 export class ClinicApi extends HttpApi.make("clinic")
@@ -11,6 +12,7 @@ export class ClinicApi extends HttpApi.make("clinic")
   .add(AuthApi)
   .add(PatientsApi)
   .add(BookingsApi)
+  .add(RecordingsApi)
   .addError(InternalError)
   .addError(RouteNotFound)
   .annotate(OpenApi.Title, "Clinic API")

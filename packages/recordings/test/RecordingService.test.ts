@@ -1,4 +1,5 @@
 import type { User } from "@clinic/domain"
+import * as UnitOfWork from "../src/UnitOfWork.js"
 import { ClinicalNotes, Email, ListRecordingsParams, RecordingId } from "@clinic/domain"
 import { PatientRepo } from "@clinic/repository/PatientRepo"
 import * as Repositories from "@clinic/repository/Repositories"
@@ -43,7 +44,7 @@ const notes = Schema.decodeUnknownSync(ClinicalNotes)({
 })
 
 type DbLayer = Layer.Layer<
-  RecordingRepo.RecordingRepo | RateLimiter.RateLimiter | UserRepo | PatientRepo,
+  RecordingRepo.RecordingRepo | RateLimiter.RateLimiter | UserRepo | PatientRepo | UnitOfWork.UnitOfWork,
   never,
   RecordingsConfig
 >
@@ -373,11 +374,11 @@ const suite = (name: string, db: DbLayer) =>
 
 suite(
   "memory",
-  Layer.mergeAll(RecordingRepo.layerMemory, RateLimiter.layerMemory, Repositories.layerMemory)
+  Layer.mergeAll(RecordingRepo.layerMemory, RateLimiter.layerMemory, Repositories.layerMemory, UnitOfWork.layerMemory)
 )
 suite(
   "postgres",
-  Layer.mergeAll(RecordingRepo.layerPg, RateLimiter.layerPg, Repositories.layerPg).pipe(
+  Layer.mergeAll(RecordingRepo.layerPg, RateLimiter.layerPg, Repositories.layerPg, UnitOfWork.layerPg).pipe(
     Layer.provide(TestDatabase.layer)
   )
 )

@@ -7,11 +7,13 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/re
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "../../src/Http.js"
+import { RecordingsPg } from "../../src/Recordings.js"
 import { LoggingLive } from "../../src/Logging.js"
 import { TestAuthentication } from "../../test/support/TestAuthentication.js"
 
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
+  Layer.provide(RecordingsPg),
   Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
