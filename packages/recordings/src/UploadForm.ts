@@ -69,6 +69,16 @@ export const receive = <E, R>(
     const onPart = (part: Multipart.Part): Effect.Effect<void, UploadError | E | Multipart.MultipartError, R> =>
       Effect.gen(function*() {
         if (part._tag === "Field") {
+          if (part.key === FILE_FIELD || part.key === "") {
+            // The parser's header grammar stops at characters beyond U+00FF: a quoted filename
+            // with an emoji (sent raw as UTF-8) loses its name and filename, and the file part
+            // arrives as a nameless field.
+            return yield* new InvalidField({
+              message: "The file part's headers could not be read: a filename with characters beyond U+00FF " +
+                "must be sent as RFC 5987 `filename*`",
+              field: FILE_FIELD
+            })
+          }
           if (part.key !== PATIENT_FIELD) return
           if (Option.isSome(yield* Ref.get(patient))) {
             return yield* new InvalidField({ message: "patient_id was given twice", field: PATIENT_FIELD })
