@@ -1,8 +1,8 @@
 import type { RateLimited } from "@clinic/domain"
 import { ClinicApi, CurrentUser, Recording } from "@clinic/domain"
-import { Pipeline, RateLimiter, RecordingService } from "@clinic/recordings"
 import type { OutboxStore } from "@clinic/events"
 import type { TaskStore } from "@clinic/queue"
+import { Pipeline, RateLimiter, RecordingService } from "@clinic/recordings"
 import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 
@@ -50,15 +50,20 @@ export const RecordingsLive = HttpApiBuilder.group(ClinicApi, "recordings", (han
         ))
       .handle("get", ({ path }) =>
         Effect.flatMap(CurrentUser, ({ user }) => service.get(user.id, path.id)).pipe(Effect.map(view)))
-      .handle("notes", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => service.notes(user.id, path.id)))
+      .handle("notes", ({ path }) =>
+        Effect.flatMap(CurrentUser, ({ user }) => service.notes(user.id, path.id)))
       .handle("extractNotes", ({ path }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => service.requestNotes(user.id, path.id)).pipe(
-          withRateLimitHeaders,
-          Effect.tap(({ recording }) => Effect.provide(Pipeline.onNotesRequested(recording), pipeline)),
-          Effect.map(({ recording }) => view(recording))
-        ))
+        Effect.flatMap(CurrentUser, ({ user }) =>
+          service.requestNotes(user.id, path.id)).pipe(
+            withRateLimitHeaders,
+            Effect.tap(({ recording }) =>
+              Effect.provide(Pipeline.onNotesRequested(recording), pipeline)
+            ),
+            Effect.map(({ recording }) => view(recording))
+          ))
       .handle("supplyTranscript", ({ path, payload }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => service.supplyTranscript(user.id, path.id, payload)).pipe(
-          Effect.map(view)
-        ))
+        Effect.flatMap(CurrentUser, ({ user }) =>
+          service.supplyTranscript(user.id, path.id, payload)).pipe(
+            Effect.map(view)
+          ))
   }))

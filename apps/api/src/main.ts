@@ -2,8 +2,8 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/re
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "./Http.js"
-import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 import { LoggingLive } from "./Logging.js"
+import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(RecordingsPg),

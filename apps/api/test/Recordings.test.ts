@@ -1,11 +1,19 @@
-import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
 import { RecordingRepo } from "@clinic/recordings"
-import { assert, describe, it } from "@effect/vitest"
 import { NodeFileSystem } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, TestClock } from "effect"
 import { audioBytes, heads } from "../../../packages/recordings/test/audio.js"
-import { type FilePart, get, memoryRecordings, post, putJson, storedFiles, upload } from "./support/RecordingsApi.js"
+import {
+  type FilePart,
+  get,
+  memoryRecordings,
+  post,
+  publishedTypes,
+  putJson,
+  storedFiles,
+  upload
+} from "./support/RecordingsApi.js"
 import { makeTherapist, startClock, therapistWithPatient } from "./support/TestApi.js"
 
 const KiB = 1024
@@ -19,17 +27,6 @@ const m4a: FilePart = { name: "session.m4a", type: "audio/mp4", bytes: audioByte
 
 const withServer = (settings: Record<string, string> = {}) =>
   Effect.provide(Layer.merge(memoryRecordings(settings), NodeFileSystem.layer))
-
-/** The types of the events in the outbox not yet handed to subscribers (and hands them over). */
-export const publishedTypes = Effect.gen(function*() {
-  const store = yield* OutboxStore
-  let types: ReadonlyArray<string> = []
-  yield* store.dispatch(100, yield* DateTime.now, (events) =>
-    Effect.sync(() => {
-      types = events.map((event) => event.type)
-    }))
-  return types
-})
 
 const uuidName = /^[0-9a-f-]{36}\.(mp3|wav|m4a)$/
 
@@ -141,7 +138,9 @@ describe("recordings over HTTP (memory)", () => {
       // Refused uploads spent no rate-limit slots except those refused after the limiter ran.
       const ok = yield* upload(user.id, [["patient_id", patient.id], ["file", mp3()]])
       assert.strictEqual(ok.status, 201)
-    }).pipe(withServer({ CLINIC_RECORDINGS_MAX_UPLOAD_BYTES: String(64 * KiB), CLINIC_RECORDINGS_UPLOAD_RATE_LIMIT: "100" })))
+    }).pipe(
+      withServer({ CLINIC_RECORDINGS_MAX_UPLOAD_BYTES: String(64 * KiB), CLINIC_RECORDINGS_UPLOAD_RATE_LIMIT: "100" })
+    ))
 
   it.effect("GET /sessions/:id: malformed id 400, unknown 404, another therapist's 404", () =>
     Effect.gen(function*() {
@@ -286,7 +285,10 @@ describe("recordings over HTTP (memory)", () => {
 
       // Limits are per user.
       const other = yield* therapistWithPatient
-      assert.strictEqual((yield* upload(other.user.id, [["patient_id", other.patient.id], ["file", mp3()]])).status, 201)
+      assert.strictEqual(
+        (yield* upload(other.user.id, [["patient_id", other.patient.id], ["file", mp3()]])).status,
+        201
+      )
     }).pipe(withServer()))
 
   it.effect("extract-notes: 20 per rolling hour, then 429 with headers", () =>

@@ -46,7 +46,9 @@ export const recordingsSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, setting
   Layer.unwrapScoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-recordings-" })
-    const values = new Map(Object.entries({ CLINIC_RECORDINGS_DIR: dir, CLINIC_RECORDINGS_WORKER: "false", ...settings }))
+    const values = new Map(
+      Object.entries({ CLINIC_RECORDINGS_DIR: dir, CLINIC_RECORDINGS_WORKER: "false", ...settings })
+    )
     return layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
   })).pipe(Layer.provide(NodeFileSystem.layer))
 

@@ -1,12 +1,13 @@
 import type { Recording } from "@clinic/domain"
 import { RecordingId } from "@clinic/domain"
-import { EventBus, OutboxStore } from "@clinic/events"
+import type { OutboxStore } from "@clinic/events"
+import { EventBus } from "@clinic/events"
 import type { TaskStore } from "@clinic/queue"
 import { Backoff, Registry, Task, TaskQueue, Worker } from "@clinic/queue"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { RecordingRepo } from "./RecordingRepo.js"
 import type { StepOutcome } from "./RecordingService.js"
 import { RecordingService } from "./RecordingService.js"
-import { RecordingRepo } from "./RecordingRepo.js"
 
 /**
  * The recordings pipeline on the durable queue: `recording.transcribe` then

@@ -117,16 +117,16 @@ export const make = Effect.gen(function*() {
       }).pipe(Effect.provide(storeContext))
       const recording = yield* unit.transaction(Effect.tap(
         repo.insert({
-        id,
-        therapistId,
-        patientId: received.patientId,
-        originalFilename: received.declared.originalFilename,
-        storedPath: received.stored.storedPath,
-        format: received.declared.format,
-        mimeType: received.declared.mimeType,
-        sizeBytes: received.stored.sizeBytes,
-        sha256: received.stored.sha256
-      }),
+          id,
+          therapistId,
+          patientId: received.patientId,
+          originalFilename: received.declared.originalFilename,
+          storedPath: received.stored.storedPath,
+          format: received.declared.format,
+          mimeType: received.declared.mimeType,
+          sizeBytes: received.stored.sizeBytes,
+          sha256: received.stored.sha256
+        }),
         (recording) => afterInsert === undefined ? Effect.void : afterInsert(recording)
       )).pipe(Effect.onError(() => store.remove(received.stored.storedPath)))
       return { recording, rateLimit }

@@ -1,5 +1,4 @@
 import type { User } from "@clinic/domain"
-import * as UnitOfWork from "../src/UnitOfWork.js"
 import { ClinicalNotes, Email, ListRecordingsParams, RecordingId } from "@clinic/domain"
 import { PatientRepo } from "@clinic/repository/PatientRepo"
 import * as Repositories from "@clinic/repository/Repositories"
@@ -18,6 +17,7 @@ import { RecordingService } from "../src/RecordingService.js"
 import * as RecordingServiceModule from "../src/RecordingService.js"
 import { RecordingStore } from "../src/RecordingStore.js"
 import * as Transcriber from "../src/Transcriber.js"
+import * as UnitOfWork from "../src/UnitOfWork.js"
 import { audioBytes, chunked, heads } from "./audio.js"
 import { startClock } from "./fixtures.js"
 

@@ -7,8 +7,8 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/re
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "../../src/Http.js"
-import { RecordingsPg } from "../../src/Recordings.js"
 import { LoggingLive } from "../../src/Logging.js"
+import { RecordingsPg } from "../../src/Recordings.js"
 import { TestAuthentication } from "../../test/support/TestAuthentication.js"
 
 HttpLive.pipe(

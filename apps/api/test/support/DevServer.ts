@@ -8,8 +8,8 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg, UserRepo } from "
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option } from "effect"
 import { HttpLive } from "../../src/Http.js"
-import { RecordingsPg } from "../../src/Recordings.js"
 import { LoggingLive } from "../../src/Logging.js"
+import { RecordingsPg } from "../../src/Recordings.js"
 import { TestAuthentication } from "./TestAuthentication.js"
 
 const Seed = Layer.effectDiscard(Effect.gen(function*() {

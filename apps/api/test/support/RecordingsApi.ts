@@ -1,10 +1,13 @@
+import { OutboxStore } from "@clinic/events"
+import { RecordingsConfig } from "@clinic/recordings"
 import { IdempotencyRepo, layerMemory as RepositoriesMemory, layerPg as RepositoriesPg } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
-import { RecordingsConfig } from "@clinic/recordings"
-import { FileSystem, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import type { HttpClientResponse } from "@effect/platform"
+import { FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient, SqlError } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import type { PgClient } from "@effect/sql-pg"
+import { DateTime, Duration, Effect, Layer, Schedule } from "effect"
 import * as Path from "node:path"
 import { ServeLive } from "../../src/Http.js"
 import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
@@ -33,12 +36,16 @@ export const memoryRecordings = (settings: Record<string, string> = {}) =>
     Layer.provide(testConfig())
   )
 
-export const postgresRecordings = (settings: Record<string, string> = {}) =>
+/** `database` defaults to a fresh one; pass a built one to restart the API on the same data. */
+export const postgresRecordings = <E>(
+  settings: Record<string, string> = {},
+  database: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E> = TestDatabase.layer
+) =>
   ServeLive.pipe(
     Layer.provide(TestAuthentication),
     Layer.provideMerge(recordingsSettings(RecordingsPg, settings)),
     Layer.provideMerge(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
-    Layer.provideMerge(TestDatabase.layer),
+    Layer.provideMerge(database),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(testConfig())
   )
@@ -58,13 +65,20 @@ export interface Answer {
 const answer = (response: HttpClientResponse.HttpClientResponse) =>
   Effect.map(
     response.text,
-    (text): Answer => ({ status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) })
+    (text): Answer => ({
+      status: response.status,
+      headers: response.headers,
+      body: text === "" ? null : JSON.parse(text)
+    })
   )
 
 /** Sends a request as `token` and returns the raw status, headers and JSON body. */
 export const send = (token: string, request: HttpClientRequest.HttpClientRequest) =>
-  Effect.flatMap(HttpClient.HttpClient, (client) =>
-    client.execute(HttpClientRequest.bearerToken(request, token))).pipe(Effect.flatMap(answer), Effect.scoped, Effect.orDie)
+  Effect.flatMap(HttpClient.HttpClient, (client) => client.execute(HttpClientRequest.bearerToken(request, token))).pipe(
+    Effect.flatMap(answer),
+    Effect.scoped,
+    Effect.orDie
+  )
 
 /** `POST /sessions` with the given fields and files, in the order given. */
 export const upload = (
@@ -96,3 +110,30 @@ export const storedFiles = Effect.gen(function*() {
   }
   return files.sort()
 })
+
+/** The types of the events in the outbox not yet handed to subscribers (and hands them over). */
+export const publishedTypes = Effect.gen(function*() {
+  const store = yield* OutboxStore
+  let types: ReadonlyArray<string> = []
+  yield* store.dispatch(100, yield* DateTime.now, (events) =>
+    Effect.sync(() => {
+      types = events.map((event) => event.type)
+    }))
+  return types
+})
+
+/** Repeats `effect` (real time) until `done` holds, failing the test after `timeout`. */
+export const pollUntil = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean,
+  timeout: Duration.DurationInput
+) =>
+  effect.pipe(
+    Effect.filterOrFail(done, () => "not yet" as const),
+    Effect.retry({ while: (e) => e === "not yet", schedule: Schedule.spaced("50 millis") }),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`not done within ${Duration.format(timeout)}`)
+    }),
+    Effect.orDie
+  )
