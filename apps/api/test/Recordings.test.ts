@@ -94,6 +94,11 @@ describe("recordings over HTTP (memory)", () => {
           ...mp3(),
           name: "notes.txt"
         }]]],
+        ["PNG bytes declared as octet-stream", 415, "UnsupportedMediaType", [["patient_id", patient.id], ["file", {
+          ...mp3(),
+          type: "application/octet-stream",
+          bytes: audioBytes(heads.png, 4 * KiB)
+        }]]],
         ["declared type not audio", 415, "UnsupportedMediaType", [["patient_id", patient.id], ["file", {
           ...mp3(),
           type: "text/plain"
@@ -135,7 +140,7 @@ describe("recordings over HTTP (memory)", () => {
       }
       assert.deepStrictEqual(yield* storedFiles, [])
       assert.deepStrictEqual((yield* get(user.id, "/sessions")).body.items, [])
-      // Refused uploads spent no rate-limit slots except those refused after the limiter ran.
+      // Every attempt counts against the upload limit (100 here), refused ones too.
       const ok = yield* upload(user.id, [["patient_id", patient.id], ["file", mp3()]])
       assert.strictEqual(ok.status, 201)
     }).pipe(
