@@ -1,3 +1,4 @@
+/* global process, console */
 // A stand-in for an OpenAI-compatible provider, for manual runs and demos only:
 // `node packages/recordings/bin/fake-openai.mjs` (FAKE_OPENAI_PORT, default 8089), then
 // CLINIC_RECORDINGS_PROVIDER_BASE_URL=http://127.0.0.1:8089. It answers

@@ -34,7 +34,13 @@ describe("AudioValidation", () => {
 
   it("accepts any declared audio/* type (and octet-stream, which declares nothing) and refuses the rest", () => {
     for (
-      const type of ["audio/mpeg", "audio/x-wav", "audio/mp4; codecs=mp4a.40.2", "AUDIO/WAV", "application/octet-stream"]
+      const type of [
+        "audio/mpeg",
+        "audio/x-wav",
+        "audio/mp4; codecs=mp4a.40.2",
+        "AUDIO/WAV",
+        "application/octet-stream"
+      ]
     ) {
       assert.isTrue(Either.isRight(checkContentType(type)), type)
     }
