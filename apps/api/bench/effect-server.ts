@@ -12,6 +12,7 @@ import { createServer } from "node:http"
 import { ApiConfig } from "../src/ApiConfig.js"
 import { AuthenticationLive } from "../src/AuthenticationLive.js"
 import { ApiLive } from "../src/Http.js"
+import { RecordingsPg } from "../src/Recordings.js"
 
 const serve = process.env.BENCH_REQUEST_LOG === "1"
   ? HttpApiBuilder.serve(HttpMiddleware.logger)
@@ -20,6 +21,7 @@ const serve = process.env.BENCH_REQUEST_LOG === "1"
 serve.pipe(
   Layer.provide(ApiLive),
   Layer.provide(AuthenticationLive),
+  Layer.provide(RecordingsPg),
   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
   Layer.provide(Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg)),
   Layer.provide(ApiConfig.Default),

@@ -10,10 +10,11 @@ import { BookingsLive } from "./BookingsHandlers.js"
 import { CalendarFeedLive, CalendarLive } from "./CalendarHandlers.js"
 import { HealthLive } from "./HealthHandlers.js"
 import { PatientsLive } from "./PatientsHandlers.js"
+import { RecordingsLive } from "./RecordingsHandlers.js"
 import { ErrorShapeLive, serviceMiddleware } from "./ServiceQuality.js"
 
 export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
-  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, CalendarLive, CalendarFeedLive])
+  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, CalendarLive, CalendarFeedLive, RecordingsLive])
 )
 
 /**

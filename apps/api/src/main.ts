@@ -3,8 +3,10 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "./Http.js"
 import { LoggingLive } from "./Logging.js"
+import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 
-HttpLive.pipe(
+Layer.merge(HttpLive, RecordingsWorker).pipe(
+  Layer.provide(RecordingsPg),
   Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),

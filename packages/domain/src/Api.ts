@@ -5,6 +5,7 @@ import { CalendarApi, CalendarFeedApi } from "./CalendarApi.js"
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RouteNotFound } from "./HttpErrors.js"
 import { PatientsApi } from "./PatientsApi.js"
+import { RecordingsApi } from "./Recordings.js"
 
 /** The public API of `apps/api`. Each feature adds its group here. */
 export class ClinicApi extends HttpApi.make("clinic")
@@ -14,6 +15,7 @@ export class ClinicApi extends HttpApi.make("clinic")
   .add(BookingsApi)
   .add(CalendarApi)
   .add(CalendarFeedApi)
+  .add(RecordingsApi)
   .addError(InternalError)
   .addError(RouteNotFound)
   .annotate(OpenApi.Title, "Clinic API")

@@ -43,7 +43,12 @@ export class Recording extends Schema.Class<Recording>("Recording")({
   error: Schema.NullOr(Schema.String),
   attempts: Schema.NonNegativeInt,
   createdAt: Timestamp,
-  updatedAt: Timestamp
+  updatedAt: Timestamp,
+  /**
+   * Set by the API while the recording cannot move on by itself: e.g. no transcription provider is
+   * configured, so it waits in `uploaded` (a therapist may `PUT` a transcript meanwhile).
+   */
+  waitingReason: Schema.optional(Schema.String)
 }) {}
 
 export const TranscriptSource = Schema.Literal("provider", "therapist")

@@ -50,10 +50,12 @@ export const formatOfFilename = (filename: string): Either.Either<AudioFormat, U
 /**
  * The declared content type must be audio. Browsers disagree on the exact alias (`audio/x-wav`,
  * `audio/x-m4a`, `audio/mp3`...), and the bytes are checked anyway, so any `audio/*` passes.
+ * `application/octet-stream` is what clients send when they do not know (curl does for `.m4a`
+ * and `.mp3`): it declares nothing, so the extension and magic bytes decide.
  */
 export const checkContentType = (contentType: string | undefined): Either.Either<void, UnsupportedMediaType> => {
   const essence = (contentType ?? "").split(";")[0].trim().toLowerCase()
-  return /^audio\/[a-z0-9.+-]+$/.test(essence)
+  return /^audio\/[a-z0-9.+-]+$/.test(essence) || essence === "application/octet-stream"
     ? Either.void
     : Either.left(
       new UnsupportedMediaType({ message: `Declared content type "${essence || "none"}" is not an audio type` })

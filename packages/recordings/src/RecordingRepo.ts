@@ -84,6 +84,8 @@ export interface RecordingRepoShape {
     notes: { readonly recordingId: RecordingId; readonly notes: ClinicalNotes; readonly model: string }
   ) => Effect.Effect<RecordingNotes>
   readonly findNotes: (recordingId: RecordingId) => Effect.Effect<Option.Option<RecordingNotes>>
+  /** Recordings in `status` of every therapist, oldest first (the pipeline's resume sweep). */
+  readonly listByStatus: (status: RecordingStatus, limit: number) => Effect.Effect<ReadonlyArray<Recording>>
   /** Deletes a recording with its transcript and notes; returns it so the caller removes the file. */
   readonly delete: (therapistId: UserId, id: RecordingId) => Effect.Effect<Recording, NotFound>
 }
@@ -263,6 +265,12 @@ export const makePg = Effect.gen(function*() {
         Result: RecordingNotes,
         execute: () => sql`SELECT * FROM recording_notes WHERE recording_id = ${recordingId}`
       })(undefined).pipe(Effect.orDie, Effect.withSpan("RecordingRepo.findNotes")),
+    listByStatus: (status, limit) =>
+      SqlSchema.findAll({
+        Request: Schema.Void,
+        Result: Recording,
+        execute: () => sql`SELECT * FROM recordings WHERE status = ${status} ORDER BY created_at, id LIMIT ${limit}`
+      })(undefined).pipe(Effect.orDie, Effect.withSpan("RecordingRepo.listByStatus")),
     delete: (therapistId, id) =>
       SqlSchema.findOne({
         Request: Schema.Void,
@@ -360,6 +368,12 @@ export const makeMemory = Effect.gen(function*() {
         return notes
       }),
     findNotes: (recordingId) => Effect.map(Ref.get(db), (t) => Option.fromNullable(t.notes.get(recordingId))),
+    listByStatus: (status, limit) =>
+      Effect.map(Ref.get(db), (t) =>
+        [...t.recordings.values()]
+          .filter((r) => r.status === status)
+          .sort((a, b) => -newestFirst(a, b))
+          .slice(0, limit)),
     delete: (therapistId, id) =>
       Effect.flatten(Ref.modify(db, (t): readonly [Effect.Effect<Recording, NotFound>, MemoryTables] => {
         const recording = t.recordings.get(id)

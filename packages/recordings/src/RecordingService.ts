@@ -19,6 +19,7 @@ import { RecordingRepo } from "./RecordingRepo.js"
 import { RecordingsConfig } from "./RecordingsConfig.js"
 import { RecordingStore } from "./RecordingStore.js"
 import { Transcriber } from "./Transcriber.js"
+import { UnitOfWork } from "./UnitOfWork.js"
 import * as UploadForm from "./UploadForm.js"
 
 /**
@@ -41,7 +42,12 @@ export interface RecordingServiceShape {
    */
   readonly upload: (
     therapistId: UserId,
-    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>
+    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
+    /**
+     * Runs in the unit of work of the row's insert (queue `transcribe`, publish the event): the
+     * recording exists with its pipeline started, or not at all (and its file is removed).
+     */
+    afterInsert?: (recording: Recording) => Effect.Effect<void>
   ) => Effect.Effect<
     { readonly recording: Recording; readonly rateLimit: RateLimitStatus },
     UploadForm.UploadError | NotFound | RateLimited
@@ -76,6 +82,11 @@ export interface RecordingServiceShape {
   readonly extract: (id: RecordingId) => Effect.Effect<StepOutcome, ProviderUnavailable>
   /** For the queue once retries are exhausted: the recording becomes `failed` with `message`. */
   readonly markFailed: (id: RecordingId, message: string) => Effect.Effect<Recording, NotFound | InvalidTransition>
+  /**
+   * Why a recording does not move on by itself, for clients: set while it waits in `uploaded`
+   * (no transcriber) or `transcribed` (no note extractor).
+   */
+  readonly waitingReason: (recording: Recording) => string | undefined
 }
 
 export class RecordingService extends Context.Tag("@clinic/recordings/RecordingService")<
@@ -94,8 +105,9 @@ export const make = Effect.gen(function*() {
   const extractor = yield* NoteExtractor
   const storeContext = yield* Effect.context<RecordingStore | RecordingsConfig>()
   const { deleteAudioAfterNotes } = yield* RecordingsConfig
+  const unit = yield* UnitOfWork
 
-  const upload: RecordingServiceShape["upload"] = (therapistId, parts) =>
+  const upload: RecordingServiceShape["upload"] = (therapistId, parts, afterInsert) =>
     Effect.gen(function*() {
       const rateLimit = yield* limiter.consume(therapistId, "upload")
       const id = RecordingId.make(crypto.randomUUID())
@@ -103,17 +115,20 @@ export const make = Effect.gen(function*() {
         id,
         authorize: (patientId) => Effect.asVoid(patients.findOwned(therapistId, patientId))
       }).pipe(Effect.provide(storeContext))
-      const recording = yield* repo.insert({
-        id,
-        therapistId,
-        patientId: received.patientId,
-        originalFilename: received.declared.originalFilename,
-        storedPath: received.stored.storedPath,
-        format: received.declared.format,
-        mimeType: received.declared.mimeType,
-        sizeBytes: received.stored.sizeBytes,
-        sha256: received.stored.sha256
-      }).pipe(Effect.onError(() => store.remove(received.stored.storedPath)))
+      const recording = yield* unit.transaction(Effect.tap(
+        repo.insert({
+          id,
+          therapistId,
+          patientId: received.patientId,
+          originalFilename: received.declared.originalFilename,
+          storedPath: received.stored.storedPath,
+          format: received.declared.format,
+          mimeType: received.declared.mimeType,
+          sizeBytes: received.stored.sizeBytes,
+          sha256: received.stored.sha256
+        }),
+        (recording) => afterInsert === undefined ? Effect.void : afterInsert(recording)
+      )).pipe(Effect.onError(() => store.remove(received.stored.storedPath)))
       return { recording, rateLimit }
     }).pipe(Effect.withSpan("RecordingService.upload"))
 
@@ -268,7 +283,13 @@ export const make = Effect.gen(function*() {
       }).pipe(Effect.withSpan("RecordingService.remove")),
     transcribe,
     extract,
-    markFailed: (id, message) => repo.transition(id, { to: "failed", error: message })
+    markFailed: (id, message) => repo.transition(id, { to: "failed", error: message }),
+    waitingReason: (recording) =>
+      recording.status === "uploaded" && transcriber.status._tag === "NotConfigured"
+        ? transcriber.status.reason
+        : recording.status === "transcribed" && extractor.status._tag === "NotConfigured"
+        ? extractor.status.reason
+        : undefined
   })
 })
 

@@ -33,6 +33,8 @@ export interface RecordingsSettings {
   readonly deleteAudioAfterNotes: boolean
   /** `None` when no provider is configured: uploads then wait in `uploaded`. */
   readonly provider: Option.Option<ProviderSettings>
+  /** Whether this process (the API) works the `recordings` queue; off when another process hosts it. */
+  readonly runWorker: boolean
 }
 
 const policy = (name: string, limit: number) =>
@@ -68,7 +70,8 @@ export const recordingsConfig: Effect.Effect<RecordingsSettings, ConfigError.Con
     deleteAudioAfterNotes: yield* Config.boolean("CLINIC_RECORDINGS_DELETE_AUDIO_AFTER_NOTES").pipe(
       Config.withDefault(false)
     ),
-    provider: Option.isSome(baseUrl) ? Option.some(yield* providerConfig(baseUrl.value)) : Option.none()
+    provider: Option.isSome(baseUrl) ? Option.some(yield* providerConfig(baseUrl.value)) : Option.none(),
+    runWorker: yield* Config.boolean("CLINIC_RECORDINGS_WORKER").pipe(Config.withDefault(true))
   }
 })
 
@@ -87,6 +90,7 @@ export class RecordingsConfig extends Context.Tag("@clinic/recordings/Recordings
       extractNotesLimit: { limit: 20, window: Duration.hours(1) },
       deleteAudioAfterNotes: false,
       provider: Option.none(),
+      runWorker: false,
       ...overrides
     })
 }

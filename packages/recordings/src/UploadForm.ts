@@ -1,5 +1,12 @@
-import type { FileTooSmall, RecordingId, UnsupportedMediaType } from "@clinic/domain"
-import { InvalidField, MalformedUpload, MissingField, PatientId, PayloadTooLarge } from "@clinic/domain"
+import type { FileTooSmall, RecordingId } from "@clinic/domain"
+import {
+  InvalidField,
+  MalformedUpload,
+  MissingField,
+  PatientId,
+  PayloadTooLarge,
+  UnsupportedMediaType
+} from "@clinic/domain"
 import type { Multipart } from "@effect/platform"
 import { Effect, Either, Option, Ref, Schema, Stream } from "effect"
 import type { DeclaredAudio } from "./AudioValidation.js"
@@ -69,6 +76,21 @@ export const receive = <E, R>(
     const onPart = (part: Multipart.Part): Effect.Effect<void, UploadError | E | Multipart.MultipartError, R> =>
       Effect.gen(function*() {
         if (part._tag === "Field") {
+          // The parser makes a file part a field when its type is JSON (the platform reads JSON
+          // parts as fields) or when its headers lose their name and filename (a quoted filename
+          // with characters beyond U+00FF, e.g. an emoji sent raw as UTF-8).
+          if (part.key === FILE_FIELD) {
+            return yield* new UnsupportedMediaType({
+              message: `Declared content type "${part.contentType}" is not an audio type`
+            })
+          }
+          if (part.key === "") {
+            return yield* new InvalidField({
+              message: "A part's headers could not be read: a filename with characters beyond U+00FF " +
+                "must be sent as RFC 5987 `filename*`",
+              field: FILE_FIELD
+            })
+          }
           if (part.key !== PATIENT_FIELD) return
           if (Option.isSome(yield* Ref.get(patient))) {
             return yield* new InvalidField({ message: "patient_id was given twice", field: PATIENT_FIELD })

@@ -32,11 +32,19 @@ describe("AudioValidation", () => {
     }
   })
 
-  it("accepts any declared audio/* type and refuses the rest", () => {
-    for (const type of ["audio/mpeg", "audio/x-wav", "audio/mp4; codecs=mp4a.40.2", "AUDIO/WAV"]) {
+  it("accepts any declared audio/* type (and octet-stream, which declares nothing) and refuses the rest", () => {
+    for (
+      const type of [
+        "audio/mpeg",
+        "audio/x-wav",
+        "audio/mp4; codecs=mp4a.40.2",
+        "AUDIO/WAV",
+        "application/octet-stream"
+      ]
+    ) {
       assert.isTrue(Either.isRight(checkContentType(type)), type)
     }
-    for (const type of [undefined, "", "text/plain", "application/octet-stream", "video/mp4", "audio/"]) {
+    for (const type of [undefined, "", "text/plain", "application/json", "video/mp4", "audio/"]) {
       assert.strictEqual(leftTag(checkContentType(type)), "UnsupportedMediaType", String(type))
     }
   })

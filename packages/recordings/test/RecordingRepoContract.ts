@@ -124,6 +124,21 @@ export const recordingRepoContract = (name: string, layer: RecordingRepoLayer) =
         )
       }).pipe(Effect.provide(layer)))
 
+    it.effect("listByStatus: every therapist's recordings in one status, oldest first, bounded", () =>
+      Effect.gen(function*() {
+        const { alice, bob, pat, repo } = yield* setup
+        const first = yield* repo.insert(newRecording(alice, pat.id))
+        yield* TestClock.adjust("1 minute")
+        const second = yield* repo.insert(newRecording(bob, (yield* patient(bob)).id))
+        yield* TestClock.adjust("1 minute")
+        const third = yield* repo.insert(newRecording(alice, pat.id))
+        yield* repo.transition(third.id, { to: "transcribing" })
+        assert.deepStrictEqual((yield* repo.listByStatus("uploaded", 10)).map((r) => r.id), [first.id, second.id])
+        assert.deepStrictEqual((yield* repo.listByStatus("uploaded", 1)).map((r) => r.id), [first.id])
+        assert.deepStrictEqual((yield* repo.listByStatus("transcribing", 10)).map((r) => r.id), [third.id])
+        assert.deepStrictEqual(yield* repo.listByStatus("completed", 10), [])
+      }).pipe(Effect.provide(layer)))
+
     it.effect("transitions follow the domain rules: attempts, errors, refusals", () =>
       Effect.gen(function*() {
         const { alice, pat, repo } = yield* setup

@@ -17,6 +17,7 @@ import { RecordingService } from "../src/RecordingService.js"
 import * as RecordingServiceModule from "../src/RecordingService.js"
 import { RecordingStore } from "../src/RecordingStore.js"
 import * as Transcriber from "../src/Transcriber.js"
+import * as UnitOfWork from "../src/UnitOfWork.js"
 import { audioBytes, chunked, heads } from "./audio.js"
 import { startClock } from "./fixtures.js"
 
@@ -43,7 +44,7 @@ const notes = Schema.decodeUnknownSync(ClinicalNotes)({
 })
 
 type DbLayer = Layer.Layer<
-  RecordingRepo.RecordingRepo | RateLimiter.RateLimiter | UserRepo | PatientRepo,
+  RecordingRepo.RecordingRepo | RateLimiter.RateLimiter | UserRepo | PatientRepo | UnitOfWork.UnitOfWork,
   never,
   RecordingsConfig
 >
@@ -373,11 +374,11 @@ const suite = (name: string, db: DbLayer) =>
 
 suite(
   "memory",
-  Layer.mergeAll(RecordingRepo.layerMemory, RateLimiter.layerMemory, Repositories.layerMemory)
+  Layer.mergeAll(RecordingRepo.layerMemory, RateLimiter.layerMemory, Repositories.layerMemory, UnitOfWork.layerMemory)
 )
 suite(
   "postgres",
-  Layer.mergeAll(RecordingRepo.layerPg, RateLimiter.layerPg, Repositories.layerPg).pipe(
+  Layer.mergeAll(RecordingRepo.layerPg, RateLimiter.layerPg, Repositories.layerPg, UnitOfWork.layerPg).pipe(
     Layer.provide(TestDatabase.layer)
   )
 )

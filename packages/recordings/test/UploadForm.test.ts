@@ -138,7 +138,9 @@ describe("UploadForm", () => {
       const cases: ReadonlyArray<readonly [FormPart, string]> = [
         [mp3Part("notes.txt", "text/plain"), "UnsupportedMediaType"],
         [mp3Part("session.ogg", "audio/ogg"), "UnsupportedMediaType"],
-        [mp3Part("session.mp3", "application/octet-stream"), "UnsupportedMediaType"],
+        [mp3Part("session.mp3", "image/png"), "UnsupportedMediaType"],
+        // Parsed as a field by the platform, still a file the client meant: refused as not audio.
+        [mp3Part("session.mp3", "application/json"), "UnsupportedMediaType"],
         [mp3Part("session.mp3", "audio/mpeg", audioBytes(heads.wav, 20_000)), "UnsupportedMediaType"],
         [mp3Part("session.wav", "audio/wav", audioBytes(heads.text, 20_000)), "UnsupportedMediaType"],
         [mp3Part("session.mp3", "audio/mpeg", audioBytes(heads.mp3Id3, 500)), "FileTooSmall"],

@@ -8,10 +8,12 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpLive } from "../../src/Http.js"
 import { LoggingLive } from "../../src/Logging.js"
+import { RecordingsPg } from "../../src/Recordings.js"
 import { TestAuthentication } from "../../test/support/TestAuthentication.js"
 
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
+  Layer.provide(RecordingsPg),
   Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),

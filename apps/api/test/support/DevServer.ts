@@ -9,6 +9,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option } from "effect"
 import { HttpLive } from "../../src/Http.js"
 import { LoggingLive } from "../../src/Logging.js"
+import { RecordingsPg } from "../../src/Recordings.js"
 import { TestAuthentication } from "./TestAuthentication.js"
 
 const Seed = Layer.effectDiscard(Effect.gen(function*() {
@@ -30,6 +31,7 @@ const Seed = Layer.effectDiscard(Effect.gen(function*() {
 const Repositories = Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)
 
 Layer.mergeAll(HttpLive.pipe(Layer.provide(TestAuthentication)), Seed).pipe(
+  Layer.provide(RecordingsPg),
   Layer.provide(Repositories),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),

@@ -11,7 +11,8 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient, SqlError } from "@effect/sql"
 import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
 import { ServeLive } from "../../src/Http.js"
-import { configLayer } from "../TestApi.js"
+import { RecordingsMemory } from "../../src/Recordings.js"
+import { configLayer, recordingsSettings } from "../TestApi.js"
 import { TestAuthentication } from "./TestAuthentication.js"
 
 /** A realistic instant to start at: TestClock otherwise starts at 1970. */
@@ -34,6 +35,7 @@ const noDatabase = Layer.succeed(
 export const serve = <A, E, R>(repositories: Layer.Layer<A, E, R>, bookingHold?: Duration.DurationInput) =>
   ServeLive.pipe(
     Layer.provide(TestAuthentication),
+    Layer.provide(recordingsSettings(RecordingsMemory, {})),
     Layer.provideMerge(repositories),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(testConfig(bookingHold))
