@@ -1,3 +1,4 @@
+import { OutboxStore } from "@clinic/events"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
@@ -5,7 +6,7 @@ import { HttpLive } from "./Http.js"
 import { LoggingLive } from "./Logging.js"
 
 HttpLive.pipe(
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
   Layer.launch,

@@ -1,4 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -39,7 +40,7 @@ const server = HttpApiBuilder.serve().pipe(
 /** The real API on a test server over in-memory repositories, whose `MemoryDb` tests can read. */
 export const memoryLayer = (settings: Record<string, string> = {}) =>
   server.pipe(
-    Layer.provideMerge(Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory)),
+    Layer.provideMerge(Layer.mergeAll(Repositories.layerMemory, IdempotencyRepo.layerMemory, OutboxStore.layerMemory)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provide(noDatabase)
   )
@@ -47,7 +48,7 @@ export const memoryLayer = (settings: Record<string, string> = {}) =>
 /** The real API on a test server over Postgres repositories on the given database. */
 export const pgLayer = <E>(database: Layer.Layer<SqlClient.SqlClient, E>, settings: Record<string, string> = {}) =>
   server.pipe(
-    Layer.provideMerge(Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg)),
+    Layer.provideMerge(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provideMerge(database)
   )

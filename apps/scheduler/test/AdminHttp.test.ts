@@ -54,7 +54,13 @@ describe("scheduler admin API", () => {
       const api = yield* client("s3cret")
       const list = yield* api.jobs.list()
       assert.strictEqual(list.state, "not-started")
-      assert.deepStrictEqual(list.jobs.map((j) => j.name), [SESSION_CLEANUP, BOOKING_EXPIRY, "run-history-prune"])
+      assert.deepStrictEqual(list.jobs.map((j) => j.name), [
+        SESSION_CLEANUP,
+        BOOKING_EXPIRY,
+        "run-history-prune",
+        "processed-events-prune",
+        "task-beat"
+      ])
       assert.strictEqual(list.jobs[1].nextRuns.length, 5)
 
       const run = yield* api.jobs.runNow({ path: { name: BOOKING_EXPIRY } })
