@@ -10,9 +10,9 @@ import { BackgroundLive, TaskRegistry } from "./Background.js"
 import { EngineLive, SchedulerLive } from "./Jobs.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
-/** Cleanup on Postgres repositories and the local media folder; needs a `SqlClient`. */
+/** Cleanup on Postgres repositories and the local media folder; needs a `SqlClient` and `PgClient`. */
 export const CleanupPg = SessionCleanup.Default.pipe(
-  Layer.provide([Repositories.layerPg, MediaStore.layer, CleanupConfig.layer])
+  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, MediaStore.layer, CleanupConfig.layer])
 )
 
 /**
