@@ -1,7 +1,3 @@
-import { ApiConfig } from "@clinic/api/ApiConfig"
-import { AuthenticationLive } from "@clinic/api/AuthenticationLive"
-import { ApiLive } from "@clinic/api/Http"
-import { ClinicApi, Email } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
 import { Mailer } from "@clinic/mail"
 import { smtpSink } from "@clinic/mail/testing/SmtpSink"
@@ -9,11 +5,10 @@ import { TaskStore } from "@clinic/queue"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
-import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Effect, Exit, Layer, Option, Redacted, Ref, Scope } from "effect"
+import { DateTime, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
 import { BackgroundLive, TaskRegistry } from "../src/Background.js"
+import { apiServer, bookAndConfirm } from "./clinicApi.js"
 import { configLayer } from "./layers.js"
 
 /** Polls in real time until `check` holds; the workers run on their own fibers. */
@@ -26,29 +21,13 @@ const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, timeoutMs = 15_00
     }
   })
 
-const apiConfig = Layer.unwrapScoped(Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const mediaDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-media-" })
-  const values = new Map([["CLINIC_MEDIA_DIR", mediaDir], ["API_SCRYPT_LOG_N", "10"]])
-  return ApiConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
-})).pipe(Layer.provide(NodeFileSystem.layer))
-
-/** The real API handlers on a test server, and the stores, over one fresh Postgres database. */
-const api = HttpApiBuilder.serve().pipe(
-  Layer.provide(ApiLive),
-  Layer.provide(AuthenticationLive),
-  Layer.provideMerge(NodeHttpServer.layerTest),
+/** The API and the stores over one fresh Postgres database. */
+const api = apiServer.pipe(
   Layer.provideMerge(
     Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)
   ),
-  Layer.provide(apiConfig),
   Layer.provideMerge(TestDatabase.layer)
 )
-
-const clientWith = (token: Redacted.Redacted<string>) =>
-  HttpApiClient.make(ClinicApi, {
-    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(token)))
-  })
 
 describe("acceptance: booking confirmation email", () => {
   it.live(
@@ -79,22 +58,8 @@ describe("acceptance: booking confirmation email", () => {
             return scope
           })
 
-        // The therapist signs up, adds a patient with an email address, books and confirms.
-        const anonymous = yield* HttpApiClient.make(ClinicApi)
-        const email = Email.make("dr.who@clinic.test")
-        const password = "correct horse battery staple"
-        yield* anonymous.auth.register({ payload: { email, name: "Dr Who", password } })
-        const { token } = yield* anonymous.auth.login({ payload: { email, password } })
-        const therapist = yield* clientWith(token)
-        const patient = yield* therapist.patients.create({
-          payload: { name: "Pat Doe", email: Email.make("pat@example.test") }
-        })
         const startsAt = DateTime.add(DateTime.unsafeMake(Date.now()), { days: 3 })
-        const booking = yield* therapist.bookings.create({
-          headers: {},
-          payload: { patientId: patient.id, startsAt, endsAt: DateTime.add(startsAt, { minutes: 50 }) }
-        })
-        const confirmed = yield* therapist.bookings.confirm({ path: { id: booking.id } })
+        const confirmed = yield* bookAndConfirm(startsAt)
         assert.strictEqual(confirmed.status, "confirmed")
 
         // A scheduler that relays events but does not work the email queue: the email task is queued.
