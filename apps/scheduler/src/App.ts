@@ -21,8 +21,10 @@ export const CleanupPg = SessionCleanup.Default.pipe(
  * the engine, stops claiming tasks and drains running ones, all under the stop budget. A bad
  * task configuration (`SCHEDULER_PERIODIC_TASKS`) fails the start with every problem listed.
  */
-export const AppLive = Layer.mergeAll(AdminHttpLive, SchedulerLive, BackgroundLive).pipe(
+export const AppLive = Layer.mergeAll(AdminHttpLive, SchedulerLive).pipe(
   Layer.provide(EngineLive),
+  // Below the admin API (its metrics report the workers and the bus) and released after the engine.
+  Layer.provideMerge(BackgroundLive),
   Layer.provideMerge(TaskRegistry.layer),
   Layer.provideMerge(
     Layer.mergeAll(
