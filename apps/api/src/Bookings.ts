@@ -9,6 +9,7 @@ import {
   InvalidTransition,
   NotFound
 } from "@clinic/domain"
+import { EventBus, OutboxStore } from "@clinic/events"
 import { BookingRepo, IdempotencyRepo, PatientRepo } from "@clinic/repository"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
@@ -29,6 +30,14 @@ const requestHash = (input: CreateBooking) =>
   createHash("sha256")
     .update(JSON.stringify([input.patientId, DateTime.formatIso(input.startsAt), DateTime.formatIso(input.endsAt)]))
     .digest("hex")
+
+const facts = (booking: Booking) => ({
+  bookingId: booking.id,
+  therapistId: booking.therapistId,
+  patientId: booking.patientId,
+  startsAt: booking.startsAt,
+  endsAt: booking.endsAt
+})
 
 const logChange = (message: string, booking: Booking) =>
   Effect.logInfo(message).pipe(
@@ -53,6 +62,9 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     const bookings = yield* BookingRepo
     const patients = yield* PatientRepo
     const idempotency = yield* IdempotencyRepo
+    // The outbox's transaction is the SqlClient's on Postgres (and a no-op in memory): a change
+    // and the event describing it commit together or not at all.
+    const outbox = yield* OutboxStore
     const { bookingHold } = yield* ApiConfig
 
     const createOnce = Effect.fn("Bookings.create")(function*(therapistId: UserId, input: CreateBooking) {
@@ -64,7 +76,13 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
         startsAt: input.startsAt,
         endsAt: input.endsAt,
         holdExpiresAt: DateTime.addDuration(now, bookingHold)
-      })
+      }).pipe(
+        Effect.tap((held) =>
+          EventBus.publish({ _tag: "booking.created", ...facts(held), holdExpiresAt: held.holdExpiresAt })
+        ),
+        outbox.withTransaction,
+        Effect.provideService(OutboxStore, outbox)
+      )
       yield* logChange("booking held", booking)
       return booking
     })
@@ -88,7 +106,14 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
 
     const confirm = Effect.fn("Bookings.confirm")(function*(therapistId: UserId, id: BookingId) {
       yield* bookings.findOwned(therapistId, id)
-      const confirmed = yield* bookings.transition(id, { from: ["pending"], to: "confirmed" })
+      const confirmed = yield* bookings.transition(id, { from: ["pending"], to: "confirmed" }).pipe(
+        Effect.tap(Option.match({
+          onNone: () => Effect.void,
+          onSome: (booking) => EventBus.publish({ _tag: "booking.confirmed", ...facts(booking) })
+        })),
+        outbox.withTransaction,
+        Effect.provideService(OutboxStore, outbox)
+      )
       if (Option.isSome(confirmed)) {
         return yield* Effect.as(logChange("booking confirmed", confirmed.value), confirmed.value)
       }

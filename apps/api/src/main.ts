@@ -1,3 +1,4 @@
+import { OutboxStore } from "@clinic/events"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
@@ -7,7 +8,7 @@ import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(RecordingsPg),
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
   Layer.launch,

@@ -1,5 +1,6 @@
 import type { Booking, UserId } from "@clinic/domain"
 import { PatientId } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
 import { BookingRepo, IdempotencyRepo, layerMemory, layerPg, PatientRepo } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { assert, describe, it } from "@effect/vitest"
@@ -86,11 +87,11 @@ const run = (sequence: ReadonlyArray<Op>) =>
   })
 
 const memory = Bookings.DefaultWithoutDependencies.pipe(
-  Layer.provideMerge(Layer.mergeAll(layerMemory, IdempotencyRepo.layerMemory)),
+  Layer.provideMerge(Layer.mergeAll(layerMemory, IdempotencyRepo.layerMemory, OutboxStore.layerMemory)),
   Layer.provide(testConfig())
 )
 const postgres = Bookings.DefaultWithoutDependencies.pipe(
-  Layer.provideMerge(Layer.mergeAll(layerPg, IdempotencyRepo.layerPg)),
+  Layer.provideMerge(Layer.mergeAll(layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
   Layer.provide(TestDatabase.layer),
   Layer.provide(testConfig())
 )

@@ -1,18 +1,9 @@
 import { ClinicApi } from "@clinic/domain"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { SqlClient, SqlError } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { pgLayer } from "./TestApi.js"
-
-// A SqlClient whose every query fails, as when the database is down.
-const downDatabase = Layer.succeed(
-  SqlClient.SqlClient,
-  new Proxy(() => {}, {
-    apply: () => Effect.fail(new SqlError.SqlError({ message: "connection refused" }))
-  }) as unknown as SqlClient.SqlClient
-)
+import { Effect } from "effect"
+import { memoryLayer, pgLayer } from "./TestApi.js"
 
 describe("health endpoints", () => {
   it.live("health and ready answer ok with a database", () =>
@@ -31,5 +22,6 @@ describe("health endpoints", () => {
       assert.strictEqual(response.status, 503)
       const missing = yield* HttpClient.execute(HttpClientRequest.get("/no-such-route"))
       assert.strictEqual(missing.status, 404)
-    }).pipe(Effect.provide(pgLayer(downDatabase))))
+      // The memory setup's SqlClient fails every query, as a database that is down does.
+    }).pipe(Effect.provide(memoryLayer())))
 })

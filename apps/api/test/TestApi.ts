@@ -1,4 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -56,7 +57,7 @@ export const recordingsSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, setting
 export const memoryLayer = (settings: Record<string, string> = {}) =>
   server.pipe(
     Layer.provideMerge(recordingsSettings(RecordingsMemory, settings)),
-    Layer.provideMerge(Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory)),
+    Layer.provideMerge(Layer.mergeAll(Repositories.layerMemory, IdempotencyRepo.layerMemory, OutboxStore.layerMemory)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provide(noDatabase)
   )
@@ -68,7 +69,7 @@ export const memoryLayer = (settings: Record<string, string> = {}) =>
 export const pgLayer = <E>(database: Layer.Layer<SqlClient.SqlClient, E>, settings: Record<string, string> = {}) =>
   server.pipe(
     Layer.provideMerge(recordingsSettings(RecordingsMemory, settings)),
-    Layer.provideMerge(Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg)),
+    Layer.provideMerge(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provideMerge(database)
   )
@@ -80,7 +81,7 @@ export const recordingsPgLayer = <E>(
 ) =>
   server.pipe(
     Layer.provideMerge(recordingsSettings(RecordingsPg, settings)),
-    Layer.provideMerge(Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg)),
+    Layer.provideMerge(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
     Layer.provideMerge(configLayer(settings)),
     Layer.provideMerge(database)
   )

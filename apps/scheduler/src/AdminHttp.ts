@@ -7,6 +7,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer } from "effect"
 import { AdminAuthLive } from "./AdminAuth.js"
+import { MetricsLive } from "./MetricsHttp.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
 const HealthLive = HttpApiBuilder.group(SchedulerAdminApi, "health", (handlers) =>
@@ -52,9 +53,9 @@ const CleanupLive = HttpApiBuilder.group(SchedulerAdminApi, "cleanup", (handlers
       .handle("expiredBookings", ({ urlParams }) => cleanup.previewExpiredBookings({ limit: urlParams.limit ?? 100 }))
   }))
 
-/** The admin API's handlers; needs the engine, the cleanup service, the database and the config. */
+/** The admin API's handlers; needs the engine, the cleanup service, the task store, the database and the config. */
 export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
-  Layer.provide(Layer.mergeAll(HealthLive, JobsLive, CleanupLive).pipe(Layer.provide(AdminAuthLive)))
+  Layer.provide(Layer.mergeAll(HealthLive, JobsLive, CleanupLive, MetricsLive).pipe(Layer.provide(AdminAuthLive)))
 )
 
 /** The admin HTTP server. */

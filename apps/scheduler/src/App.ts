@@ -1,22 +1,40 @@
 import { CleanupConfig, MediaStore, SessionCleanup } from "@clinic/cleanup"
+import { OutboxStore } from "@clinic/events"
+import { Mailer } from "@clinic/mail"
+import { TaskStore } from "@clinic/queue"
 import * as Repositories from "@clinic/repository/Repositories"
 import { RunStore } from "@clinic/scheduler-engine"
 import { Layer } from "effect"
 import { AdminHttpLive } from "./AdminHttp.js"
+import { BackgroundLive, TaskRegistry } from "./Background.js"
 import { EngineLive, SchedulerLive } from "./Jobs.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
-/** Cleanup on Postgres repositories and the local media folder; needs a `SqlClient`. */
+/** Cleanup on Postgres repositories and the local media folder; needs a `SqlClient` and `PgClient`. */
 export const CleanupPg = SessionCleanup.Default.pipe(
-  Layer.provide([Repositories.layerPg, MediaStore.layer, CleanupConfig.layer])
+  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, MediaStore.layer, CleanupConfig.layer])
 )
 
 /**
- * The whole scheduler app over a `SqlClient`: the engine with its jobs, started, and the admin
- * API. Releasing it closes the HTTP server, then stops the engine under its stop budget.
+ * The whole scheduler app over a `SqlClient` and `PgClient`: the engine with its jobs, started;
+ * the task workers and the event bus; the admin API. Releasing it closes the HTTP server, stops
+ * the engine, stops claiming tasks and drains running ones, all under the stop budget. A bad
+ * task configuration (`SCHEDULER_PERIODIC_TASKS`) fails the start with every problem listed.
  */
 export const AppLive = Layer.mergeAll(AdminHttpLive, SchedulerLive).pipe(
   Layer.provide(EngineLive),
-  Layer.provideMerge(Layer.mergeAll(CleanupPg, RunStore.layerPg)),
+  // Below the admin API (its metrics report the workers and the bus) and released after the engine.
+  Layer.provideMerge(BackgroundLive),
+  Layer.provideMerge(TaskRegistry.layer),
+  Layer.provideMerge(
+    Layer.mergeAll(
+      CleanupPg,
+      RunStore.layerPg,
+      OutboxStore.layerPg,
+      TaskStore.layerPg,
+      Repositories.layerPg,
+      Mailer.layer
+    )
+  ),
   Layer.provide(SchedulerConfig.Default)
 )

@@ -1,11 +1,16 @@
 import { SessionCleanup } from "@clinic/cleanup"
+import { EventBus, OutboxStore } from "@clinic/events"
+import { Beat, TaskStore } from "@clinic/queue"
 import { Job, RunStore, SchedulerEngine } from "@clinic/scheduler-engine"
-import { DateTime, Effect, Layer } from "effect"
+import { DateTime, Effect, Layer, Ref } from "effect"
+import { TaskRegistry } from "./Background.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
 export const SESSION_CLEANUP = "session-cleanup"
 export const BOOKING_EXPIRY = "booking-expiry"
 export const HISTORY_PRUNE = "run-history-prune"
+export const EVENTS_PRUNE = "processed-events-prune"
+export const TASK_BEAT = "task-beat"
 
 /**
  * The jobs of the clinic. Each is idempotent, so a missed tick is caught up once (`runOnce`) after
@@ -15,6 +20,12 @@ export const makeJobs = Effect.gen(function*() {
   const config = yield* SchedulerConfig
   const cleanup = yield* SessionCleanup
   const store = yield* RunStore
+  const outbox = yield* OutboxStore
+  const tasks = yield* TaskStore
+  const registry = yield* TaskRegistry
+  // Where the beat resumes after a (re)start: occurrences older than the catch-up window are not
+  // enqueued again; those inside it are, once (the idempotency key names entry and instant).
+  const lastBeat = yield* Ref.make(DateTime.subtractDuration(yield* DateTime.now, config.beatCatchUp))
   return [
     Job.make({
       name: SESSION_CLEANUP,
@@ -44,6 +55,29 @@ export const makeJobs = Effect.gen(function*() {
       }),
       timeout: "5 minutes",
       missed: "runOnce"
+    }),
+    Job.make({
+      name: EVENTS_PRUNE,
+      schedule: config.eventsPrune,
+      run: Effect.map(EventBus.pruneProcessed("1 hour"), (deletedRecords) => ({ deletedRecords })).pipe(
+        Effect.provideService(OutboxStore, outbox)
+      ),
+      timeout: "5 minutes",
+      missed: "runOnce"
+    }),
+    Job.make({
+      name: TASK_BEAT,
+      schedule: config.beat,
+      run: Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const enqueued = yield* Beat.enqueueDue(registry, yield* Ref.get(lastBeat), now)
+        yield* Ref.set(lastBeat, now)
+        return {
+          enqueued: enqueued.map((e) => ({ entry: e.entry, at: DateTime.formatIso(e.at), inserted: e.inserted }))
+        }
+      }).pipe(Effect.provideService(TaskStore, tasks)),
+      timeout: "30 seconds",
+      missed: "skip"
     })
   ]
 })

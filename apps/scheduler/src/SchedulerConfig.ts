@@ -1,5 +1,5 @@
 import { JobSchedule } from "@clinic/scheduler-engine"
-import { Config, ConfigError, Duration, Effect, Either, Option } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Option, Schema } from "effect"
 import * as Os from "node:os"
 
 /**
@@ -19,6 +19,41 @@ const schedule = (name: string, fallback: string, timeZone: string) =>
       }
       return Either.mapLeft(JobSchedule.cron(text, timeZone), (e) => ConfigError.InvalidData([name], e.message))
     })
+  )
+
+/** A periodic task entry ("beat"); checked against the task registry at start-up. */
+const PeriodicEntry = Schema.Struct({
+  name: Schema.String,
+  task: Schema.String,
+  cron: Schema.optionalWith(Schema.String, { exact: true }),
+  every: Schema.optionalWith(
+    Schema.String.pipe(
+      Schema.filter((text) => Option.isSome(Duration.decodeUnknown(text)), {
+        message: (issue) => `"${issue.actual}" is not a duration (e.g. "15 minutes")`
+      })
+    ),
+    { exact: true }
+  ),
+  timeZone: Schema.optionalWith(Schema.String, { exact: true }),
+  payload: Schema.optionalWith(Schema.Unknown, { exact: true })
+})
+
+const DEFAULT_PERIODIC = JSON.stringify([{
+  name: "nightly-maintenance",
+  task: "maintenance.prune",
+  cron: "15 4 * * *"
+}])
+
+/** `SCHEDULER_PERIODIC_TASKS`: a JSON array of `{ name, task, cron | every, timeZone?, payload? }`. */
+const periodicTasks = (name: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(DEFAULT_PERIODIC),
+    Config.mapOrFail((text) =>
+      Either.mapLeft(
+        Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(PeriodicEntry)))(text),
+        (e) => ConfigError.InvalidData([name], `expected a JSON array of periodic entries: ${e.message}`)
+      )
+    )
   )
 
 /** Every setting of the scheduler app, read in one place; defaults fit the embedded local setup. */
@@ -46,7 +81,20 @@ export class SchedulerConfig extends Effect.Service<SchedulerConfig>()("@clinic/
       ),
       sessionCleanup: yield* schedule("SCHEDULER_SESSION_CLEANUP", "every 15 minutes", timeZone),
       bookingExpiry: yield* schedule("SCHEDULER_BOOKING_EXPIRY", "every 1 minute", timeZone),
-      historyPrune: yield* schedule("SCHEDULER_HISTORY_PRUNE", "0 30 3 * * *", timeZone)
+      historyPrune: yield* schedule("SCHEDULER_HISTORY_PRUNE", "0 30 3 * * *", timeZone),
+      /** Forgets which subscriber handled which event once it is an hour old. */
+      eventsPrune: yield* schedule("SCHEDULER_EVENTS_PRUNE", "every 1 hour", timeZone),
+      /** How often periodic tasks are looked at; their own schedules come from `periodicTasks`. */
+      beat: yield* schedule("SCHEDULER_BEAT", "every 1 minute", timeZone),
+      /** After a restart, the beat enqueues the latest occurrence it missed within this window. */
+      beatCatchUp: yield* Config.duration("SCHEDULER_BEAT_CATCH_UP").pipe(Config.withDefault(Duration.days(1))),
+      periodicTasks: yield* periodicTasks("SCHEDULER_PERIODIC_TASKS"),
+      outboxRetention: yield* Config.duration("SCHEDULER_OUTBOX_RETENTION").pipe(Config.withDefault(Duration.days(7))),
+      taskRetention: yield* Config.duration("SCHEDULER_TASK_RETENTION").pipe(Config.withDefault(Duration.days(7))),
+      /** Which task queues this replica works (comma-separated); unset: all. */
+      workQueues: yield* Config.option(Config.array(Config.string(), "SCHEDULER_QUEUES")),
+      emailConcurrency: yield* Config.integer("SCHEDULER_EMAIL_CONCURRENCY").pipe(Config.withDefault(4)),
+      eventConcurrency: yield* Config.integer("SCHEDULER_EVENT_CONCURRENCY").pipe(Config.withDefault(4))
     } as const
   })
 }) {}

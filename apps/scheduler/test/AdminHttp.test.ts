@@ -1,12 +1,18 @@
 import { SchedulerAdminApi } from "@clinic/domain"
+import { Mailer } from "@clinic/mail"
+import { TaskQueue, Worker } from "@clinic/queue"
 import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { AdminApiLive } from "../src/AdminHttp.js"
+import { maintenancePrune, TaskRegistry } from "../src/Background.js"
 import { BOOKING_EXPIRY, SESSION_CLEANUP } from "../src/Jobs.js"
 import { memoryApp } from "./layers.js"
+
+// The email tasks share the registry; these tests send no mail.
+const noMail = Layer.succeed(Mailer, Mailer.of({ send: () => Effect.dieMessage("no mail in this test") }))
 
 // Health's readiness probe needs a SqlClient; these tests never call it.
 const noDatabase = Layer.succeed(SqlClient.SqlClient, {} as SqlClient.SqlClient)
@@ -16,7 +22,7 @@ const serve = (env: Record<string, string>) =>
     Layer.provide(AdminApiLive),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(noDatabase),
-    Layer.provide(memoryApp(env))
+    Layer.provideMerge(memoryApp(env))
   )
 
 const client = (token?: string) =>
@@ -54,7 +60,13 @@ describe("scheduler admin API", () => {
       const api = yield* client("s3cret")
       const list = yield* api.jobs.list()
       assert.strictEqual(list.state, "not-started")
-      assert.deepStrictEqual(list.jobs.map((j) => j.name), [SESSION_CLEANUP, BOOKING_EXPIRY, "run-history-prune"])
+      assert.deepStrictEqual(list.jobs.map((j) => j.name), [
+        SESSION_CLEANUP,
+        BOOKING_EXPIRY,
+        "run-history-prune",
+        "processed-events-prune",
+        "task-beat"
+      ])
       assert.strictEqual(list.jobs[1].nextRuns.length, 5)
 
       const run = yield* api.jobs.runNow({ path: { name: BOOKING_EXPIRY } })
@@ -85,4 +97,43 @@ describe("scheduler admin API", () => {
       const bad = HttpClientRequest.get("/cleanup/preview/inactive-sessions?olderThanHours=-1")
       assert.strictEqual(yield* status(bad, "s3cret"), 400)
     }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+
+  it.live("queue metrics: JSON and Prometheus text, both behind the admin token", () =>
+    Effect.gen(function*() {
+      // One maintenance run, so that there are counts and a duration to report.
+      yield* TaskQueue.enqueue(maintenancePrune, {}, { idempotencyKey: `metrics-${crypto.randomUUID()}` })
+      const ran = yield* Worker.drain(yield* TaskRegistry, "maintenance")
+      assert.deepStrictEqual(ran.map((r) => r.outcome), ["succeeded"])
+      yield* TaskQueue.enqueue(maintenancePrune, {}, { delay: "1 hour" })
+
+      assert.strictEqual(yield* status(HttpClientRequest.get("/metrics")), 401)
+      assert.strictEqual(yield* status(HttpClientRequest.get("/queues/metrics"), "wrong"), 401)
+
+      const metrics = yield* (yield* client("s3cret")).metrics.queues()
+      const succeeded = metrics.runs.find((r) =>
+        r.task === "maintenance.prune" && r.queue === "maintenance" && r.outcome === "succeeded"
+      )
+      assert.isAtLeast(succeeded?.count ?? 0, 1)
+      const duration = metrics.durations.find((d) => d.task === "maintenance.prune")
+      assert.isAtLeast(duration?.count ?? 0, 1)
+      assert.deepStrictEqual(
+        metrics.depth.find((d) => d.queue === "maintenance"),
+        { queue: "maintenance", ready: 0, scheduled: 1, running: 0, dead: 0 }
+      )
+      // No worker or bus runs in this test app.
+      assert.strictEqual(metrics.workers.state, "absent")
+
+      const response = yield* HttpClient.execute(
+        HttpClientRequest.bearerToken(HttpClientRequest.get("/metrics"), "s3cret")
+      )
+      assert.strictEqual(response.status, 200)
+      assert.match(response.headers["content-type"] ?? "", /^text\/plain; version=0\.0\.4/)
+      const text = yield* response.text
+      assert.include(text, "# TYPE clinic_task_runs_total counter")
+      assert.match(
+        text,
+        /clinic_task_runs_total\{task="maintenance.prune",queue="maintenance",outcome="succeeded"\} [1-9]/
+      )
+      assert.include(text, "# TYPE clinic_task_duration_seconds histogram")
+    }).pipe(Effect.provide(Layer.merge(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }), noMail))))
 })

@@ -3,7 +3,7 @@ import { AuthSessionRepo, BookingRepo, PatientRepo, UserRepo } from "@clinic/rep
 import { SchedulerEngine } from "@clinic/scheduler-engine"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
-import { BOOKING_EXPIRY, HISTORY_PRUNE, SESSION_CLEANUP } from "../src/Jobs.js"
+import { BOOKING_EXPIRY, EVENTS_PRUNE, HISTORY_PRUNE, SESSION_CLEANUP, TASK_BEAT } from "../src/Jobs.js"
 import { configLayer, memoryApp } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
@@ -65,7 +65,9 @@ describe("scheduler jobs", () => {
       assert.deepStrictEqual(status.jobs.map((j) => [j.name, j.schedule]), [
         [SESSION_CLEANUP, "every 15m"],
         [BOOKING_EXPIRY, "every 1m"],
-        [HISTORY_PRUNE, "cron 0 30 3 * * * (UTC)"]
+        [HISTORY_PRUNE, "cron 0 30 3 * * * (UTC)"],
+        [EVENTS_PRUNE, "every 1h"],
+        [TASK_BEAT, "every 1m"]
       ])
       yield* engine.start
       yield* advance("1 minute")

@@ -1,4 +1,6 @@
 import { Email } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import { AuthSessionRepo, UserRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
@@ -7,11 +9,15 @@ import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer } from "effect"
 import { CleanupPg } from "../src/App.js"
+import { TaskRegistry } from "../src/Background.js"
 import { EngineLive, SESSION_CLEANUP } from "../src/Jobs.js"
 import { configLayer } from "./layers.js"
 
 const app = EngineLive.pipe(
-  Layer.provideMerge(Layer.mergeAll(CleanupPg, RunStore.layerPg, Repositories.layerPg)),
+  Layer.provideMerge(TaskRegistry.layer),
+  Layer.provideMerge(
+    Layer.mergeAll(CleanupPg, RunStore.layerPg, Repositories.layerPg, OutboxStore.layerPg, TaskStore.layerPg)
+  ),
   Layer.provideMerge(configLayer({ SCHEDULER_REPLICA_ID: "pg-replica" })),
   Layer.provideMerge(TestDatabase.layer)
 )

@@ -1,7 +1,10 @@
 import { CleanupConfig, Media, SessionCleanup } from "@clinic/cleanup"
+import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import * as Repositories from "@clinic/repository/Repositories"
 import { RunStore } from "@clinic/scheduler-engine"
 import { ConfigProvider, Layer } from "effect"
+import { TaskRegistry } from "../src/Background.js"
 import { EngineLive } from "../src/Jobs.js"
 import { SchedulerConfig } from "../src/SchedulerConfig.js"
 
@@ -14,6 +17,8 @@ export const configLayer = (env: Record<string, string> = {}) =>
 export const memoryApp = (env: Record<string, string> = {}) =>
   EngineLive.pipe(
     Layer.provideMerge(SessionCleanup.Default),
+    Layer.provideMerge(TaskRegistry.layer),
+    Layer.provideMerge(Layer.mergeAll(OutboxStore.layerMemory, TaskStore.layerMemory)),
     Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(), RunStore.layerMemory)),
     Layer.provideMerge(Repositories.layerMemory),
     Layer.provideMerge(configLayer({ SCHEDULER_REPLICA_ID: "test-replica", ...env }))

@@ -1,3 +1,4 @@
+import { OutboxStore } from "@clinic/events"
 /**
  * Cleanup of a large backlog of expired sessions (10% with media) by the batched job, against one
  * `DELETE ... WHERE expires_at < $now` as the baseline, on the same embedded Postgres in one run.
@@ -77,7 +78,7 @@ const program = Effect.gen(function*() {
   const cleanupLayer = SessionCleanup.Default.pipe(
     Layer.provide(timedRepo(batches)),
     Layer.provide(Layer.mergeAll(countingMedia, CleanupConfig.make({ batchSize, timeBudget: Duration.hours(1) }))),
-    Layer.provideMerge(Repositories.layerPg)
+    Layer.provideMerge(Layer.merge(Repositories.layerPg, OutboxStore.layerPg))
   )
 
   return yield* Effect.gen(function*() {

@@ -1,5 +1,6 @@
-import type { BookingId, UserId } from "@clinic/domain"
+import type { BookingId, DomainEvent, UserId } from "@clinic/domain"
 import { ExpiredBookingPreview, InactiveSessionPreview } from "@clinic/domain"
+import { EventBus, OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector } from "@clinic/repository"
 import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
 import { CleanupConfig } from "./CleanupConfig.js"
@@ -40,8 +41,9 @@ const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n"
 /**
  * The cleanup that keeps the database honest: expired and idle auth sessions (with their media
  * rows and files) and lapsed booking holds. Work runs in batches ordered by an indexed column; each
- * batch is one statement, hence one short transaction, and a run starts no batch after its time
- * budget. Failures are logged with their cause and carried in the result; interruption is not
+ * batch is one statement plus its domain events (`auth_session.expired` per deleted session,
+ * idle or expired; `booking.expired` per lapsed hold), in one short transaction, and a run starts
+ * no batch after its time budget. Failures are logged with their cause and carried in the result; interruption is not
  * caught, so a stopping scheduler stops the run between (or inside, rolled back) batches.
  */
 export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cleanup/SessionCleanup", {
@@ -50,6 +52,14 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
     const bookings = yield* BookingRepo
     const media = yield* MediaStore
     const config = yield* CleanupConfig
+    const outbox = yield* OutboxStore
+    /** `batch` and the events it yields commit together (in memory: as is). */
+    const withEvents = <A>(batch: Effect.Effect<A>, events: (a: A) => ReadonlyArray<DomainEvent>) =>
+      batch.pipe(
+        Effect.tap((a) => EventBus.publishAll(events(a))),
+        outbox.withTransaction,
+        Effect.provideService(OutboxStore, outbox)
+      )
 
     /** Runs `batch` until it returns fewer rows than a batch or the budget is spent. */
     const drain = <B>(batch: Effect.Effect<B>, size: (b: B) => number, onBatch: (b: B) => Effect.Effect<void>) =>
@@ -89,7 +99,15 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
         return Effect.gen(function*() {
           const now = yield* DateTime.now
           const complete = yield* drain(
-            sessions.deleteBatch(selector(now), config.batchSize),
+            withEvents(
+              sessions.deleteBatch(selector(now), config.batchSize),
+              (deleted) =>
+                deleted.sessions.map((session) => ({
+                  _tag: "auth_session.expired" as const,
+                  authSessionId: session.id,
+                  userId: session.userId
+                }))
+            ),
             (deleted: DeletedSessions) => deleted.sessionIds.length,
             (deleted) =>
               Effect.gen(function*() {
@@ -137,9 +155,17 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
       return Effect.gen(function*() {
         const now = yield* DateTime.now
         const complete = yield* drain(
-          bookings.expireLapsedHolds(now, config.batchSize),
-          (ids) => ids.length,
-          (ids) => Effect.sync(() => void (expired = [...expired, ...ids]))
+          withEvents(bookings.expireLapsedHolds(now, config.batchSize), (lapsed) =>
+            lapsed.map((booking) => ({
+              _tag: "booking.expired" as const,
+              bookingId: booking.id,
+              therapistId: booking.therapistId,
+              patientId: booking.patientId,
+              startsAt: booking.startsAt,
+              endsAt: booking.endsAt
+            }))),
+          (lapsed) => lapsed.length,
+          (lapsed) => Effect.sync(() => void (expired = [...expired, ...lapsed.map((b) => b.id)]))
         )
         if (expired.length > 0) {
           yield* Effect.logInfo("expirePendingBookings: holds expired").pipe(

@@ -1,3 +1,5 @@
+import type { DomainEvent } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Deferred, Effect, Exit, Fiber, Logger, Ref, TestClock } from "effect"
@@ -30,6 +32,18 @@ const captureErrors = Effect.gen(function*() {
   return { lines, layer: Logger.add(logger) }
 })
 
+/** The events waiting in the outbox by type (one instant orders them by random id), now marked relayed. */
+const published = Effect.gen(function*() {
+  const store = yield* OutboxStore
+  const seen = yield* Ref.make<ReadonlyArray<DomainEvent>>([])
+  yield* store.dispatch(
+    1000,
+    yield* DateTime.now,
+    (events) => Ref.set(seen, events.map((e) => e.payload as DomainEvent))
+  )
+  return [...(yield* Ref.get(seen))].sort((a, b) => a._tag.localeCompare(b._tag))
+})
+
 /** The behaviour of seeds 000 and 001's cleanup functions, on whatever stores the repositories. */
 export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
   describe(`SessionCleanup (${name})`, () => {
@@ -56,6 +70,39 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         const resources = yield* Ref.get((yield* Resources).counts)
         assert.isAbove(resources.acquired, 0)
         assert.strictEqual(resources.released, resources.acquired)
+      }).pipe(Effect.provide(cleanupLayer(repos))))
+
+    it.effect("every deleted session and expired hold is published as a domain event with the change", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const expired = yield* makeSession(user.id, "1 hour")
+        yield* makeSession(user.id, "30 days")
+        const { book, patient, therapist } = yield* bookingSetup
+        const lapsed = yield* book("10 minutes")
+        yield* book("2 hours")
+        yield* TestClock.adjust("90 minutes")
+        const cleanup = yield* SessionCleanup
+        assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 1)
+        assert.deepStrictEqual((yield* cleanup.expirePendingBookings).expiredBookingIds, [lapsed.id])
+        const events = yield* published
+        assert.deepStrictEqual(events.map((e) => e._tag), ["auth_session.expired", "booking.expired"])
+        assert.deepStrictEqual(events[0], {
+          _tag: "auth_session.expired",
+          authSessionId: expired.id,
+          userId: user.id
+        } as unknown as DomainEvent)
+        assert.deepStrictEqual(events[1], {
+          _tag: "booking.expired",
+          bookingId: lapsed.id,
+          therapistId: therapist.id,
+          patientId: patient.id,
+          startsAt: DateTime.formatIso(lapsed.startsAt),
+          endsAt: DateTime.formatIso(lapsed.endsAt)
+        } as unknown as DomainEvent)
+        // A run with nothing to do publishes nothing.
+        assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 0)
+        assert.deepStrictEqual(yield* published, [])
       }).pipe(Effect.provide(cleanupLayer(repos))))
 
     it.effect("a session expiring exactly now is kept", () =>

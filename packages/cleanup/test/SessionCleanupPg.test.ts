@@ -1,3 +1,4 @@
+import { OutboxStore } from "@clinic/events"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { SqlClient } from "@effect/sql"
@@ -8,10 +9,15 @@ import { SessionCleanup } from "../src/SessionCleanup.js"
 import { addMedia, cleanupLayer, makeSession, makeUser, startClock } from "./fixtures.js"
 import { sessionCleanupContract } from "./SessionCleanupContract.js"
 
-sessionCleanupContract("postgres", Repositories.layerPg.pipe(Layer.provideMerge(TestDatabase.layer)))
+sessionCleanupContract(
+  "postgres",
+  Layer.merge(Repositories.layerPg, OutboxStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
+)
 
 describe("SessionCleanup (postgres only)", () => {
-  const layer = cleanupLayer(Repositories.layerPg.pipe(Layer.provideMerge(TestDatabase.layer)))
+  const layer = cleanupLayer(
+    Layer.merge(Repositories.layerPg, OutboxStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
+  )
 
   it.effect("a batch that fails inside Postgres rolls back whole: sessions and media rows stay, no file goes", () =>
     Effect.gen(function*() {

@@ -1,4 +1,5 @@
 import { Email, type User, type UserId } from "@clinic/domain"
+import type { OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, type AuthSessionRepoShape, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import { DateTime, Deferred, Duration, Effect, Layer, Ref, TestClock } from "effect"
 import { CleanupConfig, type CleanupSettings } from "../src/CleanupConfig.js"
@@ -126,11 +127,11 @@ export const failingBookings = (failFirst: number) =>
     })
   )
 
-export type RepoLayer = Layer.Layer<AuthSessionRepo | BookingRepo | PatientRepo | UserRepo>
+export type RepoLayer = Layer.Layer<AuthSessionRepo | BookingRepo | PatientRepo | UserRepo | OutboxStore>
 
 /** SessionCleanup over `repos`, with a recording media store and the given settings and decorations. */
 export const cleanupLayer = <ROut>(
-  repos: Layer.Layer<ROut | AuthSessionRepo | BookingRepo | PatientRepo | UserRepo>,
+  repos: Layer.Layer<ROut | AuthSessionRepo | BookingRepo | PatientRepo | UserRepo | OutboxStore>,
   options: {
     readonly settings?: Partial<CleanupSettings>
     readonly decoration?: Decoration

@@ -1,7 +1,16 @@
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
 import { Schema } from "effect"
 import { NotFound, Unauthorized } from "./Errors.js"
 import { HealthApi, NotReady } from "./HealthApi.js"
+import { QueueMetrics } from "./QueueMetrics.js"
 import {
   ExpiredBookingPreview,
   InactiveSessionPreview,
@@ -63,10 +72,26 @@ export class CleanupPreviewApi extends HttpApiGroup.make("cleanup")
   .middleware(AdminAuthentication)
 {}
 
-/** The scheduler's admin API: health, jobs and their runs, cleanup previews. */
+/**
+ * Task queue metrics: JSON for people and scripts, Prometheus text for scrapers. Both need the
+ * admin token (Prometheus sends it with `authorization: { credentials: ... }`): task names and
+ * queue sizes say something about the practice's activity.
+ */
+export class MetricsApi extends HttpApiGroup.make("metrics")
+  .add(HttpApiEndpoint.get("queues", "/queues/metrics").addSuccess(QueueMetrics))
+  .add(
+    HttpApiEndpoint.get("prometheus", "/metrics").addSuccess(
+      HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
+    )
+  )
+  .middleware(AdminAuthentication)
+{}
+
+/** The scheduler's admin API: health, jobs and their runs, cleanup previews, queue metrics. */
 export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(HealthApi)
   .add(JobsApi)
   .add(CleanupPreviewApi)
+  .add(MetricsApi)
   .annotate(OpenApi.Title, "Clinic scheduler admin API")
 {}

@@ -89,6 +89,27 @@ export const publish = (event: DomainEvent): Effect.Effect<EventId, never, Outbo
     return id
   }).pipe(Effect.withSpan("EventBus.publish", { attributes: { type: event._tag } }))
 
+/** `publish` for many events at once: one statement, for batch changes (cleanup runs). */
+export const publishAll = (
+  events: ReadonlyArray<DomainEvent>
+): Effect.Effect<ReadonlyArray<EventId>, never, OutboxStore> =>
+  Effect.gen(function*() {
+    if (events.length === 0) return []
+    const store = yield* OutboxStore
+    const occurredAt = yield* DateTime.now
+    const rows = yield* Effect.forEach(events, (event) =>
+      Effect.map(Schema.encode(DomainEvent)(event).pipe(Effect.orDie), (payload) => ({
+        id: EventId.make(crypto.randomUUID()),
+        type: event._tag,
+        payload,
+        occurredAt
+      })))
+    yield* store.insertAll(rows)
+    return rows.map((row) =>
+      row.id
+    )
+  }).pipe(Effect.withSpan("EventBus.publishAll", { attributes: { count: events.length } }))
+
 /** Forgets which subscriber handled which event, for records older than `olderThan` (hourly job). */
 export const pruneProcessed = (olderThan: Duration.DurationInput = "1 hour") =>
   Effect.gen(function*() {

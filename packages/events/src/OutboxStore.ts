@@ -22,6 +22,15 @@ export interface OutboxStoreShape {
     readonly payload: unknown
     readonly occurredAt: DateTime.Utc
   }) => Effect.Effect<void>
+  /** Like `insert`, for many events in one statement (and one notification). */
+  readonly insertAll: (
+    events: ReadonlyArray<{
+      readonly id: EventId
+      readonly type: string
+      readonly payload: unknown
+      readonly occurredAt: DateTime.Utc
+    }>
+  ) => Effect.Effect<void>
   /**
    * In one transaction: takes up to `limit` undispatched events (oldest first, skipping rows
    * another relay holds), runs `fanOut` on them, and stamps them dispatched. If `fanOut` fails,
@@ -73,6 +82,21 @@ const makePg = Effect.gen(function*() {
         // Delivered on commit, never for a rolled-back change.
         yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${event.id})`
       }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.insert")),
+    insertAll: (events) =>
+      events.length === 0 ? Effect.void : Effect.gen(function*() {
+        yield* sql`
+          INSERT INTO outbox_events ${
+          sql.insert(events.map((event) => ({
+            id: event.id,
+            type: event.type,
+            payload: JSON.stringify(event.payload),
+            // Snake case already: whatever name transform the client has leaves these alone.
+            occurred_at: iso(event.occurredAt)
+          })))
+        }`
+        // The relay reads a notification as "look now", whichever event it names.
+        yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${events[0].id})`
+      }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.insertAll", { attributes: { count: events.length } })),
     dispatch: (limit, now, fanOut) =>
       Effect.gen(function*() {
         const events = yield* rows(sql`
@@ -130,19 +154,22 @@ const makeMemory = Effect.gen(function*() {
   const hub = yield* PubSub.unbounded<string>()
   const key = (eventId: string, subscriber: string) => `${eventId}\u0000${subscriber}`
 
+  const insert = (event: Parameters<OutboxStoreShape["insert"]>[0]) =>
+    Ref.update(events, (map) =>
+      new Map(map).set(
+        event.id,
+        new StoredEvent({
+          id: event.id,
+          type: event.type,
+          payload: structuredClone(event.payload),
+          occurredAt: event.occurredAt,
+          dispatchedAt: null
+        })
+      )).pipe(Effect.zipRight(PubSub.publish(hub, event.id)), Effect.asVoid)
+
   return OutboxStore.of({
-    insert: (event) =>
-      Ref.update(events, (map) =>
-        new Map(map).set(
-          event.id,
-          new StoredEvent({
-            id: event.id,
-            type: event.type,
-            payload: structuredClone(event.payload),
-            occurredAt: event.occurredAt,
-            dispatchedAt: null
-          })
-        )).pipe(Effect.zipRight(PubSub.publish(hub, event.id)), Effect.asVoid),
+    insert,
+    insertAll: (all) => Effect.forEach(all, insert, { discard: true }),
     dispatch: (limit, now, fanOut) =>
       Effect.gen(function*() {
         const due = [...(yield* Ref.get(events)).values()]

@@ -32,6 +32,8 @@ export interface NewSessionMedia {
 /** What a delete removed: the sessions, how many media rows went with them, and their files. */
 export interface DeletedSessions {
   readonly sessionIds: ReadonlyArray<AuthSessionId>
+  /** The deleted sessions with their users, in `sessionIds` order (what `auth_session.expired` carries). */
+  readonly sessions: ReadonlyArray<{ readonly id: AuthSessionId; readonly userId: UserId }>
   readonly deletedMedia: number
   readonly mediaPaths: ReadonlyArray<string>
 }
@@ -57,11 +59,13 @@ export interface AuthSessionRepoShape {
 
 const DeletedRow = Schema.Struct({
   sessionIds: Schema.Array(AuthSessionId),
+  userIds: Schema.Array(UserId),
   mediaPaths: Schema.Array(Schema.String)
 })
 
 const toDeleted = (row: typeof DeletedRow.Type): DeletedSessions => ({
   sessionIds: row.sessionIds,
+  sessions: row.sessionIds.map((id, i) => ({ id, userId: row.userIds[i] })),
   deletedMedia: row.mediaPaths.length,
   mediaPaths: row.mediaPaths
 })
@@ -115,10 +119,11 @@ const makePg = Effect.gen(function*() {
           ), media AS (
             DELETE FROM session_media WHERE auth_session_id IN (SELECT id FROM doomed) RETURNING file_path
           ), sessions AS (
-            DELETE FROM auth_sessions WHERE id IN (SELECT id FROM doomed) RETURNING id
+            DELETE FROM auth_sessions WHERE id IN (SELECT id FROM doomed) RETURNING id, user_id
           )
           SELECT
             (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM sessions) AS session_ids,
+            (SELECT coalesce(array_agg(user_id ORDER BY id), '{}') FROM sessions) AS user_ids,
             (SELECT coalesce(array_agg(file_path ORDER BY file_path), '{}') FROM media) AS media_paths`
     })(undefined).pipe(Effect.map(toDeleted))
 
@@ -178,7 +183,7 @@ const makePg = Effect.gen(function*() {
       ),
     deleteByIds: (ids) =>
       ids.length === 0
-        ? Effect.succeed({ sessionIds: [], deletedMedia: 0, mediaPaths: [] })
+        ? Effect.succeed({ sessionIds: [], sessions: [], deletedMedia: 0, mediaPaths: [] })
         : deleteWhere(sql.and([sql.in("id", ids)]), sql`id`, ids.length).pipe(
           Effect.orDie,
           Effect.withSpan("AuthSessionRepo.deleteByIds")
@@ -221,8 +226,14 @@ const makeMemory = Effect.gen(function*() {
       const doomed = new Set(ids.filter((id) => t.authSessions.has(id)))
       const media = [...t.sessionMedia.values()].filter((m) => doomed.has(m.authSessionId))
       const mediaPaths = media.map((m) => m.filePath).sort()
+      const sessionIds = [...doomed].sort()
       return [
-        { sessionIds: [...doomed].sort(), deletedMedia: media.length, mediaPaths },
+        {
+          sessionIds,
+          sessions: sessionIds.map((id) => ({ id, userId: t.authSessions.get(id)!.userId })),
+          deletedMedia: media.length,
+          mediaPaths
+        },
         {
           ...t,
           authSessions: withoutRows(t.authSessions, doomed),

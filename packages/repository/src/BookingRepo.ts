@@ -63,8 +63,8 @@ export interface BookingRepoShape {
   ) => Effect.Effect<Option.Option<Booking>>
   /** Pending bookings whose hold passed before `now`, oldest hold first; changes nothing. */
   readonly listLapsedHolds: (now: DateTime.Utc, limit: number) => Effect.Effect<ReadonlyArray<Booking>>
-  /** Writes `expired` on up to `limit` lapsed holds; returns their ids. */
-  readonly expireLapsedHolds: (now: DateTime.Utc, limit: number) => Effect.Effect<ReadonlyArray<BookingId>>
+  /** Writes `expired` on up to `limit` lapsed holds; returns them as expired, by id. */
+  readonly expireLapsedHolds: (now: DateTime.Utc, limit: number) => Effect.Effect<ReadonlyArray<Booking>>
   readonly list: (therapistId: UserId, query: BookingQuery) => Effect.Effect<ReadonlyArray<Booking>>
 }
 
@@ -183,16 +183,16 @@ const makePg = Effect.gen(function*() {
     expireLapsedHolds: (now, limit) =>
       SqlSchema.findAll({
         Request: Schema.Void,
-        Result: Schema.Struct({ id: BookingId }),
+        Result: Booking,
         execute: () =>
           sql`UPDATE bookings SET status = 'expired', updated_at = ${iso(now)}
               WHERE id IN (
                 SELECT id FROM bookings WHERE status = 'pending' AND hold_expires_at <= ${iso(now)}
                 ORDER BY hold_expires_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
               )
-              RETURNING id`
+              RETURNING *`
       })(undefined).pipe(
-        Effect.map((rows) => rows.map((row) => row.id).sort()),
+        Effect.map((rows) => [...rows].sort((a, b) => compareIds(a.id, b.id))),
         Effect.orDie,
         Effect.withSpan("BookingRepo.expireLapsedHolds")
       ),
@@ -307,8 +307,9 @@ const makeMemory = Effect.gen(function*() {
           )
           .slice(0, limit)
         const bookings = new Map(t.bookings)
-        for (const b of doomed) bookings.set(b.id, new Booking({ ...b, status: "expired", updatedAt: now }))
-        return [doomed.map((b) => b.id).sort(), { ...t, bookings }] as const
+        const expired = doomed.map((b) => new Booking({ ...b, status: "expired", updatedAt: now }))
+        for (const b of expired) bookings.set(b.id, b)
+        return [expired.sort((a, b) => compareIds(a.id, b.id)), { ...t, bookings }] as const
       }),
     list: (therapistId, query) =>
       Effect.gen(function*() {

@@ -85,7 +85,7 @@ export const authSessionRepoContract = (name: string, layer: Layer.Layer<AuthSes
         assert.strictEqual(second.deletedMedia, 0)
 
         const third = yield* repo.deleteBatch(SessionSelector.Expired({ now }), 2)
-        assert.deepStrictEqual(third, { sessionIds: [], deletedMedia: 0, mediaPaths: [] })
+        assert.deepStrictEqual(third, { sessionIds: [], sessions: [], deletedMedia: 0, mediaPaths: [] })
 
         assert.deepStrictEqual((yield* repo.listByUser(user.id)).map((s) => s.id), [active.id])
         assert.deepStrictEqual((yield* repo.listMedia(active.id)).map((m) => m.filePath), ["/media/keep.png"])
@@ -125,7 +125,12 @@ export const authSessionRepoContract = (name: string, layer: Layer.Layer<AuthSes
         const listed = yield* repo.list(SessionSelector.Inactive({ before: now, userId: alice.id }), 10)
         assert.deepStrictEqual(listed.map((s) => s.id), [aliceOld.id])
         const deleted = yield* repo.deleteBatch(SessionSelector.Expired({ now, userId: alice.id }), 10)
-        assert.deepStrictEqual(deleted, { sessionIds: [aliceOld.id], deletedMedia: 0, mediaPaths: [] })
+        assert.deepStrictEqual(deleted, {
+          sessionIds: [aliceOld.id],
+          sessions: [{ id: aliceOld.id, userId: alice.id }],
+          deletedMedia: 0,
+          mediaPaths: []
+        })
         assert.strictEqual((yield* repo.listByUser(bob.id)).length, 1)
         assert.strictEqual((yield* repo.listMedia(bobOld.id)).length, 1)
       }).pipe(Effect.provide(layer)))
@@ -139,8 +144,18 @@ export const authSessionRepoContract = (name: string, layer: Layer.Layer<AuthSes
         const b = yield* session(user.id, "30 days")
         yield* repo.addMedia({ authSessionId: a.id, kind: "video", filePath: "/media/a.mp4", sizeBytes: 1 })
         const deleted = yield* repo.deleteByIds([a.id])
-        assert.deepStrictEqual(deleted, { sessionIds: [a.id], deletedMedia: 1, mediaPaths: ["/media/a.mp4"] })
-        assert.deepStrictEqual(yield* repo.deleteByIds([]), { sessionIds: [], deletedMedia: 0, mediaPaths: [] })
+        assert.deepStrictEqual(deleted, {
+          sessionIds: [a.id],
+          sessions: [{ id: a.id, userId: user.id }],
+          deletedMedia: 1,
+          mediaPaths: ["/media/a.mp4"]
+        })
+        assert.deepStrictEqual(yield* repo.deleteByIds([]), {
+          sessionIds: [],
+          sessions: [],
+          deletedMedia: 0,
+          mediaPaths: []
+        })
         assert.deepStrictEqual((yield* repo.listByUser(user.id)).map((s) => s.id), [b.id])
       }).pipe(Effect.provide(layer)))
 

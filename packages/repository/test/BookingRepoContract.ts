@@ -106,9 +106,11 @@ export const bookingRepoContract = (name: string, layer: BookingLayer) =>
         assert.deepStrictEqual((yield* repo.listLapsedHolds(now, 10)).length, 3)
 
         const first = yield* repo.expireLapsedHolds(now, 2)
-        assert.deepStrictEqual(first, [a.id, b.id].sort())
+        assert.deepStrictEqual(first.map((x) => x.id), [a.id, b.id].sort())
+        assert.deepStrictEqual(first.map((x) => x.status), ["expired", "expired"])
+        assert.deepStrictEqual(first.map((x) => x.therapistId), [a.therapistId, b.therapistId])
         const second = yield* repo.expireLapsedHolds(now, 2)
-        assert.deepStrictEqual(second, [c.id])
+        assert.deepStrictEqual(second.map((x) => x.id), [c.id])
         assert.deepStrictEqual(yield* repo.expireLapsedHolds(now, 2), [])
         assert.strictEqual((yield* repo.findById(keep.id)).status, "pending")
       }).pipe(Effect.provide(layer)))

@@ -1,3 +1,4 @@
+import { OutboxStore } from "@clinic/events"
 /**
  * The Effect app as `main.ts` composes it, on `DATABASE_URL`, signed in through the test middleware
  * (bearer token = user id: one user lookup per request, as the baseline does) because the
@@ -14,7 +15,7 @@ import { TestAuthentication } from "../../test/support/TestAuthentication.js"
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
   Layer.provide(RecordingsPg),
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
   Layer.launch,

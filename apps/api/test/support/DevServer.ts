@@ -1,3 +1,4 @@
+import { OutboxStore } from "@clinic/events"
 /**
  * Manual runs only (`tsx test/support/DevServer.ts`): the real API on Postgres, signed in through
  * the test middleware (bearer token = a user id), until the session-backed middleware is merged.
@@ -28,7 +29,7 @@ const Seed = Layer.effectDiscard(Effect.gen(function*() {
   yield* Effect.logInfo("dev therapist").pipe(Effect.annotateLogs({ token: user.id }))
 }))
 
-const Repositories = Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)
+const Repositories = Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)
 
 Layer.mergeAll(HttpLive.pipe(Layer.provide(TestAuthentication)), Seed).pipe(
   Layer.provide(RecordingsPg),

@@ -1,4 +1,5 @@
 import { ClinicApi, Email, type User } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
 import {
   IdempotencyRepo,
   layerMemory as RepositoriesMemory,
@@ -42,13 +43,20 @@ export const serve = <A, E, R>(repositories: Layer.Layer<A, E, R>, bookingHold?:
   )
 
 /** The real API over in-memory repositories, on a test HTTP server. */
-export const memoryRepositories = Layer.mergeAll(RepositoriesMemory, IdempotencyRepo.layerMemory, noDatabase)
+export const memoryRepositories = Layer.mergeAll(
+  RepositoriesMemory,
+  IdempotencyRepo.layerMemory,
+  OutboxStore.layerMemory,
+  noDatabase
+)
 export const memoryServer = (bookingHold?: Duration.DurationInput) => serve(memoryRepositories, bookingHold)
 
 /** The real API over a fresh Postgres database cloned from the migrated template. */
 export const postgresServer = (bookingHold?: Duration.DurationInput) =>
   serve(
-    Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer)),
+    Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg).pipe(
+      Layer.provideMerge(TestDatabase.layer)
+    ),
     bookingHold
   )
 

@@ -1,0 +1,55 @@
+import { ApiConfig } from "@clinic/api/ApiConfig"
+import { AuthenticationLive } from "@clinic/api/AuthenticationLive"
+import { ApiLive } from "@clinic/api/Http"
+import { RecordingsMemory } from "@clinic/api/Recordings"
+import { ClinicApi, Email } from "@clinic/domain"
+import { RecordingService } from "@clinic/recordings"
+import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
+import { ConfigProvider, DateTime, Effect, Layer, Redacted } from "effect"
+
+const apiConfig = Layer.unwrapScoped(Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const mediaDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-media-" })
+  const values = new Map([["CLINIC_MEDIA_DIR", mediaDir], ["API_SCRYPT_LOG_N", "10"]])
+  return ApiConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
+})).pipe(Layer.provide(NodeFileSystem.layer))
+
+// Recordings are not what these tests are about: their service runs on memory stores that stay
+// private to it, so that the booking handlers still write to the caller's outbox and task store.
+const recordingsOnly = Layer.effect(RecordingService.RecordingService, RecordingService.RecordingService).pipe(
+  Layer.provide(RecordingsMemory)
+)
+
+/** The API's real handlers and sign-in on a test HTTP server; the stores come from the caller. */
+export const apiServer = HttpApiBuilder.serve().pipe(
+  Layer.provide(ApiLive),
+  Layer.provide(recordingsOnly),
+  Layer.provide(AuthenticationLive),
+  Layer.provideMerge(NodeHttpServer.layerTest),
+  Layer.provide(apiConfig)
+)
+
+/**
+ * What a therapist does over HTTP: signs up, signs in, adds a patient with an email address,
+ * books `startsAt` for 50 minutes and confirms it.
+ */
+export const bookAndConfirm = (startsAt: DateTime.Utc) =>
+  Effect.gen(function*() {
+    const anonymous = yield* HttpApiClient.make(ClinicApi)
+    const email = Email.make("dr.who@clinic.test")
+    const password = "correct horse battery staple"
+    yield* anonymous.auth.register({ payload: { email, name: "Dr Who", password } })
+    const { token } = yield* anonymous.auth.login({ payload: { email, password } })
+    const therapist = yield* HttpApiClient.make(ClinicApi, {
+      transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(token)))
+    })
+    const patient = yield* therapist.patients.create({
+      payload: { name: "Pat Doe", email: Email.make("pat@example.test") }
+    })
+    const booking = yield* therapist.bookings.create({
+      headers: {},
+      payload: { patientId: patient.id, startsAt, endsAt: DateTime.add(startsAt, { minutes: 50 }) }
+    })
+    return yield* therapist.bookings.confirm({ path: { id: booking.id } })
+  })
