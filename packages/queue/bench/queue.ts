@@ -32,7 +32,7 @@ const systems = (process.env.BENCH_QUEUE_SYSTEMS ?? "clinic,graphile-worker,pg-b
 const withCurrentNode = process.env.BENCH_QUEUE_NODE20 !== "0"
 const section = process.env.BENCH_QUEUE_SECTION ?? "queue"
 /** Longest one configuration may take before it is killed and reported as failed. */
-const configurationTimeoutMs = 300_000
+const configurationTimeoutMs = 300_000 + tasks * 10
 
 const runners: Record<string, string> = {
   "clinic": "bench/runners/clinic.ts",
