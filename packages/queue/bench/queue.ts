@@ -15,7 +15,7 @@ import { Database } from "@clinic/repository"
 import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
 import { Effect, Logger, LogLevel, Redacted } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -142,7 +142,7 @@ const program = Effect.gen(function*() {
 - database: PostgreSQL ${
     postgres.rows[0].server_version
   }, embedded, one server for every configuration, temporary folder, fsync and synchronous_commit off
-- libraries: graphile-worker 0.18.0, pg-boss 12.35.0, @clinic/queue at this commit
+- libraries: graphile-worker 0.18.0, pg-boss 12.35.0, @clinic/queue at commit ${commit()}
 - load: **${
     fmt(tasks)
   } no-op tasks** per configuration (scaled down from the 100,000 of issue 5 so the whole run takes a few minutes on 2 cores; \`BENCH_QUEUE_TASKS=100000\` runs the full size), then ${
@@ -164,11 +164,13 @@ How it is measured, the same way for all three, producer and workers in one proc
   just before the call); latency = handler start minus that stamp, so it includes the enqueue's own round trips
   and the wake-up (LISTEN/NOTIFY in all three).
 - Empty claims per task (@clinic/queue only, latency phase): claim queries that found nothing per task
-  run; each enqueue's notification wakes every idle slot of the queue, and all but one find nothing.
+  run. About 1 is inherent (a slot claims again right after each task); beyond that, each enqueue's
+  notification wakes every idle slot of the queue, and all but one find nothing.
 - Settings: defaults, except pg-boss, whose worker fetching one job waits its polling interval (2 s) after each
   job: it runs with \`useListenNotify\`, a \`notify\` queue, \`pollingIntervalSeconds: 0.5\` and
   \`burstWhenReadyExceeds: 1\` (monitor and queue cache every second), \`localConcurrency\` = concurrency,
-  \`batchSize\` 1.
+  \`batchSize\` 1. Its throughput window still includes the first second or so, before its cached
+  backlog count turns burst fetching on.
 - Caveats: a shared 2-core machine (other helpers' builds and tests ran at the same time; see the load
   average), Postgres and the benchmark process compete for the same two cores, and a single run: compare
   rows of one run, not across runs.
@@ -176,6 +178,14 @@ How it is measured, the same way for all three, producer and workers in one proc
   yield* Effect.log(body)
   writeSection(Database.projectRoot(packageRoot), section, body)
 }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Info))
+
+const commit = () => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: packageRoot, encoding: "utf8" }).trim()
+  } catch {
+    return "unknown"
+  }
+}
 
 /** Replaces this benchmark's section of docs/benchmarks.md (between its markers), keeping the others. */
 const writeSection = (root: string, name: string, body: string) => {
