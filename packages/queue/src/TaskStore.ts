@@ -179,23 +179,36 @@ const makePg = Effect.gen(function*() {
       }).pipe(Effect.orDie, Effect.withSpan("TaskStore.insert")),
     claim: (queue, lease) => {
       const now = iso(lease.now)
+      // One candidate of each kind, each read from its own partial index in claim order. A single
+      // "pending OR lapsed" query can use neither index and sorted the whole backlog on every claim
+      // (7 ms at 5,000 due tasks, 113 ms at 50,000). A lapsed candidate that loses to a pending one
+      // stays locked only until this statement ends.
       return first(sql`
         WITH reaped AS (
           UPDATE tasks SET status = 'dead', lease_id = NULL, locked_until = NULL, finished_at = ${now},
             updated_at = ${now}, last_error = 'lease expired on the final attempt'
           WHERE queue = ${queue} AND status = 'running' AND locked_until <= ${now} AND attempts >= max_attempts
+        ),
+        due AS (
+          SELECT id, priority, run_at FROM tasks
+          WHERE queue = ${queue} AND status = 'pending' AND run_at <= ${now}
+          ORDER BY priority DESC, run_at, id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED
+        ),
+        lapsed AS (
+          SELECT id, priority, run_at FROM tasks
+          WHERE queue = ${queue} AND status = 'running' AND locked_until <= ${now} AND attempts < max_attempts
+          ORDER BY priority DESC, run_at, id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED
         )
         UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_id = ${lease.leaseId},
           locked_until = ${iso(lease.until)}, updated_at = ${now}
         WHERE id = (
-          SELECT id FROM tasks
-          WHERE queue = ${queue} AND (
-            (status = 'pending' AND run_at <= ${now})
-            OR (status = 'running' AND locked_until <= ${now} AND attempts < max_attempts)
-          )
+          SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM lapsed) AS candidates
           ORDER BY priority DESC, run_at, id
           LIMIT 1
-          FOR UPDATE SKIP LOCKED
         )
         RETURNING ${columns}`).pipe(Effect.orDie, Effect.withSpan("TaskStore.claim", { attributes: { queue } }))
     },

@@ -159,9 +159,13 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
       assert.strictEqual(held.status, "running", "the dead worker's lease still holds the task")
       assert.strictEqual(yield* Ref.get(starts), 1)
 
-      // Past the lease, one of the survivor's next polls claims it.
+      // Past the lease, one of the survivor's next polls claims it. The handler counts its run
+      // before the worker records the outcome, so wait for the record too.
       yield* eventually(
-        Effect.zipRight(TestClock.adjust("1 second"), Effect.map(Ref.get(completions), (n) => n === 1))
+        Effect.zipRight(
+          TestClock.adjust("1 second"),
+          Effect.map(TaskQueue.get(id), (row) => Option.getOrThrow(row).status === "succeeded")
+        )
       )
       const done = Option.getOrThrow(yield* TaskQueue.get(id))
       assert.strictEqual(done.status, "succeeded")

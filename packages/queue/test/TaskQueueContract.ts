@@ -280,6 +280,20 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         assert.deepStrictEqual(yield* Ref.get(ran), [])
       }).pipe(Effect.provide(layer)))
 
+    it.effect("a task whose lease lapsed competes with pending tasks by priority", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { ran, registry, task } = yield* recorder()
+        const store = yield* TaskStore
+        yield* TaskQueue.enqueue(task, { label: "lapsed" }, { priority: 5 })
+        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") })
+        yield* TaskQueue.enqueue(task, { label: "low" }, { priority: 0 })
+        yield* TaskQueue.enqueue(task, { label: "high" }, { priority: 10 })
+        yield* TestClock.adjust("30 seconds")
+        yield* Worker.drain(registry, "default")
+        assert.deepStrictEqual(yield* Ref.get(ran), ["high", "lapsed", "low"])
+      }).pipe(Effect.provide(layer)))
+
     it.effect("hooks see each run: before, after with its duration, on failure with the retry time", () =>
       Effect.gen(function*() {
         yield* startClock
