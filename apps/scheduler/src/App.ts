@@ -1,3 +1,4 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { CleanupConfig, MediaStore, SessionCleanup } from "@clinic/cleanup"
 import { OutboxStore } from "@clinic/events"
 import { Mailer } from "@clinic/mail"
@@ -33,7 +34,8 @@ export const AppLive = Layer.mergeAll(AdminHttpLive, SchedulerLive).pipe(
       OutboxStore.layerPg,
       TaskStore.layerPg,
       Repositories.layerPg,
-      Mailer.layer
+      Mailer.layer,
+      ExternalCalendarSync.layer.pipe(Layer.provide(Repositories.layerPg))
     )
   ),
   Layer.provide(SchedulerConfig.Default)

@@ -1,3 +1,4 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { SessionCleanup } from "@clinic/cleanup"
 import { EventBus, OutboxStore } from "@clinic/events"
 import { Beat, TaskStore } from "@clinic/queue"
@@ -11,6 +12,7 @@ export const BOOKING_EXPIRY = "booking-expiry"
 export const HISTORY_PRUNE = "run-history-prune"
 export const EVENTS_PRUNE = "processed-events-prune"
 export const TASK_BEAT = "task-beat"
+export const CALENDAR_SYNC = "calendar-sync"
 
 /**
  * The jobs of the clinic. Each is idempotent, so a missed tick is caught up once (`runOnce`) after
@@ -23,6 +25,7 @@ export const makeJobs = Effect.gen(function*() {
   const outbox = yield* OutboxStore
   const tasks = yield* TaskStore
   const registry = yield* TaskRegistry
+  const calendars = yield* ExternalCalendarSync
   // Where the beat resumes after a (re)start: occurrences older than the catch-up window are not
   // enqueued again; those inside it are, once (the idempotency key names entry and instant).
   const lastBeat = yield* Ref.make(DateTime.subtractDuration(yield* DateTime.now, config.beatCatchUp))
@@ -78,6 +81,14 @@ export const makeJobs = Effect.gen(function*() {
       }).pipe(Effect.provideService(TaskStore, tasks)),
       timeout: "30 seconds",
       missed: "skip"
+    }),
+    Job.make({
+      name: CALENDAR_SYNC,
+      schedule: config.calendarSync,
+      // A failing feed keeps its previous import and records why; the run reports the counts.
+      run: calendars.syncAll,
+      timeout: "5 minutes",
+      missed: "runOnce"
     })
   ]
 })

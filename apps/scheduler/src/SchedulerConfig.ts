@@ -84,6 +84,8 @@ export class SchedulerConfig extends Effect.Service<SchedulerConfig>()("@clinic/
       historyPrune: yield* schedule("SCHEDULER_HISTORY_PRUNE", "0 30 3 * * *", timeZone),
       /** Forgets which subscriber handled which event once it is an hour old. */
       eventsPrune: yield* schedule("SCHEDULER_EVENTS_PRUNE", "every 1 hour", timeZone),
+      /** Imports therapists' external ICS feeds, whose busy times block bookings. */
+      calendarSync: yield* schedule("SCHEDULER_CALENDAR_SYNC", "every 15 minutes", timeZone),
       /** How often periodic tasks are looked at; their own schedules come from `periodicTasks`. */
       beat: yield* schedule("SCHEDULER_BEAT", "every 1 minute", timeZone),
       /** After a restart, the beat enqueues the latest occurrence it missed within this window. */

@@ -65,7 +65,8 @@ describe("scheduler admin API", () => {
         BOOKING_EXPIRY,
         "run-history-prune",
         "processed-events-prune",
-        "task-beat"
+        "task-beat",
+        "calendar-sync"
       ])
       assert.strictEqual(list.jobs[1].nextRuns.length, 5)
 

@@ -3,7 +3,7 @@ import { AuthSessionRepo, BookingRepo, PatientRepo, UserRepo } from "@clinic/rep
 import { SchedulerEngine } from "@clinic/scheduler-engine"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
-import { BOOKING_EXPIRY, EVENTS_PRUNE, HISTORY_PRUNE, SESSION_CLEANUP, TASK_BEAT } from "../src/Jobs.js"
+import { BOOKING_EXPIRY, CALENDAR_SYNC, EVENTS_PRUNE, HISTORY_PRUNE, SESSION_CLEANUP, TASK_BEAT } from "../src/Jobs.js"
 import { configLayer, memoryApp } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
@@ -67,7 +67,8 @@ describe("scheduler jobs", () => {
         [BOOKING_EXPIRY, "every 1m"],
         [HISTORY_PRUNE, "cron 0 30 3 * * * (UTC)"],
         [EVENTS_PRUNE, "every 1h"],
-        [TASK_BEAT, "every 1m"]
+        [TASK_BEAT, "every 1m"],
+        [CALENDAR_SYNC, "every 15m"]
       ])
       yield* engine.start
       yield* advance("1 minute")
@@ -87,6 +88,8 @@ describe("scheduler jobs", () => {
       assert.strictEqual(cleanup[0].outcome, "succeeded")
       assert.strictEqual((cleanup[0].result as { expired: { deletedSessions: number } }).expired.deletedSessions, 1)
       assert.strictEqual((yield* engine.job(BOOKING_EXPIRY)).recentRuns.length, 15)
+      const calendarSync = (yield* engine.job(CALENDAR_SYNC)).recentRuns
+      assert.deepStrictEqual(calendarSync.map((run) => run.outcome), ["succeeded"])
     }).pipe(Effect.provide(memoryApp())))
 
   it.scoped("schedules come from config: session cleanup every 5 minutes", () =>

@@ -1,3 +1,4 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { Email } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
@@ -18,6 +19,7 @@ const app = EngineLive.pipe(
   Layer.provideMerge(
     Layer.mergeAll(CleanupPg, RunStore.layerPg, Repositories.layerPg, OutboxStore.layerPg, TaskStore.layerPg)
   ),
+  Layer.provideMerge(ExternalCalendarSync.layer.pipe(Layer.provide(Repositories.layerPg))),
   Layer.provideMerge(configLayer({ SCHEDULER_REPLICA_ID: "pg-replica" })),
   Layer.provideMerge(TestDatabase.layer)
 )

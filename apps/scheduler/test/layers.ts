@@ -1,3 +1,4 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { CleanupConfig, Media, SessionCleanup } from "@clinic/cleanup"
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
@@ -20,6 +21,7 @@ export const memoryApp = (env: Record<string, string> = {}) =>
     Layer.provideMerge(TaskRegistry.layer),
     Layer.provideMerge(Layer.mergeAll(OutboxStore.layerMemory, TaskStore.layerMemory)),
     Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(), RunStore.layerMemory)),
+    Layer.provideMerge(ExternalCalendarSync.layer),
     Layer.provideMerge(Repositories.layerMemory),
     Layer.provideMerge(configLayer({ SCHEDULER_REPLICA_ID: "test-replica", ...env }))
   )
