@@ -1,4 +1,5 @@
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 /**
  * The API app for the benchmark: the real handlers, middleware and Postgres repositories, on
  * `DATABASE_URL`, listening on `API_PORT`. `BENCH_REQUEST_LOG=1` adds the per-request logger that
@@ -24,7 +25,7 @@ serve.pipe(
   Layer.provide(AuthenticationLive),
   Layer.provide(RecordingsPg),
   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
-  Layer.provide(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
+  Layer.provide(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
   Layer.provide(ApiConfig.Default),
   Layer.provide(Database.layer),
   Layer.launch,

@@ -1,5 +1,3 @@
-import { OutboxStore } from "@clinic/events"
-import { TaskStore } from "@clinic/queue"
 import {
   NoteExtractor,
   Pipeline,
@@ -16,8 +14,9 @@ import { Effect, Layer } from "effect"
 
 /**
  * The recordings feature's services (configuration from the environment): the service over its
- * repository, rate limiter, audio folder and providers, plus the task and outbox stores its
- * pipeline writes to. The `*Pg` and `*Memory` variants differ only in where state lives.
+ * repository, rate limiter, audio folder and providers. The task and outbox stores its pipeline
+ * writes to are the app's own, provided once at the root, so that every feature shares them. The
+ * `*Pg` and `*Memory` variants differ only in where state lives.
  */
 const service = RecordingService.layer.pipe(
   Layer.provideMerge(Layer.mergeAll(RecordingStore.RecordingStore.layer, Transcriber.layer, NoteExtractor.layer)),
@@ -29,9 +28,7 @@ export const RecordingsPg = service.pipe(
     Layer.mergeAll(
       RecordingRepo.layerPg,
       RateLimiter.layerPg,
-      UnitOfWork.layerPg,
-      TaskStore.layerPg,
-      OutboxStore.layerPg
+      UnitOfWork.layerPg
     )
   ),
   Layer.provideMerge(RecordingsConfig.RecordingsConfig.layer)
@@ -42,9 +39,7 @@ export const RecordingsMemory = service.pipe(
     Layer.mergeAll(
       RecordingRepo.layerMemory,
       RateLimiter.layerMemory,
-      UnitOfWork.layerMemory,
-      TaskStore.layerMemory,
-      OutboxStore.layerMemory
+      UnitOfWork.layerMemory
     )
   ),
   Layer.provideMerge(RecordingsConfig.RecordingsConfig.layer)

@@ -1,4 +1,5 @@
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
@@ -8,7 +9,7 @@ import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(RecordingsPg),
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
   Layer.launch,

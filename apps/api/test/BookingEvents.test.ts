@@ -1,10 +1,12 @@
 import type { DomainEvent } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import { IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Array, DateTime, Duration, Effect, Layer, Ref } from "effect"
+import { RecordingsPg } from "../src/Recordings.js"
 import {
   at,
   memoryServer,
@@ -115,9 +117,10 @@ describe("booking events on Postgres", () => {
       assert.deepStrictEqual((yield* published).map((e) => e._tag), ["booking.created"])
     }).pipe(Effect.provide(
       serve(
-        Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, confirmationsFail).pipe(
+        Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, confirmationsFail, TaskStore.layerPg).pipe(
           Layer.provideMerge(TestDatabase.layer)
-        )
+        ),
+        RecordingsPg
       )
     )))
 })

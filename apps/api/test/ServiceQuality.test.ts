@@ -2,6 +2,7 @@ import { BookingRepo } from "@clinic/repository"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
+import { RecordingsMemory } from "../src/Recordings.js"
 import {
   makeTherapist,
   memoryRepositories,
@@ -163,7 +164,9 @@ describe("service quality", () => {
       assert.include(line!, "SELECT * FROM bookings WHERE secret")
       assert.include(line!, "defect-1")
     }).pipe(
-      Effect.provide(serve(Layer.provideMerge(brokenBookings, memoryRepositories)).pipe(Layer.provide(capture)))
+      Effect.provide(
+        serve(Layer.provideMerge(brokenBookings, memoryRepositories), RecordingsMemory).pipe(Layer.provide(capture))
+      )
     )
   })
 

@@ -1,5 +1,6 @@
 import { ClinicApi } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -57,34 +58,33 @@ export const recordingsSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, setting
 export const memoryLayer = (settings: Record<string, string> = {}) =>
   server.pipe(
     Layer.provideMerge(recordingsSettings(RecordingsMemory, settings)),
-    Layer.provideMerge(Layer.mergeAll(Repositories.layerMemory, IdempotencyRepo.layerMemory, OutboxStore.layerMemory)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Repositories.layerMemory,
+        IdempotencyRepo.layerMemory,
+        OutboxStore.layerMemory,
+        TaskStore.layerMemory
+      )
+    ),
     Layer.provideMerge(configLayer(settings)),
     Layer.provide(noDatabase)
   )
 
-/**
- * The real API on a test server over Postgres repositories on the given database (recordings in
- * memory: see `recordingsPgLayer`).
- */
-export const pgLayer = <E>(database: Layer.Layer<SqlClient.SqlClient, E>, settings: Record<string, string> = {}) =>
-  server.pipe(
-    Layer.provideMerge(recordingsSettings(RecordingsMemory, settings)),
-    Layer.provideMerge(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
-    Layer.provideMerge(configLayer(settings)),
-    Layer.provideMerge(database)
-  )
-
 /** The real API with everything on Postgres, recordings included (their tables, queue and outbox). */
-export const recordingsPgLayer = <E>(
+export const pgLayer = <E>(
   database: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E>,
   settings: Record<string, string> = {}
 ) =>
   server.pipe(
     Layer.provideMerge(recordingsSettings(RecordingsPg, settings)),
-    Layer.provideMerge(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
+    Layer.provideMerge(
+      Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)
+    ),
     Layer.provideMerge(configLayer(settings)),
     Layer.provideMerge(database)
   )
+
+export const recordingsPgLayer = pgLayer
 
 /** The typed client, sending `token` as its bearer token when given. */
 export const client = (token?: Redacted.Redacted<string>) =>

@@ -3,7 +3,6 @@ import { AuthenticationLive } from "@clinic/api/AuthenticationLive"
 import { ApiLive } from "@clinic/api/Http"
 import { RecordingsMemory } from "@clinic/api/Recordings"
 import { ClinicApi, Email } from "@clinic/domain"
-import { RecordingService } from "@clinic/recordings"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
 import { ConfigProvider, DateTime, Effect, Layer, Redacted } from "effect"
@@ -15,16 +14,12 @@ const apiConfig = Layer.unwrapScoped(Effect.gen(function*() {
   return ApiConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
 })).pipe(Layer.provide(NodeFileSystem.layer))
 
-// Recordings are not what these tests are about: their service runs on memory stores that stay
-// private to it, so that the booking handlers still write to the caller's outbox and task store.
-const recordingsOnly = Layer.effect(RecordingService.RecordingService, RecordingService.RecordingService).pipe(
-  Layer.provide(RecordingsMemory)
-)
-
+// Recordings are not what these tests are about: their service runs on memory repositories, over
+// the caller's task and outbox stores.
 /** The API's real handlers and sign-in on a test HTTP server; the stores come from the caller. */
 export const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(ApiLive),
-  Layer.provide(recordingsOnly),
+  Layer.provide(RecordingsMemory),
   Layer.provide(AuthenticationLive),
   Layer.provideMerge(NodeHttpServer.layerTest),
   Layer.provide(apiConfig)

@@ -1,4 +1,5 @@
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 /**
  * The Effect app as `main.ts` composes it, on `DATABASE_URL`, signed in through the test middleware
  * (bearer token = user id: one user lookup per request, as the baseline does) because the
@@ -15,7 +16,7 @@ import { TestAuthentication } from "../../test/support/TestAuthentication.js"
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
   Layer.provide(RecordingsPg),
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)),
+  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(LoggingLive),
   Layer.launch,

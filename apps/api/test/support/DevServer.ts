@@ -1,4 +1,5 @@
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 /**
  * Manual runs only (`tsx test/support/DevServer.ts`): the real API on Postgres, signed in through
  * the test middleware (bearer token = a user id), until the session-backed middleware is merged.
@@ -29,7 +30,7 @@ const Seed = Layer.effectDiscard(Effect.gen(function*() {
   yield* Effect.logInfo("dev therapist").pipe(Effect.annotateLogs({ token: user.id }))
 }))
 
-const Repositories = Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg)
+const Repositories = Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)
 
 Layer.mergeAll(HttpLive.pipe(Layer.provide(TestAuthentication)), Seed).pipe(
   Layer.provide(RecordingsPg),

@@ -1,4 +1,5 @@
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import { RecordingsConfig } from "@clinic/recordings"
 import { IdempotencyRepo, layerMemory as RepositoriesMemory, layerPg as RepositoriesPg } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
@@ -31,7 +32,15 @@ export const memoryRecordings = (settings: Record<string, string> = {}) =>
   ServeLive.pipe(
     Layer.provide(TestAuthentication),
     Layer.provideMerge(recordingsSettings(RecordingsMemory, settings)),
-    Layer.provideMerge(Layer.mergeAll(RepositoriesMemory, IdempotencyRepo.layerMemory, noDatabase)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        RepositoriesMemory,
+        IdempotencyRepo.layerMemory,
+        OutboxStore.layerMemory,
+        TaskStore.layerMemory,
+        noDatabase
+      )
+    ),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(testConfig())
   )
@@ -44,7 +53,7 @@ export const postgresRecordings = <E>(
   ServeLive.pipe(
     Layer.provide(TestAuthentication),
     Layer.provideMerge(recordingsSettings(RecordingsPg, settings)),
-    Layer.provideMerge(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg)),
+    Layer.provideMerge(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
     Layer.provideMerge(database),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(testConfig())

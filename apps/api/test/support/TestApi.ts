@@ -1,5 +1,6 @@
 import { ClinicApi, Email, type User } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import {
   IdempotencyRepo,
   layerMemory as RepositoriesMemory,
@@ -12,7 +13,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient, SqlError } from "@effect/sql"
 import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
 import { ServeLive } from "../../src/Http.js"
-import { RecordingsMemory } from "../../src/Recordings.js"
+import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
 import { configLayer, recordingsSettings } from "../TestApi.js"
 import { TestAuthentication } from "./TestAuthentication.js"
 
@@ -33,10 +34,14 @@ const noDatabase = Layer.succeed(
 )
 
 /** The real API over the given repositories (and test sign-in), on a test HTTP server. */
-export const serve = <A, E, R>(repositories: Layer.Layer<A, E, R>, bookingHold?: Duration.DurationInput) =>
+export const serve = <A, E, R, A2, E2, R2>(
+  repositories: Layer.Layer<A, E, R>,
+  recordings: Layer.Layer<A2, E2, R2>,
+  bookingHold?: Duration.DurationInput
+) =>
   ServeLive.pipe(
     Layer.provide(TestAuthentication),
-    Layer.provide(recordingsSettings(RecordingsMemory, {})),
+    Layer.provide(recordingsSettings(recordings, {})),
     Layer.provideMerge(repositories),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(testConfig(bookingHold))
@@ -47,16 +52,19 @@ export const memoryRepositories = Layer.mergeAll(
   RepositoriesMemory,
   IdempotencyRepo.layerMemory,
   OutboxStore.layerMemory,
+  TaskStore.layerMemory,
   noDatabase
 )
-export const memoryServer = (bookingHold?: Duration.DurationInput) => serve(memoryRepositories, bookingHold)
+export const memoryServer = (bookingHold?: Duration.DurationInput) =>
+  serve(memoryRepositories, RecordingsMemory, bookingHold)
 
 /** The real API over a fresh Postgres database cloned from the migrated template. */
 export const postgresServer = (bookingHold?: Duration.DurationInput) =>
   serve(
-    Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg).pipe(
+    Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg).pipe(
       Layer.provideMerge(TestDatabase.layer)
     ),
+    RecordingsPg,
     bookingHold
   )
 
