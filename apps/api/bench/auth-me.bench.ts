@@ -1,3 +1,4 @@
+import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
  * `GET /auth/me` on embedded Postgres: the API app beside a bare `node:http` + `pg` server doing the
  * same queries, in one run on one database. Each server runs alone in its own process; autocannon
@@ -13,7 +14,6 @@ import * as Repositories from "@clinic/repository/Repositories"
 import { freePort } from "@clinic/repository/testing/TestServer"
 import autocannon from "autocannon"
 import { Duration, Effect, Layer, Redacted, Schedule } from "effect"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -61,25 +61,10 @@ const tempDir = Effect.acquireRelease(
 
 /** A server in its own process, stopped (SIGTERM, then SIGKILL) when the scope closes. */
 const spawnServer = (target: Target, env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() =>
-      ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(HERE, target.entry)], {
-        cwd: Path.join(HERE, ".."),
-        env: { ...process.env, ...env, ...target.env },
-        stdio: ["ignore", "ignore", "inherit"]
-      })
-    ),
-    (child) =>
-      Effect.async<void>((resume) => {
-        if (child.exitCode !== null) return resume(Effect.void)
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
-        child.once("exit", () => {
-          clearTimeout(timer)
-          resume(Effect.void)
-        })
-        child.kill("SIGTERM")
-      })
-  )
+  spawnNode(["--import", "tsx", Path.join(HERE, target.entry)], {
+    cwd: Path.join(HERE, ".."),
+    env: { ...process.env, ...env, ...target.env }
+  })
 
 const waitUntilServing = (url: string, token: string) =>
   Effect.tryPromise((signal) => fetch(url, { headers: { authorization: `Bearer ${token}` }, signal })).pipe(

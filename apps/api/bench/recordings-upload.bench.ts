@@ -1,3 +1,4 @@
+import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
  * `POST /sessions` with a 1 GiB recording through the API app in its own process, over HTTP on
  * 127.0.0.1: throughput, and the API process's resident memory (idle, sampled peak, kernel high
@@ -59,25 +60,10 @@ const rssKiB = (pid: number, field: "VmRSS" | "VmHWM") => {
 }
 
 const spawnApi = (env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() =>
-      ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(HERE, "effect-server.ts")], {
-        cwd: Path.join(HERE, ".."),
-        env: { ...process.env, ...env },
-        stdio: ["ignore", "ignore", "inherit"]
-      })
-    ),
-    (child) =>
-      Effect.async<void>((resume) => {
-        if (child.exitCode !== null) return resume(Effect.void)
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
-        child.once("exit", () => {
-          clearTimeout(timer)
-          resume(Effect.void)
-        })
-        child.kill("SIGTERM")
-      })
-  )
+  spawnNode(["--import", "tsx", Path.join(HERE, "effect-server.ts")], {
+    cwd: Path.join(HERE, ".."),
+    env: { ...process.env, ...env }
+  })
 
 const waitUntilServing = (url: string) =>
   Effect.tryPromise((signal) => fetch(url, { signal })).pipe(

@@ -147,12 +147,17 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
     it.scoped("started, it wakes on publish, reports status, and stops after draining its handlers", () =>
       Effect.gen(function*() {
         yield* startClock
+        const started = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const handled = yield* Ref.make(0)
         const slow = EventBus.subscriber({
           name: "slow",
           events: ["booking.confirmed"],
-          handler: () => Deferred.await(release).pipe(Effect.zipRight(Ref.update(handled, (n) => n + 1)))
+          handler: () =>
+            Deferred.succeed(started, undefined).pipe(
+              Effect.zipRight(Deferred.await(release)),
+              Effect.zipRight(Ref.update(handled, (n) => n + 1))
+            )
         })
         const scope = yield* Scope.make()
         const bus = yield* EventBus.make({ subscribers: [slow], pollInterval: "1 hour", shutdownBudget: "30 seconds" })
@@ -162,8 +167,12 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
         yield* eventually(Effect.map(bus.status, (s) => s.listening && Option.exists(s.worker, (w) => w.listening)))
         // The poll interval never passes: only the notification can deliver this.
         yield* EventBus.publish(bookingConfirmed())
-        yield* eventually(Effect.map(bus.status, (s) => Option.exists(s.worker, (w) => w.queues[0].inFlight === 1)))
+        // The worker, woken by the same notification, may start the handler before the relay has
+        // counted the dispatch: wait for both rather than for the first sign of either.
+        yield* eventually(Deferred.isDone(started))
+        yield* eventually(Effect.map(bus.status, (s) => s.dispatched === 1))
         const status = yield* bus.status
+        assert.strictEqual(Option.getOrThrow(status.worker).queues[0].inFlight, 1)
         assert.strictEqual(status.state, "running")
         assert.strictEqual(status.dispatched, 1)
         assert.deepStrictEqual(status.subscribers, [{ name: "slow", events: ["booking.confirmed"] }])

@@ -1,26 +1,20 @@
-import { ClinicApi, Email, type User } from "@clinic/domain"
+import { ClinicApi, type User } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
-import {
-  IdempotencyRepo,
-  layerMemory as RepositoriesMemory,
-  layerPg as RepositoriesPg,
-  UserRepo
-} from "@clinic/repository"
+import { IdempotencyRepo, layerMemory as RepositoriesMemory, layerPg as RepositoriesPg } from "@clinic/repository"
+import { makeTherapist } from "@clinic/repository/testing/Fixtures"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { at, startClock, T0 } from "@clinic/testing/TestTime"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient, SqlError } from "@effect/sql"
-import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { ServeLive } from "../../src/Http.js"
 import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
 import { configLayer, recordingsSettings } from "../TestApi.js"
 import { TestAuthentication } from "./TestAuthentication.js"
 
-/** A realistic instant to start at: TestClock otherwise starts at 1970. */
-export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
-export const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
-export const at = (offset: Duration.DurationInput) => DateTime.addDuration(T0, offset)
+export { at, makeTherapist, startClock, T0 }
 
 export const testConfig = (bookingHold: Duration.DurationInput = Duration.minutes(15)) =>
   configLayer({ BOOKING_HOLD: `${Duration.toMillis(bookingHold)} millis` })
@@ -67,16 +61,6 @@ export const postgresServer = (bookingHold?: Duration.DurationInput) =>
     RecordingsPg,
     bookingHold
   )
-
-let emails = 0
-export const makeTherapist = (name = "Dr Test"): Effect.Effect<User, never, UserRepo> =>
-  Effect.flatMap(UserRepo, (users) =>
-    users.insert({
-      email: Email.make(`therapist${emails++}.${crypto.randomUUID().slice(0, 8)}@clinic.test`),
-      name,
-      role: "therapist",
-      passwordHash: "scrypt$not-a-real-hash"
-    })).pipe(Effect.orDie)
 
 /** A typed client signed in as `user` (the test middleware takes the user id as token). */
 export const clientFor = (user: User) =>
