@@ -6,13 +6,14 @@ import {
   RecordingCursor,
   RecordingId,
   RecordingPage,
+  type RecordingStatus,
   TranscriptMissing
 } from "@clinic/domain"
 import { PatientRepo } from "@clinic/repository/PatientRepo"
 import type { Multipart } from "@effect/platform"
 import { Context, Effect, Layer, Option, Schema, type Stream } from "effect"
 import { NoteExtractor } from "./NoteExtractor.js"
-import type { ProviderUnavailable } from "./ProviderErrors.js"
+import type { ProviderError, ProviderUnavailable } from "./ProviderErrors.js"
 import type { RateLimitStatus } from "./RateLimiter.js"
 import { RateLimiter } from "./RateLimiter.js"
 import { RecordingRepo } from "./RecordingRepo.js"
@@ -141,6 +142,28 @@ export const make = Effect.gen(function*() {
       Effect.orElseSucceed((): StepOutcome => ({ _tag: "Skipped", reason: "the recording moved on meanwhile" }))
     )
 
+  /**
+   * What a provider's failure means for a step: unavailable is retried by the queue; not configured
+   * puts the recording back where the step found it, to wait; rejected fails it for good.
+   */
+  const onProviderError = (
+    id: RecordingId,
+    error: ProviderError,
+    step: { readonly working: RecordingStatus; readonly before: RecordingStatus }
+  ): Effect.Effect<StepOutcome, ProviderUnavailable> => {
+    switch (error._tag) {
+      case "ProviderUnavailable":
+        return Effect.fail(error)
+      case "ProviderNotConfigured":
+        return repo.transition(id, { to: step.before, from: [step.working] }).pipe(
+          Effect.ignore,
+          Effect.as<StepOutcome>({ _tag: "Waiting", reason: error.message })
+        )
+      case "ProviderRejected":
+        return failFor(id, error.message)
+    }
+  }
+
   const transcribe: RecordingServiceShape["transcribe"] = (id) =>
     Effect.gen(function*() {
       if (transcriber.status._tag === "NotConfigured") {
@@ -167,16 +190,7 @@ export const make = Effect.gen(function*() {
         format: recording.format
       }).pipe(Effect.either)
       if (result._tag === "Left") {
-        const error = result.left
-        switch (error._tag) {
-          case "ProviderUnavailable":
-            return yield* Effect.fail(error)
-          case "ProviderNotConfigured":
-            yield* repo.transition(id, { to: "uploaded", from: ["transcribing"] }).pipe(Effect.ignore)
-            return { _tag: "Waiting", reason: error.message } as const
-          case "ProviderRejected":
-            return yield* failFor(id, error.message)
-        }
+        return yield* onProviderError(id, result.left, { working: "transcribing", before: "uploaded" })
       }
       yield* repo.saveTranscript({
         recordingId: id,
@@ -202,16 +216,7 @@ export const make = Effect.gen(function*() {
       if (Option.isNone(claimed)) return { _tag: "Skipped", reason: "the recording is gone or busy" } as const
       const result = yield* extractor.extract(transcript.value.text).pipe(Effect.either)
       if (result._tag === "Left") {
-        const error = result.left
-        switch (error._tag) {
-          case "ProviderUnavailable":
-            return yield* Effect.fail(error)
-          case "ProviderNotConfigured":
-            yield* repo.transition(id, { to: "transcribed", from: ["extracting"] }).pipe(Effect.ignore)
-            return { _tag: "Waiting", reason: error.message } as const
-          case "ProviderRejected":
-            return yield* failFor(id, error.message)
-        }
+        return yield* onProviderError(id, result.left, { working: "extracting", before: "transcribed" })
       }
       yield* repo.saveNotes({ recordingId: id, notes: result.right.notes, model: result.right.model })
       const done = yield* repo.transition(id, { to: "completed", from: ["extracting"] }).pipe(Effect.option)
