@@ -1,11 +1,11 @@
-import type { DomainEvent } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
+import { drainOutbox } from "@clinic/events/testing/Outbox"
 import { TaskStore } from "@clinic/queue"
 import { IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Array, DateTime, Duration, Effect, Layer, Ref } from "effect"
+import { Array, DateTime, Duration, Effect, Layer } from "effect"
 import { RecordingsPg } from "../src/Recordings.js"
 import {
   at,
@@ -19,17 +19,7 @@ import {
 
 const iso = (hours: number) => DateTime.formatIso(at(Duration.minutes(hours * 60)))
 
-/** The events not yet relayed, oldest first (and now marked relayed). */
-const published = Effect.gen(function*() {
-  const store = yield* OutboxStore
-  const seen = yield* Ref.make<ReadonlyArray<DomainEvent>>([])
-  yield* store.dispatch(
-    1000,
-    yield* DateTime.now,
-    (events) => Ref.set(seen, events.map((e) => e.payload as DomainEvent))
-  )
-  return yield* Ref.get(seen)
-})
+const published = drainOutbox
 
 /** The Postgres outbox, except that `booking.confirmed` cannot be written (a lost connection, say). */
 const confirmationsFail = Layer.effect(

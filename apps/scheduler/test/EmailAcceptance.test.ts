@@ -1,12 +1,11 @@
 import { OutboxStore } from "@clinic/events"
-import { Mailer } from "@clinic/mail"
-import { smtpSink } from "@clinic/mail/testing/SmtpSink"
+import { smtpMailer, smtpSink } from "@clinic/mail/testing/SmtpSink"
 import { TaskStore } from "@clinic/queue"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import { DateTime, Effect, Exit, Layer, Ref, Scope } from "effect"
 import { BackgroundLive, TaskRegistry } from "../src/Background.js"
 import { apiServer, bookAndConfirm } from "./clinicApi.js"
 import { configLayer } from "./layers.js"
@@ -35,14 +34,7 @@ describe("acceptance: booking confirmation email", () => {
     () =>
       Effect.gen(function*() {
         const sink = yield* smtpSink
-        const mailer = Mailer.layerSmtp({
-          host: "127.0.0.1",
-          port: sink.port,
-          secure: false,
-          user: Option.none(),
-          password: Option.none(),
-          from: "Clinic <clinic@example.test>"
-        })
+        const mailer = smtpMailer(sink)
         /** The scheduler's background (workers and event bus) in a scope of its own, to stop at will. */
         const startScheduler = (env: Record<string, string>) =>
           Effect.gen(function*() {

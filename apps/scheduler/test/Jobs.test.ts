@@ -1,26 +1,13 @@
 import { Email } from "@clinic/domain"
 import { AuthSessionRepo, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import { SchedulerEngine } from "@clinic/scheduler-engine"
+import { advance } from "@clinic/testing/TestTime"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, TestClock } from "effect"
 import { BOOKING_EXPIRY, CALENDAR_SYNC, EVENTS_PRUNE, HISTORY_PRUNE, SESSION_CLEANUP, TASK_BEAT } from "../src/Jobs.js"
 import { configLayer, memoryApp } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
-
-/** Lets every forked loop reach its sleep before the clock moves. */
-const settle = Effect.gen(function*() {
-  let last = -1
-  let stable = 0
-  for (let i = 0; i < 1000 && stable < 10; i++) {
-    yield* Effect.yieldNow()
-    const pending = (yield* TestClock.sleeps()).length
-    stable = pending === last ? stable + 1 : 0
-    last = pending
-  }
-})
-const advance = (d: Duration.DurationInput) =>
-  settle.pipe(Effect.zipRight(TestClock.adjust(d)), Effect.zipRight(settle))
 
 const fixtures = Effect.gen(function*() {
   const users = yield* UserRepo

@@ -1,5 +1,5 @@
 import type { DomainEvent } from "@clinic/domain"
-import { OutboxStore } from "@clinic/events"
+import { drainOutbox } from "@clinic/events/testing/Outbox"
 import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Deferred, Effect, Exit, Fiber, Logger, Ref, TestClock } from "effect"
@@ -33,16 +33,7 @@ const captureErrors = Effect.gen(function*() {
 })
 
 /** The events waiting in the outbox by type (one instant orders them by random id), now marked relayed. */
-const published = Effect.gen(function*() {
-  const store = yield* OutboxStore
-  const seen = yield* Ref.make<ReadonlyArray<DomainEvent>>([])
-  yield* store.dispatch(
-    1000,
-    yield* DateTime.now,
-    (events) => Ref.set(seen, events.map((e) => e.payload as DomainEvent))
-  )
-  return [...(yield* Ref.get(seen))].sort((a, b) => a._tag.localeCompare(b._tag))
-})
+const published = Effect.map(drainOutbox, (events) => [...events].sort((a, b) => a._tag.localeCompare(b._tag)))
 
 /** The behaviour of seeds 000 and 001's cleanup functions, on whatever stores the repositories. */
 export const sessionCleanupContract = (name: string, repos: RepoLayer) =>

@@ -8,9 +8,8 @@ import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
 import * as BookingEmails from "../src/BookingEmails.js"
-import { Mailer } from "../src/Mailer.js"
 import { eventually, startClock, T0 } from "./fixtures.js"
-import { smtpSink } from "./SmtpSink.js"
+import { smtpMailer, smtpSink } from "./SmtpSink.js"
 
 const stores = Layer.mergeAll(Repositories.layerPg, OutboxStore.layerPg, TaskStore.layerPg).pipe(
   Layer.provideMerge(TestDatabase.layer)
@@ -21,14 +20,7 @@ describe("booking confirmation email on Postgres", () => {
     Effect.gen(function*() {
       yield* startClock
       const sink = yield* smtpSink
-      const mailer = Mailer.layerSmtp({
-        host: "127.0.0.1",
-        port: sink.port,
-        secure: false,
-        user: Option.none(),
-        password: Option.none(),
-        from: "Clinic <clinic@example.test>"
-      })
+      const mailer = smtpMailer(sink)
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const therapist = yield* Effect.flatMap(

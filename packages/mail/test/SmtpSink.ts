@@ -1,6 +1,7 @@
-import { Effect, Ref } from "effect"
+import { Effect, Option, Ref } from "effect"
 import type { AddressInfo } from "node:net"
 import { SMTPServer } from "smtp-server"
+import { Mailer } from "../src/Mailer.js"
 
 export interface Received {
   readonly from: string
@@ -49,3 +50,14 @@ export const smtpSink = Effect.gen(function*() {
   )
   return { port, received }
 })
+
+/** A `Mailer` that sends over SMTP to `sink`, without authentication. */
+export const smtpMailer = (sink: { readonly port: number }) =>
+  Mailer.layerSmtp({
+    host: "127.0.0.1",
+    port: sink.port,
+    secure: false,
+    user: Option.none(),
+    password: Option.none(),
+    from: "Clinic <clinic@example.test>"
+  })

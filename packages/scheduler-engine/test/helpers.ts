@@ -1,5 +1,5 @@
 import { type JobRun } from "@clinic/domain"
-import { DateTime, type Duration, Effect, Logger, Ref, TestClock } from "effect"
+import { DateTime, Effect, Logger, Ref, TestClock } from "effect"
 import type { Job } from "../src/Job.js"
 import { RunStore } from "../src/RunStore.js"
 import { type EngineOptions, make } from "../src/SchedulerEngine.js"
@@ -9,23 +9,7 @@ export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 export const t0 = DateTime.toEpochMillis(T0)
 export const startClock = TestClock.setTime(t0)
 
-/**
- * Lets forked fibers run until they all wait on the clock: the number of pending sleeps stops
- * changing. Without it a loop that has not reached its sleep yet would miss a `TestClock.adjust`.
- */
-export const settle = Effect.gen(function*() {
-  let last = -1
-  let stable = 0
-  for (let i = 0; i < 1000 && stable < 10; i++) {
-    yield* Effect.yieldNow()
-    const pending = (yield* TestClock.sleeps()).length
-    stable = pending === last ? stable + 1 : 0
-    last = pending
-  }
-})
-
-export const advance = (duration: Duration.DurationInput) =>
-  settle.pipe(Effect.zipRight(TestClock.adjust(duration)), Effect.zipRight(settle))
+export { advance, settle } from "@clinic/testing/TestTime"
 
 export const engine = (jobs: ReadonlyArray<Job>, options: Partial<EngineOptions> = {}) =>
   make({ jobs, replica: "replica-a", lease: "10 seconds", stopBudget: "30 seconds", ...options })

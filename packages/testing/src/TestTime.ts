@@ -31,3 +31,22 @@ export const sleepers = (count: number) =>
 /** Waits until some fiber sleeps until exactly `instant`: a timer that must exist before an `adjust`. */
 export const sleepingUntil = (instant: DateTime.Utc) =>
   eventually(Effect.map(TestClock.sleeps(), (wakes) => Chunk.some(wakes, (t) => t === instant.epochMillis)))
+
+/**
+ * Lets forked fibers run until they all wait on the clock: the number of pending sleeps stops
+ * changing. Without it a loop that has not reached its sleep yet would miss a `TestClock.adjust`.
+ */
+export const settle = Effect.gen(function*() {
+  let last = -1
+  let stable = 0
+  for (let i = 0; i < 1000 && stable < 10; i++) {
+    yield* Effect.yieldNow()
+    const pending = (yield* TestClock.sleeps()).length
+    stable = pending === last ? stable + 1 : 0
+    last = pending
+  }
+})
+
+/** Moves the TestClock with every forked loop asleep before and after, so no tick is missed. */
+export const advance = (duration: Duration.DurationInput) =>
+  settle.pipe(Effect.zipRight(TestClock.adjust(duration)), Effect.zipRight(settle))
