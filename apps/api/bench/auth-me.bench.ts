@@ -1,3 +1,4 @@
+import { projectRoot } from "@clinic/foundation"
 import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
  * `GET /auth/me` on embedded Postgres: the API app beside a bare `node:http` + `pg` server doing the
@@ -130,7 +131,7 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, l
 
 const writeReport = (section: string) =>
   Effect.promise(async () => {
-    const file = Path.join(Database.projectRoot(), "docs", "benchmarks.md")
+    const file = Path.join(projectRoot(), "docs", "benchmarks.md")
     await Fs.mkdir(Path.dirname(file), { recursive: true })
     const current = await Fs.readFile(file, "utf8").catch(() => "# Benchmarks\n")
     const pattern = /<!-- auth-me:start -->[\s\S]*<!-- auth-me:end -->/

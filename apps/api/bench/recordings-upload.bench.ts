@@ -1,3 +1,4 @@
+import { projectRoot } from "@clinic/foundation"
 import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
  * `POST /sessions` with a 1 GiB recording through the API app in its own process, over HTTP on
@@ -177,7 +178,7 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, load: readonly [strin
 
 const writeReport = (section: string) =>
   Effect.promise(async () => {
-    const file = Path.join(Database.projectRoot(), "docs", "benchmarks.md")
+    const file = Path.join(projectRoot(), "docs", "benchmarks.md")
     const current = await FsP.readFile(file, "utf8").catch(() => "# Benchmarks\n")
     const pattern = /<!-- recordings-upload:start -->[\s\S]*<!-- recordings-upload:end -->/
     const next = pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`

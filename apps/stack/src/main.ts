@@ -1,3 +1,4 @@
+import { projectRoot } from "@clinic/foundation"
 import { Database } from "@clinic/repository"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Redacted } from "effect"
@@ -11,7 +12,7 @@ import { runApp } from "./RunApp.js"
  */
 const program = Effect.gen(function*() {
   const url = yield* Database.serverUrl
-  const root = Database.projectRoot()
+  const root = projectRoot()
   const env = { DATABASE_URL: Redacted.value(url) }
   const api = runApp("api", Path.join(root, "apps/api/dist/main.js"), env)
   const scheduler = runApp("scheduler", Path.join(root, "apps/scheduler/dist/main.js"), env)

@@ -1,4 +1,5 @@
 import { OutboxStore } from "@clinic/events"
+import { projectRoot } from "@clinic/foundation"
 /**
  * Cleanup of a large backlog of expired sessions (10% with media) by the batched job, against one
  * `DELETE ... WHERE expires_at < $now` as the baseline, on the same embedded Postgres in one run.
@@ -130,7 +131,7 @@ longer than one batch (at most ${
 a run stops on its time budget; the single delete holds every row lock until it ends.
 `
     yield* Effect.log(body)
-    writeSection(Database.projectRoot(), "cleanup", body)
+    writeSection(projectRoot(), "cleanup", body)
   }).pipe(Effect.provide(cleanupLayer), Effect.provide(Migrations.layer), Effect.provide(database))
 }).pipe(Effect.scoped)
 

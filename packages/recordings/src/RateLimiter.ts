@@ -1,6 +1,6 @@
 import type { RateLimitedAction, UserId } from "@clinic/domain"
 import { RateLimited, Timestamp } from "@clinic/domain"
-import { iso } from "@clinic/repository/Sql"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Clock, Context, DateTime, Duration, Effect, Layer, Ref, Schema } from "effect"
 import type { RateLimitPolicy } from "./RecordingsConfig.js"

@@ -14,7 +14,7 @@ import {
   transition as applyTransition,
   UserId
 } from "@clinic/domain"
-import { iso } from "@clinic/repository/Sql"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Either, Layer, Option, Ref, Schema } from "effect"
 

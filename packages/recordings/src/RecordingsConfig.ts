@@ -1,4 +1,4 @@
-import { projectRoot } from "@clinic/repository/Database"
+import { projectRoot } from "@clinic/foundation"
 import type { Redacted } from "effect"
 import type { ConfigError } from "effect"
 import { Config, Context, Duration, Effect, Layer, Option } from "effect"

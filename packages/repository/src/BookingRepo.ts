@@ -10,10 +10,10 @@ import {
   PatientId,
   UserId
 } from "@clinic/domain"
+import { iso, PgErrorCode, pgErrorCode } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withRow } from "./MemoryDb.js"
-import { iso, PgErrorCode, pgErrorCode } from "./Sql.js"
 
 export interface NewBooking {
   readonly therapistId: UserId

@@ -1,22 +1,11 @@
+import { projectRoot } from "@clinic/foundation"
 import { PgClient } from "@effect/sql-pg"
 import type { Redacted } from "effect"
 import { Config, Effect, Layer, Option, String } from "effect"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
 import Pg from "pg"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
 import * as Migrations from "./Migrations.js"
-
-/** The folder that holds `pnpm-workspace.yaml`, so that every app finds the same data folder. */
-export const projectRoot = (from: string = process.cwd()): string => {
-  let dir = Path.resolve(from)
-  while (true) {
-    if (Fs.existsSync(Path.join(dir, "pnpm-workspace.yaml"))) return dir
-    const parent = Path.dirname(dir)
-    if (parent === dir) return Path.resolve(from)
-    dir = parent
-  }
-}
 
 /** Where the database is: `DATABASE_URL`, or else an embedded server in a folder of the project. */
 export const DatabaseConfig = Config.all({

@@ -6,10 +6,10 @@ import {
   notFound,
   TooManyExternalCalendars
 } from "@clinic/domain"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { type BusyInterval, MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
-import { iso } from "./Sql.js"
 
 export type { BusyInterval } from "./MemoryDb.js"
 

@@ -1,7 +1,7 @@
 import { IdempotencyKeyReused, type UserId } from "@clinic/domain"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
-import { iso } from "./Sql.js"
 
 /** Who sent which key, and a digest of what they asked for under it. */
 export interface IdempotencyScope {

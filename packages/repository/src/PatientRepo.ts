@@ -1,9 +1,9 @@
 import type { NotFound } from "@clinic/domain"
 import { notFound, Patient, PatientId, UserId } from "@clinic/domain"
+import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withRow } from "./MemoryDb.js"
-import { iso } from "./Sql.js"
 
 export interface NewPatient {
   readonly therapistId: UserId

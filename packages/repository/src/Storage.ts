@@ -1,6 +1,6 @@
+import { projectRoot } from "@clinic/foundation"
 import { Config } from "effect"
 import * as Path from "node:path"
-import { projectRoot } from "./Database.js"
 
 /**
  * The folder of session media, one setting for both apps: the API writes files there and the

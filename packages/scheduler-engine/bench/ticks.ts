@@ -1,3 +1,4 @@
+import { projectRoot } from "@clinic/foundation"
 /**
  * Tick lateness: 100 jobs on a one-second cron for one minute, on Postgres, one engine. Lateness is
  * the claim's start minus the tick's scheduled time, as recorded in the run history.
@@ -62,7 +63,7 @@ second; each tick is one transaction (advisory lock, claim insert) plus the end 
 10 connections.
 `
     yield* Effect.log(body)
-    writeSection(Database.projectRoot(), "ticks", body)
+    writeSection(projectRoot(), "ticks", body)
   }).pipe(Effect.scoped, Effect.provide(RunStore.layerPg), Effect.provide(Migrations.layer), Effect.provide(database))
 }).pipe(Effect.scoped)
 

@@ -1,0 +1,2 @@
+export * from "./ProjectRoot.js"
+export * as Sql from "./Sql.js"
