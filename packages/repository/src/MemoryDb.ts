@@ -1,6 +1,7 @@
 import type { AuthSession, Booking, ExternalCalendar, Patient, SessionMedia, User } from "@clinic/domain"
+import { SqlClient, SqlError } from "@effect/sql"
 import type { DateTime } from "effect"
-import { Context, Effect, Layer, Ref } from "effect"
+import { Context, Effect, identity, Layer, Ref } from "effect"
 
 export interface Tables {
   readonly users: ReadonlyMap<string, { readonly user: User; readonly passwordHash: string }>
@@ -39,6 +40,23 @@ export const emptyTables: Tables = {
 export class MemoryDb extends Context.Tag("@clinic/repository/MemoryDb")<MemoryDb, Ref.Ref<Tables>>() {
   static readonly layer = Layer.effect(MemoryDb, Ref.make(emptyTables))
 }
+
+/**
+ * The `SqlClient` of memory setups: services open `sql.withTransaction` whatever the
+ * implementation below them, and here that is the identity (each memory change is one
+ * `Ref.modify` already). A query through it fails with a `SqlError`, like a database that is down,
+ * which is what a memory test of `/ready` sees.
+ */
+export const sqlClientLayer: Layer.Layer<SqlClient.SqlClient> = Layer.succeed(
+  SqlClient.SqlClient,
+  new Proxy(() => {}, {
+    apply: () => Effect.fail(new SqlError.SqlError({ message: "a memory setup has no database" })),
+    get: (_target, property) =>
+      property === "withTransaction"
+        ? identity
+        : () => Effect.fail(new SqlError.SqlError({ message: `a memory setup has no database (${String(property)})` }))
+  }) as unknown as SqlClient.SqlClient
+)
 
 export const withRow = <K, V>(map: ReadonlyMap<K, V>, key: K, value: V): ReadonlyMap<K, V> =>
   new Map(map).set(key, value)

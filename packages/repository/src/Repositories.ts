@@ -3,7 +3,7 @@ import { AuthSessionRepo } from "./AuthSessionRepo.js"
 import { BookingRepo } from "./BookingRepo.js"
 import { CalendarFeedRepo } from "./CalendarFeedRepo.js"
 import { ExternalCalendarRepo } from "./ExternalCalendarRepo.js"
-import { MemoryDb } from "./MemoryDb.js"
+import { MemoryDb, sqlClientLayer } from "./MemoryDb.js"
 import { PatientRepo } from "./PatientRepo.js"
 import { UserRepo } from "./UserRepo.js"
 
@@ -17,7 +17,10 @@ export const layerPg = Layer.mergeAll(
   ExternalCalendarRepo.layerPg
 )
 
-/** Every repository on one fresh in-memory store, which stays reachable as `MemoryDb`. */
+/**
+ * Every repository on one fresh in-memory store, which stays reachable as `MemoryDb`, with the
+ * memory `SqlClient` whose transactions are the identity.
+ */
 export const layerMemory = Layer.mergeAll(
   UserRepo.layerMemory,
   AuthSessionRepo.layerMemory,
@@ -25,4 +28,4 @@ export const layerMemory = Layer.mergeAll(
   BookingRepo.layerMemory,
   CalendarFeedRepo.layerMemory,
   ExternalCalendarRepo.layerMemory
-).pipe(Layer.provideMerge(MemoryDb.layer))
+).pipe(Layer.provideMerge(Layer.merge(MemoryDb.layer, sqlClientLayer)))
