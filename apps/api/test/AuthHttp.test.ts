@@ -1,9 +1,9 @@
 import { Email, type LoginResponse } from "@clinic/domain"
 import { tables } from "@clinic/repository"
-import { FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FileSystem, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, type Duration, Effect, Layer, TestClock } from "effect"
+import { DateTime, type Duration, Effect, Layer, Schema, TestClock } from "effect"
 import * as Path from "node:path"
 import { ApiConfig } from "../src/ApiConfig.js"
 import { client, memoryLayer } from "./TestApi.js"
@@ -24,6 +24,15 @@ const login = (email: string) =>
 
 const registerRaw = (body: unknown) =>
   HttpClient.execute(HttpClientRequest.post("/auth/register").pipe(HttpClientRequest.bodyUnsafeJson(body)))
+
+/** The fields of an error body these tests read, decoded from the raw response. */
+const errorBody = HttpClientResponse.schemaBodyJson(Schema.Struct({
+  _tag: Schema.String,
+  issues: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ path: Schema.Array(Schema.Union(Schema.String, Schema.Number)) })),
+    { default: () => [] }
+  )
+}))
 
 const signUp = (email = "ada@clinic.test") => Effect.zipRight(register(email), login(email))
 
@@ -82,17 +91,17 @@ describe("auth over HTTP (memory repositories)", () => {
       assert.strictEqual(duplicate._tag, "EmailAlreadyRegistered")
       const upperCase = yield* registerRaw({ email: "ADA@clinic.test", name: "Ada", password })
       assert.strictEqual(upperCase.status, 409)
-      assert.strictEqual(((yield* upperCase.json) as any)._tag, "EmailAlreadyRegistered")
+      assert.strictEqual((yield* errorBody(upperCase))._tag, "EmailAlreadyRegistered")
 
       const short = yield* registerRaw({ email: "bob@clinic.test", name: "Bob", password: "short" })
       assert.strictEqual(short.status, 400)
-      const shortBody = yield* short.json as Effect.Effect<any>
+      const shortBody = yield* errorBody(short)
       assert.strictEqual(shortBody._tag, "HttpApiDecodeError")
-      assert.deepStrictEqual(shortBody.issues.map((issue: any) => issue.path), [["password"]])
+      assert.deepStrictEqual(shortBody.issues.map((issue) => issue.path), [["password"]])
 
       const badEmail = yield* registerRaw({ email: "not-an-email", name: "Bob", password })
       assert.strictEqual(badEmail.status, 400)
-      assert.deepStrictEqual(((yield* badEmail.json) as any).issues.map((issue: any) => issue.path), [["email"]])
+      assert.deepStrictEqual((yield* errorBody(badEmail)).issues.map((issue) => issue.path), [["email"]])
     }).pipe(withServer()))
 
   it.scoped("wrong password and unknown email are the same 401", () =>
@@ -270,7 +279,7 @@ describe("auth over HTTP (memory repositories)", () => {
       big.set(PNG)
       const tooLarge = yield* upload(form(big))
       assert.strictEqual(tooLarge.status, 413)
-      assert.strictEqual(((yield* tooLarge.json) as any)._tag, "PayloadTooLarge")
+      assert.strictEqual((yield* errorBody(tooLarge))._tag, "PayloadTooLarge")
 
       // Announced larger than the limit allows: refused on its Content-Length, whatever it holds.
       const huge = yield* upload(form(new Uint8Array(200_000).fill(1)))
@@ -279,7 +288,7 @@ describe("auth over HTTP (memory repositories)", () => {
       const text = new TextEncoder().encode("<html><body>not an image, whatever the name says</body></html>")
       const wrongType = yield* upload(form(text, "photo.png", "image/png"))
       assert.strictEqual(wrongType.status, 415)
-      assert.strictEqual(((yield* wrongType.json) as any)._tag, "UnsupportedMediaType")
+      assert.strictEqual((yield* errorBody(wrongType))._tag, "UnsupportedMediaType")
 
       const noFile = new FormData()
       noFile.append("note", "hello")

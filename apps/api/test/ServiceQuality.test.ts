@@ -33,7 +33,7 @@ describe("service quality", () => {
     Effect.gen(function*() {
       yield* startClock
       const { patient, user } = yield* therapistWithPatient
-      const cases: Array<[string, Effect.Effect<{ status: number; body: any }, any, any>, RegExp]> = [
+      const cases: Array<[string, ReturnType<typeof request>, RegExp]> = [
         [
           "ends before it starts",
           request("POST", "/bookings", {

@@ -43,9 +43,15 @@ export interface Subscriber<T extends EventType, E, R> {
   readonly timeout: Duration.Duration
 }
 
+/**
+ * Any subscriber, whatever its events, errors and services. The `any`s are existential: a handler
+ * takes only its own event types (contravariant), so no other type accepts every subscriber and
+ * still lets delivery pass it the decoded event; its services are tracked by `SubscriberContext`.
+ */
 export interface AnySubscriber {
   readonly name: string
   readonly events: ReadonlyArray<EventType>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential event, errors, services
   readonly handler: (event: any, context: DeliveryContext) => Effect.Effect<void, any, any>
   readonly maxAttempts: number
   readonly backoff: Backoff.Backoff
@@ -53,7 +59,7 @@ export interface AnySubscriber {
 }
 
 export type SubscriberContext<S> = S extends {
-  readonly handler: (...args: any) => Effect.Effect<any, any, infer R>
+  readonly handler: (...args: never) => Effect.Effect<unknown, unknown, infer R>
 } ? R
   : never
 

@@ -20,9 +20,8 @@ export const DatabaseConfig = Config.all({
 // int8 (`count(*)`, `bigint` columns) arrives as a string by default; our values fit a double.
 const INT8_OID = 20
 export const pgTypes: Pg.CustomTypesConfig = {
-  getTypeParser:
-    ((oid: number, format?: "text" | "binary") =>
-      oid === INT8_OID ? (value: string) => Number(value) : Pg.types.getTypeParser(oid, format as any)) as any
+  getTypeParser: (oid, format) =>
+    oid === INT8_OID ? (value: string) => Number(value) : Pg.types.getTypeParser(oid, format)
 }
 
 /** A client on one database, with the naming transforms every repository relies on. */

@@ -68,6 +68,8 @@ export interface FilePart {
 export interface Answer {
   readonly status: number
   readonly headers: Record<string, string>
+  /** The raw JSON, read field by field: decoding it with the domain schemas would hide the encoding checked. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw response JSON (see above)
   readonly body: any
 }
 
