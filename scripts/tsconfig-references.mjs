@@ -55,11 +55,14 @@ const format = (config) => {
 }
 
 const changed = []
-/** Sets `references` in a tsconfig file (created from `fresh` when missing), keeping its other fields. */
-const sync = (file, fresh, references) => {
+/**
+ * Sets `references` in a tsconfig file, keeping its other fields; creates it from `fresh` when it is
+ * missing, or always with `replace` (a package's tsconfig.json is only ever the solution).
+ */
+const sync = (file, fresh, references, replace = false) => {
   const path = Path.join(root, file)
   const before = Fs.existsSync(path) ? Fs.readFileSync(path, "utf8") : undefined
-  const config = before === undefined ? fresh : JSON.parse(before)
+  const config = before === undefined || replace ? fresh : JSON.parse(before)
   const after = format({ ...config, references: references.map((ref) => ({ path: ref })) })
   if (after !== before) {
     Fs.writeFileSync(path, after)
@@ -72,7 +75,10 @@ for (const { dir, manifest } of packages) {
   const rel = (other) => Path.posix.relative(dir, other)
   const deps = workspaceDeps(manifest.dependencies)
   const testDeps = [...new Set([...deps, ...workspaceDeps(manifest.devDependencies)])].sort()
-  sync(`${dir}/tsconfig.json`, { extends: base, include: [] }, ["tsconfig.src.json", "tsconfig.test.json"])
+  sync(`${dir}/tsconfig.json`, { extends: base, include: [] }, ["tsconfig.src.json", "tsconfig.test.json"], true)
+  if (manifest.scripts?.typecheck !== "tsc -b") {
+    stdout.write(`${dir}/package.json: its "typecheck" script should be "tsc -b"\n`)
+  }
   sync(
     `${dir}/tsconfig.src.json`,
     { extends: base, include: ["src"], compilerOptions: { outDir: "build" } },
