@@ -78,7 +78,7 @@ const program = Effect.gen(function*() {
   const batches: Array<number> = []
   const cleanupLayer = SessionCleanup.Default.pipe(
     Layer.provide(timedRepo(batches)),
-    Layer.provide(Layer.mergeAll(countingMedia, CleanupConfig.make({ batchSize, timeBudget: Duration.hours(1) }))),
+    Layer.provide(Layer.mergeAll(countingMedia, CleanupConfig.layerTest({ batchSize, timeBudget: Duration.hours(1) }))),
     Layer.provideMerge(Layer.merge(Repositories.layerPg, OutboxStore.layerPg))
   )
 

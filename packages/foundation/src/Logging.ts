@@ -1,0 +1,41 @@
+import type { ConfigError } from "effect"
+import { Config, Effect, Inspectable, Layer, Logger, LogLevel } from "effect"
+
+/** `LOG_FORMAT` and `LOG_LEVEL`, read by every process (apps, the launcher, the CLIs). */
+export const LoggingConfig = Config.all({
+  format: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
+  level: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+})
+
+const part = (value: unknown): string =>
+  typeof value === "string"
+    ? value
+    : value instanceof Error
+    ? value.message
+    : Inspectable.stringifyCircular(Inspectable.toJSON(value))
+
+/**
+ * One JSON object per line, with every annotation (`requestId`, `service`) and span. `message` is
+ * always one string: `Effect.log("a", b)` logs several values, which Effect's own JSON logger
+ * writes as an array, and a log pipeline that indexes `message` as text then drops the line.
+ */
+export const jsonLogger: Logger.Logger<unknown, string> = Logger.map(
+  Logger.structuredLogger,
+  (log) => Inspectable.stringifyCircular({ ...log, message: [log.message].flat().map(part).join(" ") })
+)
+
+/**
+ * The process's logger: JSON lines (`LOG_FORMAT=json`, the default) or a terminal's `pretty`
+ * output, at `LOG_LEVEL` and above (`Info` by default). A process using it passes
+ * `disablePrettyLogger: true` to `NodeRuntime.runMain`, whose own logger would print every line twice.
+ */
+export const layer: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(LoggingConfig, ({ format, level }) =>
+    Layer.merge(
+      Logger.replace(
+        Logger.defaultLogger,
+        format === "json" ? Logger.withConsoleLog(jsonLogger) : Logger.prettyLogger()
+      ),
+      Logger.minimumLogLevel(level)
+    ))
+)
