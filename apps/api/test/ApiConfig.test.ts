@@ -1,3 +1,6 @@
+import { Settings } from "@clinic/foundation"
+import { RecordingsConfig } from "@clinic/recordings"
+import { Database } from "@clinic/repository"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import * as Path from "node:path"
@@ -48,5 +51,33 @@ describe("ApiConfig", () => {
       assert.isTrue(Duration.equals((yield* read({})).bookingHold, Duration.minutes(15)))
       assert.isTrue(Duration.equals((yield* read({ BOOKING_HOLD: "10 seconds" })).bookingHold, Duration.seconds(10)))
       assert.include(String(yield* Effect.flip(read({ BOOKING_HOLD: "soon" }))), "BOOKING_HOLD")
+    }))
+
+  it.effect("every bad setting of the API, its database and its recordings is reported at once, by name", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Layer.build(Settings.layer(ApiConfig, Database.DatabaseConfig, RecordingsConfig.RecordingsConfig)).pipe(
+          Effect.scoped,
+          Effect.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
+            new Map(Object.entries({
+              API_PORT: "-1",
+              API_SESSION_LIFETIME: "forever",
+              API_SCRYPT_LOG_N: "40",
+              CLINIC_PG_MAX_CONNECTIONS: "-5",
+              CLINIC_RECORDINGS_MAX_UPLOAD_BYTES: "lots"
+            }))
+          )))
+        )
+      )
+      const report = String(error)
+      for (
+        const name of [
+          "API_PORT",
+          "API_SESSION_LIFETIME",
+          "API_SCRYPT_LOG_N",
+          "CLINIC_PG_MAX_CONNECTIONS",
+          "CLINIC_RECORDINGS_MAX_UPLOAD_BYTES"
+        ]
+      ) assert.include(report, name)
     }))
 })

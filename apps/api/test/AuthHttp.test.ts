@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DateTime, type Duration, Effect, Layer, TestClock } from "effect"
 import * as Path from "node:path"
 import { ApiConfig } from "../src/ApiConfig.js"
-import { client, memoryLayer } from "./TestApi.js"
+import { client, memoryServer } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
@@ -37,7 +37,7 @@ const storedLastActive = (session: LoginResponse) =>
   Effect.map(tables, (t) => DateTime.formatIso(t.authSessions.get(session.session.id)!.lastActiveAt))
 
 const withServer = (settings: Record<string, string> = {}) =>
-  Effect.provide(Layer.merge(memoryLayer(settings), NodeFileSystem.layer))
+  Effect.provide(Layer.merge(memoryServer({ settings, signIn: "tokens" }), NodeFileSystem.layer))
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(120).fill(7)])
 

@@ -5,7 +5,7 @@ import { Effect, Layer, Logger } from "effect"
 import { RecordingsMemory } from "../src/Recordings.js"
 import {
   makeTherapist,
-  memoryRepositories,
+  memoryStores,
   memoryServer,
   serve,
   startClock,
@@ -165,7 +165,7 @@ describe("service quality", () => {
       assert.include(line!, "defect-1")
     }).pipe(
       Effect.provide(
-        serve(Layer.provideMerge(brokenBookings, memoryRepositories), RecordingsMemory).pipe(Layer.provide(capture))
+        serve(Layer.provideMerge(brokenBookings, memoryStores), RecordingsMemory).pipe(Layer.provide(capture))
       )
     )
   })
