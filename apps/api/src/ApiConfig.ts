@@ -21,10 +21,10 @@ const authConfig = Config.all({
   })
 )
 
-const mediaConfig = Config.all({
-  dir: Storage.mediaDir,
-  maxBytes: Config.integer("API_MEDIA_MAX_BYTES").pipe(
-    Config.validate({ message: "API_MEDIA_MAX_BYTES must be positive", validation: (n) => n > 0 }),
+const authSessionMediaConfig = Config.all({
+  dir: Storage.authSessionMediaDir,
+  maxBytes: Config.integer("API_AUTH_SESSION_MEDIA_MAX_BYTES").pipe(
+    Config.validate({ message: "API_AUTH_SESSION_MEDIA_MAX_BYTES must be positive", validation: (n) => n > 0 }),
     Config.withDefault(50 * 1024 * 1024)
   )
 })
@@ -35,7 +35,7 @@ const settings = Config.all({
   port: Config.port("API_PORT").pipe(Config.withDefault(3000)),
   publicUrl: Config.option(Config.string("API_PUBLIC_URL")),
   auth: authConfig,
-  media: mediaConfig,
+  authSessionMedia: authSessionMediaConfig,
   /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */
   bookingHold: Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15)))
 }).pipe(

@@ -22,7 +22,7 @@ describe("ApiConfig", () => {
       assert.isTrue(Duration.equals(config.auth.sessionLifetime, Duration.days(30)))
       assert.isTrue(Duration.equals(config.auth.idleTimeout, Duration.hours(24)))
       assert.isTrue(Duration.equals(config.auth.touchInterval, Duration.minutes(5)))
-      assert.isTrue(Path.isAbsolute(config.media.dir))
+      assert.isTrue(Path.isAbsolute(config.authSessionMedia.dir))
     }))
 
   it.effect("durations down to seconds; relative media folders become absolute", () =>
@@ -31,13 +31,13 @@ describe("ApiConfig", () => {
         API_SESSION_LIFETIME: "30 seconds",
         API_SESSION_IDLE_TIMEOUT: "10 seconds",
         API_SESSION_TOUCH_INTERVAL: "1 second",
-        CLINIC_MEDIA_DIR: "media-here",
-        API_MEDIA_MAX_BYTES: "2048"
+        CLINIC_AUTH_SESSION_MEDIA_DIR: "media-here",
+        API_AUTH_SESSION_MEDIA_MAX_BYTES: "2048"
       })
       assert.strictEqual(Duration.toSeconds(config.auth.sessionLifetime), 30)
       assert.strictEqual(Duration.toSeconds(config.auth.idleTimeout), 10)
-      assert.strictEqual(config.media.dir, Path.resolve("media-here"))
-      assert.strictEqual(config.media.maxBytes, 2048)
+      assert.strictEqual(config.authSessionMedia.dir, Path.resolve("media-here"))
+      assert.strictEqual(config.authSessionMedia.maxBytes, 2048)
     }))
 
   it.effect("a touch interval not below the idle timeout is refused", () =>

@@ -46,7 +46,7 @@ describe("auth over HTTP (Postgres)", () => {
       yield* authed.auth.me()
       assert.strictEqual(yield* lastActive, "2026-03-02T09:06:00.000Z")
 
-      const media = yield* authed.auth.uploadMedia({
+      const media = yield* authed.auth.uploadAuthSessionMedia({
         payload: (() => {
           const data = new FormData()
           data.append("file", new Blob([PNG], { type: "image/png" }), "x.png")
@@ -72,7 +72,7 @@ describe("auth over HTTP (Postgres)", () => {
       yield* authed.auth.logout()
       assert.strictEqual((yield* Effect.flip(authed.auth.me()))._tag, "Unauthorized")
       assert.isFalse(yield* fs.exists(stored.filePath))
-      const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM session_media`
+      const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM auth_session_media`
       assert.strictEqual(count.n, 0)
     }).pipe(Effect.provide(Layer.merge(postgresServer({ signIn: "tokens" }), NodeFileSystem.layer))))
 })

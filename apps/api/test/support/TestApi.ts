@@ -48,7 +48,7 @@ const withSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, settings: Record<str
     const mediaDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-media-" })
     const recordingsDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-recordings-" })
     const values = new Map(Object.entries({
-      CLINIC_MEDIA_DIR: mediaDir,
+      CLINIC_AUTH_SESSION_MEDIA_DIR: mediaDir,
       API_SCRYPT_LOG_N: "10",
       CLINIC_RECORDINGS_DIR: recordingsDir,
       CLINIC_RECORDINGS_WORKER: "false",

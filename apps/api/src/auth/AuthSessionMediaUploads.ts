@@ -1,4 +1,4 @@
-import { InvalidUpload, PayloadTooLarge, PublicSessionMedia, UnsupportedMediaType } from "@clinic/domain"
+import { InvalidUpload, PayloadTooLarge, PublicAuthSessionMedia, UnsupportedMediaType } from "@clinic/domain"
 import type { AuthSession } from "@clinic/domain"
 import { AuthSessionRepo } from "@clinic/repository"
 import { FileSystem, Multipart } from "@effect/platform"
@@ -32,11 +32,11 @@ const appendHead = (head: Uint8Array, chunk: Uint8Array): Uint8Array => {
  * server-generated name, checked by its magic bytes and size while it arrives, then recorded with
  * `AuthSessionRepo.addMedia`. Files of deleted sessions are removed through `remove`.
  */
-export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/MediaUploads", {
+export class AuthSessionMediaUploads extends Effect.Service<AuthSessionMediaUploads>()("@clinic/api/AuthSessionMediaUploads", {
   effect: Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const sessions = yield* AuthSessionRepo
-    const { dir, maxBytes } = (yield* ApiConfig).media
+    const { dir, maxBytes } = (yield* ApiConfig).authSessionMedia
     yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.orDie)
 
     const tooLarge = new PayloadTooLarge({ message: `A media file has at most ${maxBytes} bytes`, maxBytes })
@@ -74,7 +74,7 @@ export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/Me
         return { size: written.size, detected }
       }))
 
-    const store = Effect.fn("MediaUploads.store")(
+    const store = Effect.fn("AuthSessionMediaUploads.store")(
       function*(session: AuthSession, content: Stream.Stream<Uint8Array, Multipart.MultipartError>) {
         const name = crypto.randomUUID()
         const partial = Path.join(dir, `.${name}.part`)
@@ -90,7 +90,7 @@ export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/Me
           filePath,
           sizeBytes: size
         }).pipe(Effect.onError(() => fs.remove(filePath, { force: true }).pipe(Effect.ignore)))
-        return new PublicSessionMedia({
+        return new PublicAuthSessionMedia({
           id: media.id,
           authSessionId: media.authSessionId,
           kind: media.kind,
@@ -110,7 +110,7 @@ export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/Me
         session: AuthSession,
         parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
         contentLength?: string
-      ): Effect.Effect<PublicSessionMedia, UploadError> =>
+      ): Effect.Effect<PublicAuthSessionMedia, UploadError> =>
         // A body announced as too large is refused before a byte of it is read.
         Number(contentLength) > maxBytes + ENVELOPE_BYTES ? Effect.fail(tooLarge) : parts.pipe(
           Multipart.withLimitsStream({
@@ -143,7 +143,7 @@ export class MediaUploads extends Effect.Service<MediaUploads>()("@clinic/api/Me
               Effect.catchAll((error) => Effect.logWarning("media file not removed", error))
             ),
           { discard: true, concurrency: 4 }
-        ).pipe(Effect.withSpan("MediaUploads.remove"))
+        ).pipe(Effect.withSpan("AuthSessionMediaUploads.remove"))
     } as const
   }),
   dependencies: [NodeFileSystem.layer]
