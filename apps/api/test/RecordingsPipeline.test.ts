@@ -179,7 +179,11 @@ describe("recordings pipeline (Postgres, real worker)", () => {
           })
           assert.isFalse(again.inserted)
           assert.deepStrictEqual((yield* get(user.id, `/sessions/${created.id}/notes`)).body.notes, notes)
-        }).pipe(Effect.provide(Layer.merge(postgresServer({ settings: provider(fake.baseUrl) }, database), NodeFileSystem.layer)))
+        }).pipe(
+          Effect.provide(
+            Layer.merge(postgresServer({ settings: provider(fake.baseUrl) }, database), NodeFileSystem.layer)
+          )
+        )
       }),
     60_000
   )

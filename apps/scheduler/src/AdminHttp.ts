@@ -40,7 +40,11 @@ const CleanupLive = HttpApiBuilder.group(SchedulerAdminApi, "cleanup", (handlers
 
 /** The admin API's handlers; needs the engine, the cleanup service, the task store, the database and the config. */
 export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
-  Layer.provide(Layer.mergeAll(Health.layer(SchedulerAdminApi, "scheduler"), JobsLive, CleanupLive, MetricsLive).pipe(Layer.provide(AdminAuthLive)))
+  Layer.provide(
+    Layer.mergeAll(Health.layer(SchedulerAdminApi, "scheduler"), JobsLive, CleanupLive, MetricsLive).pipe(
+      Layer.provide(AdminAuthLive)
+    )
+  )
 )
 
 /**

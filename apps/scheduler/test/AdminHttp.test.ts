@@ -1,5 +1,5 @@
-import { SchedulerAdminApi } from "@clinic/domain"
 import { SessionCleanup } from "@clinic/cleanup"
+import { SchedulerAdminApi } from "@clinic/domain"
 import { Mailer } from "@clinic/mail"
 import { TaskQueue, Worker } from "@clinic/queue"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -150,7 +150,9 @@ describe("scheduler admin API", () => {
         method: "GET",
         path: "/no-such-route"
       })
-      const given = yield* json(HttpClientRequest.get("/health").pipe(HttpClientRequest.setHeader("x-request-id", "op-1")))
+      const given = yield* json(
+        HttpClientRequest.get("/health").pipe(HttpClientRequest.setHeader("x-request-id", "op-1"))
+      )
       assert.strictEqual(given.headers["x-request-id"], "op-1")
       assert.deepStrictEqual(given.body, { status: "ok", service: "scheduler" })
       const anonymous = yield* json(HttpClientRequest.get("/jobs"))

@@ -23,19 +23,21 @@ describe("SchedulerConfig", () => {
       const afterConfig = Layer.effectDiscard(Effect.sync(() => {
         started = true
       })).pipe(Layer.provide(ConfigLive))
-      const exit = yield* Effect.exit(Layer.build(afterConfig).pipe(
-        Effect.scoped,
-        Effect.provide(withEnv({
-          SCHEDULER_PORT: "http",
-          SCHEDULER_LEASE: "soon",
-          SCHEDULER_EMAIL_CONCURRENCY: "-1",
-          SCHEDULER_SESSION_CLEANUP: "every now and then",
-          CLINIC_PG_MAX_CONNECTIONS: "-2",
-          CLEANUP_TIME_BUDGET: "a while",
-          SMTP_PORT: "99999",
-          CALENDAR_SYNC_CONCURRENCY: "0"
-        }))
-      ))
+      const exit = yield* Effect.exit(
+        Layer.build(afterConfig).pipe(
+          Effect.scoped,
+          Effect.provide(withEnv({
+            SCHEDULER_PORT: "http",
+            SCHEDULER_LEASE: "soon",
+            SCHEDULER_EMAIL_CONCURRENCY: "-1",
+            SCHEDULER_SESSION_CLEANUP: "every now and then",
+            CLINIC_PG_MAX_CONNECTIONS: "-2",
+            CLEANUP_TIME_BUDGET: "a while",
+            SMTP_PORT: "99999",
+            CALENDAR_SYNC_CONCURRENCY: "0"
+          }))
+        )
+      )
       assert.isTrue(Exit.isFailure(exit))
       assert.isFalse(started)
       const report = String(Exit.isFailure(exit) ? exit.cause : "")

@@ -42,9 +42,10 @@ const seed = Effect.gen(function*() {
 const count = Effect.flatMap(
   SqlClient.SqlClient,
   (sql) =>
-    sql<{ n: number }>`SELECT (SELECT count(*) FROM auth_sessions) + (SELECT count(*) FROM auth_session_media) AS n`.pipe(
-      Effect.map((rows) => rows[0].n)
-    )
+    sql<{ n: number }>`SELECT (SELECT count(*) FROM auth_sessions) + (SELECT count(*) FROM auth_session_media) AS n`
+      .pipe(
+        Effect.map((rows) => rows[0].n)
+      )
 )
 
 /** Times each batch (one statement, one transaction) as the job runs it. */

@@ -1,5 +1,5 @@
 import type { MediaKind, NotFound } from "@clinic/domain"
-import { AuthSession, AuthSessionId, notFound, AuthSessionMedia, AuthSessionMediaId, UserId } from "@clinic/domain"
+import { AuthSession, AuthSessionId, AuthSessionMedia, AuthSessionMediaId, notFound, UserId } from "@clinic/domain"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, Data, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
@@ -283,7 +283,11 @@ const makeMemory = Effect.gen(function*() {
     addMedia: (input) =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
-        const media = new AuthSessionMedia({ id: AuthSessionMediaId.make(crypto.randomUUID()), ...input, createdAt: now })
+        const media = new AuthSessionMedia({
+          id: AuthSessionMediaId.make(crypto.randomUUID()),
+          ...input,
+          createdAt: now
+        })
         yield* Ref.update(db, (t) => ({ ...t, authSessionMedia: withRow(t.authSessionMedia, media.id, media) }))
         return media
       }),

@@ -1,4 +1,4 @@
-import type { AuthSession, Booking, ExternalCalendar, Patient, AuthSessionMedia, User } from "@clinic/domain"
+import type { AuthSession, AuthSessionMedia, Booking, ExternalCalendar, Patient, User } from "@clinic/domain"
 import { SqlClient, SqlError } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, identity, Layer, Ref } from "effect"

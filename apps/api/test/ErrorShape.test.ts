@@ -5,8 +5,8 @@ import { Effect, Layer, Logger } from "effect"
 import { RecordingsMemory } from "../src/Recordings.js"
 import {
   makeTherapist,
-  memoryStores,
   memoryServer,
+  memoryStores,
   serve,
   startClock,
   therapistWithPatient
@@ -28,7 +28,7 @@ const request = (
     return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) : text }
   })
 
-describe("service quality", () => {
+describe("error shape and request ids (@clinic/http ErrorShape)", () => {
   it.effect("validation errors are 400 HttpApiDecodeError naming the field", () =>
     Effect.gen(function*() {
       yield* startClock
