@@ -18,8 +18,8 @@ Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
   Layer.provide(Database.layer),
   Layer.provide(ConfigLive),
-  Layer.provide(Logging.layer),
   Layer.launch,
-  // The logger comes from Logging.layer; runMain's own pretty logger would print every line twice.
-  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
+  Logging.withProcessLogger,
+  // The logger and the failure report come from Logging; runMain's own would ignore LOG_FORMAT.
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )

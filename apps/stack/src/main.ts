@@ -24,6 +24,6 @@ const program = Effect.gen(function*() {
 program.pipe(
   Effect.provide(Settings.layer(Database.DatabaseConfig)),
   Effect.provide(NodeContext.layer),
-  Effect.provide(Logging.layer),
-  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
+  Logging.withProcessLogger,
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )

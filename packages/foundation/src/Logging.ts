@@ -1,5 +1,5 @@
 import type { ConfigError } from "effect"
-import { Config, Effect, Inspectable, Layer, Logger, LogLevel } from "effect"
+import { Cause, Config, Effect, Inspectable, Layer, Logger, LogLevel } from "effect"
 
 /** `LOG_FORMAT` and `LOG_LEVEL`, read by every process (apps, the launcher, the CLIs). */
 export const LoggingConfig = Config.all({
@@ -26,8 +26,7 @@ export const jsonLogger: Logger.Logger<unknown, string> = Logger.map(
 
 /**
  * The process's logger: JSON lines (`LOG_FORMAT=json`, the default) or a terminal's `pretty`
- * output, at `LOG_LEVEL` and above (`Info` by default). A process using it passes
- * `disablePrettyLogger: true` to `NodeRuntime.runMain`, whose own logger would print every line twice.
+ * output, at `LOG_LEVEL` and above (`Info` by default).
  */
 export const layer: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.map(LoggingConfig, ({ format, level }) =>
@@ -39,3 +38,17 @@ export const layer: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEf
       Logger.minimumLogLevel(level)
     ))
 )
+
+/**
+ * Runs a process's main program under `layer`, logging a failure (a bad setting, a port in use)
+ * through it rather than through `runMain`'s own report, which would come after the logger is
+ * gone and so ignore `LOG_FORMAT`. An interruption (SIGINT, SIGTERM) is a normal stop. Pair it
+ * with `NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })`.
+ */
+export const withProcessLogger = <A, E, R>(program: Effect.Effect<A, E, R>) =>
+  program.pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("the process failed", cause)
+    ),
+    Effect.provide(layer)
+  )

@@ -51,3 +51,22 @@ describe("Logging", () => {
       assert.include(text, "LOG_LEVEL")
     }))
 })
+
+describe("withProcessLogger", () => {
+  const captured = () => {
+    const messages: Array<string> = []
+    const layer = Logger.add(Logger.make(({ logLevel, message }) => {
+      messages.push(`${logLevel.label} ${[message].flat().join(" ")}`)
+    }))
+    return { layer, messages }
+  }
+
+  it.effect("a failed process is logged through the process logger; an interruption is a normal stop", () => {
+    const { layer, messages } = captured()
+    return Effect.gen(function*() {
+      yield* Effect.exit(Logging.withProcessLogger(Effect.fail("port in use")))
+      yield* Effect.exit(Logging.withProcessLogger(Effect.interrupt))
+      assert.deepStrictEqual(messages, ["ERROR the process failed"])
+    }).pipe(Effect.provide(layer), Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+  })
+})

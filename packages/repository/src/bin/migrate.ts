@@ -7,6 +7,6 @@ import * as Database from "../Database.js"
 Layer.build(Database.layer).pipe(
   Effect.scoped,
   Effect.provide(Database.DatabaseConfig.Default),
-  Effect.provide(Logging.layer),
-  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
+  Logging.withProcessLogger,
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )
