@@ -1,6 +1,5 @@
 import { CalendarSyncConfig, ExternalCalendarSync } from "@clinic/calendar"
-import { CleanupConfig } from "@clinic/cleanup"
-import { MediaStore, SessionCleanup } from "@clinic/cleanup"
+import { CleanupConfig, MediaStore, SessionCleanup } from "@clinic/cleanup"
 import { OutboxStore } from "@clinic/events"
 import { Settings } from "@clinic/foundation"
 import { MailConfig, Mailer } from "@clinic/mail"
@@ -26,14 +25,17 @@ export const ConfigLive = Settings.layer(
   CalendarSyncConfig
 )
 
-/** Cleanup on Postgres repositories and the local media folder; needs a `SqlClient` and `CleanupConfig`. */
+/**
+ * Cleanup on Postgres repositories and the local auth session media folder; needs a `SqlClient`
+ * and `CleanupConfig`.
+ */
 export const CleanupPg = SessionCleanup.Default.pipe(
   Layer.provide([Repositories.layerPg, OutboxStore.layerPg, MediaStore.layer])
 )
 
 /**
- * The whole scheduler app over a `SqlClient` and `PgClient`, with `ConfigLive`'s services: the engine with its jobs, started;
- * the task workers and the event bus; the admin API. Releasing it closes the HTTP server, stops
+ * The whole scheduler app over a `SqlClient`, `PgClient` and `ConfigLive`'s services: the engine
+ * with its jobs, started; the task workers and the event bus; the admin API. Releasing it closes the HTTP server, stops
  * the engine, stops claiming tasks and drains running ones, all under the stop budget. A bad
  * task configuration (`SCHEDULER_PERIODIC_TASKS`) fails the start with every problem listed.
  */
