@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DateTime, type Duration, Effect, Layer, Schema, TestClock } from "effect"
 import * as Path from "node:path"
 import { ApiConfig } from "../src/ApiConfig.js"
-import { client, memoryLayer } from "./TestApi.js"
+import { client, memoryServer } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
@@ -46,7 +46,7 @@ const storedLastActive = (session: LoginResponse) =>
   Effect.map(tables, (t) => DateTime.formatIso(t.authSessions.get(session.session.id)!.lastActiveAt))
 
 const withServer = (settings: Record<string, string> = {}) =>
-  Effect.provide(Layer.merge(memoryLayer(settings), NodeFileSystem.layer))
+  Effect.provide(Layer.merge(memoryServer({ settings, signIn: "tokens" }), NodeFileSystem.layer))
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(120).fill(7)])
 
@@ -237,20 +237,20 @@ describe("auth over HTTP (memory repositories)", () => {
       assert.strictEqual(missing._tag, "NotFound")
     }).pipe(withServer()))
 
-  it.scoped("media: a PNG is stored under a server-generated name and recorded; logout removes it", () =>
+  it.scoped("auth session media: a PNG is stored under a server-generated name and recorded; logout removes it", () =>
     Effect.gen(function*() {
       yield* startClock
       const fs = yield* FileSystem.FileSystem
-      const { dir } = (yield* ApiConfig).media
+      const { dir } = (yield* ApiConfig).authSessionMedia
       const session = yield* signUp()
       const api = yield* client(session.token)
-      const media = yield* api.auth.uploadMedia({ payload: form(PNG, "../../etc/passwd.png") })
+      const media = yield* api.auth.uploadAuthSessionMedia({ payload: form(PNG, "../../etc/passwd.png") })
       assert.strictEqual(media.kind, "image")
       assert.strictEqual(media.format, "png")
       assert.strictEqual(media.sizeBytes, PNG.length)
       assert.strictEqual(media.authSessionId, session.session.id)
 
-      const row = (yield* tables).sessionMedia.get(media.id)!
+      const row = (yield* tables).authSessionMedia.get(media.id)!
       assert.strictEqual(Path.dirname(row.filePath), dir)
       assert.match(Path.basename(row.filePath), /^[0-9a-f-]{36}\.png$/)
       assert.deepStrictEqual(yield* fs.readFile(row.filePath), PNG)
@@ -258,14 +258,14 @@ describe("auth over HTTP (memory repositories)", () => {
 
       yield* api.auth.logout()
       assert.isFalse(yield* fs.exists(row.filePath))
-      assert.strictEqual((yield* tables).sessionMedia.size, 0)
+      assert.strictEqual((yield* tables).authSessionMedia.size, 0)
     }).pipe(withServer()))
 
-  it.scoped("media: too large is 413, an unknown type is 415, without a token 401; nothing is kept", () =>
+  it.scoped("auth session media: too large is 413, an unknown type is 415, without a token 401; nothing is kept", () =>
     Effect.gen(function*() {
       yield* startClock
       const fs = yield* FileSystem.FileSystem
-      const { dir } = (yield* ApiConfig).media
+      const { dir } = (yield* ApiConfig).authSessionMedia
       const session = yield* signUp()
       const upload = (data: FormData, token = session.token) =>
         HttpClient.execute(
@@ -300,10 +300,10 @@ describe("auth over HTTP (memory repositories)", () => {
       )
       assert.strictEqual(anonymous.status, 401)
 
-      assert.strictEqual((yield* tables).sessionMedia.size, 0)
+      assert.strictEqual((yield* tables).authSessionMedia.size, 0)
       assert.deepStrictEqual(yield* fs.readDirectory(dir), [])
 
       const ok = yield* upload(form(PNG))
       assert.strictEqual(ok.status, 201)
-    }).pipe(withServer({ API_MEDIA_MAX_BYTES: "1024" })))
+    }).pipe(withServer({ API_AUTH_SESSION_MEDIA_MAX_BYTES: "1024" })))
 })

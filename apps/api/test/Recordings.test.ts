@@ -7,14 +7,16 @@ import { audioBytes, heads } from "../../../packages/recordings/test/audio.js"
 import {
   type FilePart,
   get,
-  memoryRecordings,
+  makeTherapist,
+  memoryServer,
   post,
   publishedTypes,
   putJson,
+  startClock,
   storedFiles,
+  therapistWithPatient,
   upload
-} from "./support/RecordingsApi.js"
-import { makeTherapist, startClock, therapistWithPatient } from "./support/TestApi.js"
+} from "./support/TestApi.js"
 
 const KiB = 1024
 const mp3 = (name = "session.mp3", size = 4 * KiB): FilePart => ({
@@ -26,7 +28,7 @@ const wav: FilePart = { name: "session.wav", type: "audio/wav", bytes: audioByte
 const m4a: FilePart = { name: "session.m4a", type: "audio/mp4", bytes: audioBytes(heads.m4a, 4 * KiB) }
 
 const withServer = (settings: Record<string, string> = {}) =>
-  Effect.provide(Layer.merge(memoryRecordings(settings), NodeFileSystem.layer))
+  Effect.provide(Layer.merge(memoryServer({ settings }), NodeFileSystem.layer))
 
 const uuidName = /^[0-9a-f-]{36}\.(mp3|wav|m4a)$/
 

@@ -12,30 +12,37 @@ import { Chunk, Config, DateTime, Duration, Effect, Either, Layer, Schema, type 
 import { checkPublicHost } from "./FeedAddress.js"
 import { parseBusy } from "./IcsImport.js"
 
-const settings = Effect.gen(function*() {
-  return {
-    /** The whole fetch (connect, headers, body). */
-    timeout: yield* Config.duration("CALENDAR_SYNC_TIMEOUT").pipe(Config.withDefault(Duration.seconds(15))),
-    maxBytes: yield* Config.integer("CALENDAR_SYNC_MAX_BYTES").pipe(
-      Config.withDefault(5 * 1024 * 1024),
-      Config.validate({ message: "CALENDAR_SYNC_MAX_BYTES must be positive", validation: (n) => n > 0 })
-    ),
-    /** How far ahead recurring events are expanded; busy times beyond it do not block bookings. */
-    horizon: yield* Config.duration("CALENDAR_SYNC_HORIZON").pipe(Config.withDefault(Duration.days(60))),
-    maxIntervals: yield* Config.integer("CALENDAR_SYNC_MAX_EVENTS").pipe(Config.withDefault(10_000)),
-    /** Feeds fetched at once by one run. */
-    concurrency: yield* Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(Config.withDefault(4)),
-    /** Lets feed URLs reach loopback and private networks (tests, a calendar server on the LAN). */
-    allowPrivateNetworks: yield* Config.boolean("CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS").pipe(Config.withDefault(false))
-  } as const
+const settings = Config.all({
+  /** The whole fetch (connect, headers, body). */
+  timeout: Config.duration("CALENDAR_SYNC_TIMEOUT").pipe(Config.withDefault(Duration.seconds(15))),
+  maxBytes: Config.integer("CALENDAR_SYNC_MAX_BYTES").pipe(
+    Config.validate({ message: "CALENDAR_SYNC_MAX_BYTES must be positive", validation: (n) => n > 0 }),
+    Config.withDefault(5 * 1024 * 1024)
+  ),
+  /** How far ahead recurring events are expanded; busy times beyond it do not block bookings. */
+  horizon: Config.duration("CALENDAR_SYNC_HORIZON").pipe(Config.withDefault(Duration.days(60))),
+  maxIntervals: Config.integer("CALENDAR_SYNC_MAX_EVENTS").pipe(
+    Config.validate({ message: "CALENDAR_SYNC_MAX_EVENTS must be positive", validation: (n) => n > 0 }),
+    Config.withDefault(10_000)
+  ),
+  /** Feeds fetched at once by one run. */
+  concurrency: Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(
+    Config.validate({ message: "CALENDAR_SYNC_CONCURRENCY must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(4)
+  ),
+  /** Lets feed URLs reach loopback and private networks (tests, a calendar server on the LAN). */
+  allowPrivateNetworks: Config.boolean("CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS").pipe(Config.withDefault(false))
 })
 
-export type CalendarSyncSettings = Effect.Effect.Success<typeof settings>
+export type CalendarSyncSettings = Config.Config.Success<typeof settings>
 
 /** Limits of one fetch and import, read once; the defaults suit hosted calendars. */
 export class CalendarSyncConfig extends Effect.Service<CalendarSyncConfig>()("@clinic/calendar/CalendarSyncConfig", {
   effect: settings
 }) {
+  /** For `Settings.layer`, which loads it together with the other config services of the app. */
+  static readonly load = Effect.map(settings, (values) => CalendarSyncConfig.make(values))
+
   /** The configured settings with some replaced (tests). */
   static readonly layerWith = (overrides: Partial<CalendarSyncSettings>) =>
     Layer.effect(
@@ -225,8 +232,11 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
     dependencies: [CalendarSyncConfig.Default]
   }
 ) {
-  /** With config from the environment and `fetch` as the HTTP client; needs `ExternalCalendarRepo`. */
-  static readonly layer = ExternalCalendarSync.Default.pipe(Layer.provide(FetchHttpClient.layer))
+  /**
+   * With `fetch` as the HTTP client; needs `ExternalCalendarRepo` and `CalendarSyncConfig` (which
+   * the app loads at its root with its other settings).
+   */
+  static readonly layer = ExternalCalendarSync.DefaultWithoutDependencies.pipe(Layer.provide(FetchHttpClient.layer))
 }
 
 /** The plain Effect a scheduler job can run: imports every feed, returns counts. */

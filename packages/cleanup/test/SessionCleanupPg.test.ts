@@ -30,7 +30,7 @@ describe("SessionCleanup (postgres only)", () => {
           IF OLD.file_path = 'sessions/poison.png' THEN RAISE EXCEPTION 'media delete refused'; END IF;
           RETURN OLD;
         END $$ LANGUAGE plpgsql`)
-      yield* sql.unsafe(`CREATE TRIGGER refuse_media_delete BEFORE DELETE ON session_media
+      yield* sql.unsafe(`CREATE TRIGGER refuse_media_delete BEFORE DELETE ON auth_session_media
         FOR EACH ROW EXECUTE FUNCTION refuse_media_delete()`)
       const user = yield* makeUser()
       const first = yield* makeSession(user.id)
@@ -44,7 +44,7 @@ describe("SessionCleanup (postgres only)", () => {
       assert.match(result.error ?? "", /media delete refused|SqlError/)
       const left = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM auth_sessions`
       assert.strictEqual(left[0].n, 2)
-      const media = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM session_media`
+      const media = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM auth_session_media`
       assert.strictEqual(media[0].n, 2)
       assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), [])
     }).pipe(Effect.provide(layer)))

@@ -143,7 +143,7 @@ export const cleanupLayer = <ROut>(
     options.failingBookings ? failingBookings(options.failingBookings) : Layer.empty
   ).pipe(Layer.provideMerge(Resources.Default), Layer.provideMerge(repos))
   return SessionCleanup.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(options.settings))),
+    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.layerTest(options.settings))),
     Layer.provideMerge(decorated)
   )
 }

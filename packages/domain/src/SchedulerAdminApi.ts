@@ -10,6 +10,7 @@ import {
 import { Schema } from "effect"
 import { NotFound, Unauthorized } from "./Errors.js"
 import { HealthApi, NotReady } from "./HealthApi.js"
+import { InternalError, RouteNotFound } from "./HttpErrors.js"
 import { QueueMetrics } from "./QueueMetrics.js"
 import {
   ExpiredBookingPreview,
@@ -93,5 +94,7 @@ export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(JobsApi)
   .add(CleanupPreviewApi)
   .add(MetricsApi)
+  .addError(InternalError)
+  .addError(RouteNotFound)
   .annotate(OpenApi.Title, "Clinic scheduler admin API")
 {}
