@@ -3,7 +3,6 @@ import { Mailer } from "@clinic/mail"
 import { TaskQueue, Worker } from "@clinic/queue"
 import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { AdminApiLive } from "../src/AdminHttp.js"
@@ -14,14 +13,10 @@ import { memoryApp } from "./layers.js"
 // The email tasks share the registry; these tests send no mail.
 const noMail = Layer.succeed(Mailer, Mailer.of({ send: () => Effect.dieMessage("no mail in this test") }))
 
-// Health's readiness probe needs a SqlClient; these tests never call it.
-const noDatabase = Layer.succeed(SqlClient.SqlClient, {} as SqlClient.SqlClient)
-
 const serve = (env: Record<string, string>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(AdminApiLive),
     Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provide(noDatabase),
     Layer.provideMerge(memoryApp(env))
   )
 
