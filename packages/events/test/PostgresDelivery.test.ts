@@ -1,15 +1,22 @@
 import type { EventId } from "@clinic/domain"
-import { TaskStore } from "@clinic/queue"
+import { Task, type TaskId, TaskQueue, TaskStore } from "@clinic/queue"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema } from "effect"
 import * as EventBus from "../src/EventBus.js"
 import { OutboxStore } from "../src/OutboxStore.js"
 import { bookingConfirmed } from "./EventBusContract.js"
 import { eventually, startClock } from "./fixtures.js"
 
 const layer = Layer.mergeAll(OutboxStore.layerPg, TaskStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
+
+const followUpTask = Task.make({
+  name: "follow-up",
+  payload: Schema.Struct({ n: Schema.Number }),
+  queue: "follow-ups",
+  handler: () => Effect.void
+})
 
 const deliver = <S extends EventBus.AnySubscriber>(sub: S, eventId: EventId) =>
   EventBus.deliveryTask(sub, "events").handler({ eventId }, {
@@ -26,20 +33,23 @@ describe("event delivery on Postgres: one unit of work per (event, subscriber)",
       yield* startClock
       const store = yield* OutboxStore
       const eventId = yield* EventBus.publish(bookingConfirmed())
-      const written = yield* Ref.make<Option.Option<EventId>>(Option.none())
+      const written = yield* Ref.make<Option.Option<{ event: EventId; task: TaskId }>>(Option.none())
       const failing = EventBus.subscriber({
         name: "follow-up",
         events: ["booking.confirmed"],
         handler: () =>
           Effect.gen(function*() {
-            yield* Ref.set(written, Option.some(yield* EventBus.publish(bookingConfirmed(1))))
-            return yield* Effect.fail("handler failed after its first write")
+            const event = yield* EventBus.publish(bookingConfirmed(1))
+            const task = yield* TaskQueue.enqueue(followUpTask, { n: 1 })
+            yield* Ref.set(written, Option.some({ event, task: task.id }))
+            return yield* Effect.fail("handler failed after its writes")
           })
       })
       const exit = yield* Effect.exit(deliver(failing, eventId))
-      assert.deepStrictEqual(exit, Exit.fail("handler failed after its first write"))
+      assert.deepStrictEqual(exit, Exit.fail("handler failed after its writes"))
       const followUp = Option.getOrThrow(yield* Ref.get(written))
-      assert.isTrue(Option.isNone(yield* store.get(followUp)), "the handler's event rolled back")
+      assert.isTrue(Option.isNone(yield* store.get(followUp.event)), "the handler's event rolled back")
+      assert.isTrue(Option.isNone(yield* TaskQueue.get(followUp.task)), "and its task")
       assert.isFalse(yield* store.isProcessed(eventId, "follow-up"), "no record of a failed delivery")
     }).pipe(Effect.provide(layer)))
 
