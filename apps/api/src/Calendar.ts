@@ -2,6 +2,7 @@ import { renderFeed } from "@clinic/calendar/ICalendar"
 import type { AddExternalCalendar, ExternalCalendarId, NotFound, UserId } from "@clinic/domain"
 import { CalendarFeedCreated, MAX_EXTERNAL_CALENDARS, notFound } from "@clinic/domain"
 import { BookingRepo, CalendarFeedRepo, ExternalCalendarRepo, UserRepo } from "@clinic/repository"
+import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Option } from "effect"
 import { ApiConfig } from "./ApiConfig.js"
 import * as Tokens from "./auth/Tokens.js"
@@ -24,6 +25,7 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
     const externals = yield* ExternalCalendarRepo
     const bookings = yield* BookingRepo
     const users = yield* UserRepo
+    const sql = yield* SqlClient.SqlClient
     const { publicUrl } = yield* ApiConfig
 
     const createFeed = Effect.fn("Calendar.createFeed")(function*(therapistId: UserId) {
@@ -68,6 +70,9 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
 
     const addExternal = (therapistId: UserId, input: AddExternalCalendar) =>
       externals.add({ therapistId, url: input.url, label: input.label ?? null }, MAX_EXTERNAL_CALENDARS).pipe(
+        // The limit check and the insert are one unit of work (the owner's row lock lasts till commit).
+        sql.withTransaction,
+        Effect.catchTag("SqlError", Effect.die),
         Effect.tap((calendar) =>
           Effect.logInfo("external calendar added").pipe(
             Effect.annotateLogs({ therapistId, calendarId: calendar.id })

@@ -3,7 +3,6 @@ import { BookingEmails, type Email, Mailer } from "@clinic/mail"
 import { TaskStore, Worker } from "@clinic/queue"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
-import { SqlClient, SqlError } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Ref, TestClock } from "effect"
 import { TaskRegistry } from "../src/Background.js"
@@ -12,20 +11,12 @@ import { configLayer } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 
-// The API's readiness probe needs a SqlClient; nothing here calls it.
-const noDatabase = Layer.succeed(
-  SqlClient.SqlClient,
-  new Proxy(() => {}, {
-    apply: () => Effect.fail(new SqlError.SqlError({ message: "no database in memory tests" }))
-  }) as unknown as SqlClient.SqlClient
-)
-
+// The memory repositories bring the memory SqlClient: the API's transactions are the identity.
 const stores = Layer.mergeAll(
   Repositories.layerMemory,
   IdempotencyRepo.layerMemory,
   OutboxStore.layerMemory,
-  TaskStore.layerMemory,
-  noDatabase
+  TaskStore.layerMemory
 )
 
 /** The API and the scheduler's task registry over one set of in-memory stores. */

@@ -8,6 +8,7 @@ import {
   HttpClientRequest,
   type HttpClientResponse
 } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
 import { Chunk, Config, DateTime, Duration, Effect, Either, Layer, Schema, type Scope, Stream } from "effect"
 import { checkPublicHost } from "./FeedAddress.js"
 import { parseBusy } from "./IcsImport.js"
@@ -91,6 +92,7 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
     effect: Effect.gen(function*() {
       const config = yield* CalendarSyncConfig
       const repo = yield* ExternalCalendarRepo
+      const sql = yield* SqlClient.SqlClient
       const client = yield* HttpClient.HttpClient
 
       const fail = (calendarId: string, reason: ExternalCalendarSyncError["reason"], message: string) =>
@@ -193,7 +195,11 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
             )
           )
         )
-        const stored = yield* repo.replaceBusy(calendar.id, imported)
+        // One unit of work: readers see the previous import or the new one, never half of each.
+        const stored = yield* repo.replaceBusy(calendar.id, imported).pipe(
+          sql.withTransaction,
+          Effect.catchTag("SqlError", Effect.die)
+        )
         yield* Effect.logInfo(stored ? "external calendar imported" : "external calendar removed during import")
           .pipe(Effect.annotateLogs({ busyTimes: imported.length }))
         return imported.length
