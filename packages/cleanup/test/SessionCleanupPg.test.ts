@@ -73,7 +73,7 @@ describe("SessionCleanup (postgres only)", () => {
       assert.strictEqual(result.deletedSessions, 0)
       assert.match(result.error ?? "", /connection lost after the write/)
       assert.strictEqual(yield* count("auth_sessions"), 2, "the deleted sessions are back")
-      assert.strictEqual(yield* count("session_media"), 1, "and their media rows")
+      assert.strictEqual(yield* count("auth_session_media"), 1, "and their media rows")
       assert.strictEqual(yield* count("outbox_events"), 0, "the batch's events rolled back with them")
       assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), [], "no file of an uncommitted batch goes")
     }).pipe(Effect.provide(failingOutbox)))
