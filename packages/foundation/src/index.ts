@@ -1,2 +1,3 @@
+export * as BackgroundLoop from "./BackgroundLoop.js"
 export * from "./ProjectRoot.js"
 export * as Sql from "./Sql.js"
