@@ -112,7 +112,7 @@ export const make = <R>(options: Options<R>): Effect.Effect<BackgroundLoop, neve
             if (!exit.value) yield* untilStop(iteration.idle)
             continue
           }
-          if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.failCause(exit.cause)
+          if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
           failures++
           if (failures === 1 && (yield* Ref.getAndUpdate(failingCount, (n) => n + 1)) === 0) {
             yield* Effect.logWarning(`${options.name} failing; backing off until it recovers`, exit.cause)

@@ -41,7 +41,7 @@ const sleepers = (count: number) =>
 
 describe("BackgroundLoop", () => {
   it("backoff doubles from its initial wait and stops at its cap", () => {
-    const backoff = { initial: "1 second", max: "8 seconds" }
+    const backoff: BackgroundLoop.Backoff = { initial: "1 second", max: "8 seconds" }
     const delays = [1, 2, 3, 4, 5, 6, 40].map((n) => Duration.toSeconds(BackgroundLoop.backoffDelay(backoff, n)))
     assert.deepStrictEqual(delays, [1, 2, 4, 8, 8, 8, 8])
   })
