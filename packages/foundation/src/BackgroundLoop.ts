@@ -84,7 +84,6 @@ interface Running {
  */
 export const make = <R>(options: Options<R>): Effect.Effect<BackgroundLoop, never, R | Scope.Scope> =>
   Effect.gen(function*() {
-    const owner = yield* Effect.scope
     const context = yield* Effect.context<R>()
     const drainBudget = Duration.decode(options.drainBudget)
     const annotations = { service: options.name, ...options.annotations }
@@ -132,7 +131,9 @@ export const make = <R>(options: Options<R>): Effect.Effect<BackgroundLoop, neve
         const was = yield* Ref.get(state)
         if (was === "running" || was === "starting") return false
         yield* Ref.set(state, "starting")
-        const scope = yield* Scope.fork(owner, ExecutionStrategy.sequential)
+        // Not a child of the owner's scope: a child would close (interrupting the iterations) before
+        // the owner's stop finalizer could drain them. The stop closes it, and the owner runs the stop.
+        const scope = yield* Scope.make(ExecutionStrategy.sequential)
         const stopping = yield* Deferred.make<void>()
         const iterations = yield* options.iterations.pipe(Scope.extend(scope), Effect.provide(context))
         const fibers = yield* Effect.forEach(

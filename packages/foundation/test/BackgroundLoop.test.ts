@@ -1,5 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Duration, Effect, Fiber, HashMap, Logger, LogLevel, Ref, TestClock } from "effect"
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  HashMap,
+  Logger,
+  LogLevel,
+  Ref,
+  Scope,
+  TestClock
+} from "effect"
 import { BackgroundLoop } from "../src/index.js"
 
 class Unreachable extends Error {
@@ -197,22 +211,31 @@ describe("BackgroundLoop", () => {
       assert.strictEqual(yield* Ref.get(runs), 2)
     }))
 
-  it.effect("closing the owner's scope stops the loop and closes the start's scope", () =>
+  it.effect("closing the owner's scope drains running work, then closes the start's scope", () =>
     Effect.gen(function*() {
-      const closed = yield* Deferred.make<void>()
-      const loop = yield* Effect.scoped(Effect.gen(function*() {
-        const loop = yield* BackgroundLoop.make({
-          name: "owned",
-          drainBudget: "1 second",
-          iterations: Effect.as(Effect.addFinalizer(() => Deferred.succeed(closed, undefined)), [{
-            run: Effect.succeed(false),
-            idle: Effect.never
-          }])
-        })
-        yield* loop.start
-        return loop
-      }))
+      const entered = yield* Deferred.make<void>()
+      const events = yield* Ref.make<ReadonlyArray<string>>([])
+      const note = (event: string) => Ref.update(events, (all) => [...all, event])
+      const owner = yield* Scope.make()
+      const loop = yield* BackgroundLoop.make({
+        name: "owned",
+        drainBudget: "1 minute",
+        iterations: Effect.as(Effect.addFinalizer(() => note("start scope closed")), [{
+          run: Deferred.succeed(entered, undefined).pipe(
+            Effect.zipRight(Effect.sleep("10 seconds")),
+            Effect.zipRight(note("work finished")),
+            Effect.as(false)
+          ),
+          idle: Effect.never
+        }])
+      }).pipe(Scope.extend(owner))
+      yield* loop.start
+      yield* Deferred.await(entered)
+      const closing = yield* Effect.fork(Scope.close(owner, Exit.void))
+      yield* sleepers(2) // the work and the budget
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(closing)
+      assert.deepStrictEqual(yield* Ref.get(events), ["work finished", "start scope closed"])
       assert.strictEqual(yield* loop.state, "stopped")
-      assert.isTrue(yield* Deferred.isDone(closed))
     }))
 })
