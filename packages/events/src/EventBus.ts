@@ -1,21 +1,7 @@
 import { DomainEvent, EventId, type EventType } from "@clinic/domain"
 import { BackgroundLoop } from "@clinic/foundation"
 import { Backoff, Registry, Task, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
-import {
-  Clock,
-  Context,
-  DateTime,
-  Duration,
-  Effect,
-  Layer,
-  Option,
-  Queue,
-  Ref,
-  Schedule,
-  Schema,
-  type Scope,
-  Stream
-} from "effect"
+import { Context, DateTime, Duration, Effect, Layer, Option, Queue, Ref, Schema, type Scope } from "effect"
 import { OutboxStore } from "./OutboxStore.js"
 
 export interface DeliveryContext {
@@ -244,8 +230,7 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
 
     const dispatched = yield* Ref.make(0)
     const worker = yield* Ref.make<Option.Option<Worker.TaskWorkerShape>>(Option.none())
-    const listening = yield* Ref.make(false)
-    const probe = `probe:${crypto.randomUUID()}`
+    const listening = yield* Ref.make<Effect.Effect<boolean>>(Effect.succeed(false))
 
     const dispatchOnce = Effect.gen(function*() {
       const now = yield* DateTime.now
@@ -271,25 +256,18 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
         })
         yield* Ref.set(worker, Option.some(deliveries))
         yield* Effect.addFinalizer(() =>
-          Effect.zipRight(Ref.set(worker, Option.none()), Ref.set(listening, false))
+          Ref.set(worker, Option.none())
         )
         const wake = yield* Queue.sliding<void>(1)
-
-        yield* store.notifications.pipe(
-          Stream.runForEach((id) => (id === probe ? Ref.set(listening, true) : wake.offer(undefined))),
-          Effect.catchAllCause((cause) => Effect.logWarning("outbox notifications unavailable; polling", cause)),
-          Effect.zipRight(Ref.set(listening, false)),
-          Effect.repeat(Schedule.spaced("5 seconds")),
-          Effect.annotateLogs({ service: "EventBus" }),
-          Effect.forkScoped
-        )
-        // Real time on purpose: this waits for the subscription's I/O, not for business time.
-        yield* store.ping(probe).pipe(
-          Effect.zipRight(Effect.sleep("50 millis")),
-          Effect.repeat({ until: () => Ref.get(listening), times: 200 }),
-          Effect.withClock(Clock.make()),
-          Effect.forkScoped
-        )
+        // Notifications wake the relay at once; while they are lost, it polls.
+        const live = yield* BackgroundLoop.listen({
+          name: "EventBus",
+          notifications: store.notifications,
+          ping: store.ping,
+          onNotification: () => Effect.asVoid(wake.offer(undefined))
+        })
+        yield* Ref.set(listening, live)
+        yield* Effect.addFinalizer(() => Ref.set(listening, Effect.succeed(false)))
         return [{
           run: Effect.gen(function*() {
             const count = yield* dispatchOnce
@@ -321,7 +299,7 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
         const current = yield* Ref.get(worker)
         return {
           state: yield* relay.state,
-          listening: yield* Ref.get(listening),
+          listening: yield* Effect.flatten(Ref.get(listening)),
           dispatched: yield* Ref.get(dispatched),
           subscribers: config.subscribers.map((s) => ({ name: s.name, events: s.events })),
           worker: Option.isSome(current) ? Option.some(yield* current.value.status) : Option.none()

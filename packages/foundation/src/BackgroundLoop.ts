@@ -5,7 +5,21 @@
  * Each start builds its iterations in a fresh scope (closed at stop), so a loop can be started
  * again after a stop, and whatever the iterations need (a worker, a listener) lives exactly as long.
  */
-import { Cause, Deferred, Duration, Effect, ExecutionStrategy, Exit, Fiber, FiberSet, Option, Ref, Scope } from "effect"
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Fiber,
+  FiberSet,
+  Option,
+  Ref,
+  Scope,
+  Stream
+} from "effect"
 
 /** `not-started` until the first start; `stopping` while a stop drains. */
 export type State = "not-started" | "starting" | "running" | "stopping" | "stopped"
@@ -188,4 +202,63 @@ export const make = <R>(options: Options<R>): Effect.Effect<BackgroundLoop, neve
       stop,
       fork: (work) => FiberSet.run(forked)(work)
     }
+  })
+
+export interface ListenOptions<R> {
+  /** The `service` annotation of its logs. */
+  readonly name: string
+  /** The subscription (a Postgres LISTEN); it ends or fails when its connection is lost. */
+  readonly notifications: Stream.Stream<string, unknown, R>
+  /** Sends a payload through the same channel: how the listener learns its subscription is live. */
+  readonly ping: (payload: string) => Effect.Effect<void, unknown, R>
+  readonly onNotification: (payload: string) => Effect.Effect<void, never, R>
+  /** Between attempts to subscribe again; default 5 seconds doubling up to 30. */
+  readonly backoff?: Backoff
+}
+
+/**
+ * Keeps a subscription alive in the current scope and returns whether it is live now. While it is
+ * lost, the owner finds work by polling; it subscribes again with backoff, with one warning when
+ * the subscription is lost and one info when it is live again.
+ */
+export const listen = <R>(options: ListenOptions<R>): Effect.Effect<Effect.Effect<boolean>, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const backoff = options.backoff ?? { initial: "5 seconds", max: "30 seconds" }
+    const listening = yield* Ref.make(false)
+    const probe = `probe:${crypto.randomUUID()}`
+    let failures = 0
+    const live = Effect.gen(function*() {
+      yield* Ref.set(listening, true)
+      if (failures > 0) {
+        failures = 0
+        yield* Effect.logInfo(`${options.name} notifications are back`)
+      }
+    })
+    // The subscription is established asynchronously; a probe of our own tells when it is live.
+    // Real time on purpose: this waits for I/O, not for business time.
+    const probing = options.ping(probe).pipe(
+      Effect.ignore,
+      Effect.zipRight(Effect.sleep("50 millis")),
+      Effect.repeat({ until: () => Ref.get(listening), times: 200 }),
+      Effect.withClock(Clock.make())
+    )
+    const subscription = Effect.scoped(Effect.zipRight(
+      Effect.forkScoped(probing),
+      Stream.runForEach(options.notifications, (payload) => payload === probe ? live : options.onNotification(payload))
+    ))
+    yield* Effect.gen(function*() {
+      while (true) {
+        const exit = yield* Effect.exit(subscription)
+        yield* Ref.set(listening, false)
+        failures++
+        if (failures === 1) {
+          yield* Effect.logWarning(
+            `${options.name} notifications lost; polling until they are back`,
+            Exit.isFailure(exit) ? exit.cause : "the subscription ended"
+          )
+        }
+        yield* Effect.sleep(backoffDelay(backoff, failures))
+      }
+    }).pipe(Effect.annotateLogs({ service: options.name }), Effect.forkScoped)
+    return Ref.get(listening)
   })

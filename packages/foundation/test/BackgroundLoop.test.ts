@@ -10,9 +10,12 @@ import {
   HashMap,
   Logger,
   LogLevel,
+  PubSub,
   Ref,
   Scope,
-  TestClock
+  Stream,
+  TestClock,
+  TestServices
 } from "effect"
 import { BackgroundLoop } from "../src/index.js"
 
@@ -238,4 +241,53 @@ describe("BackgroundLoop", () => {
       assert.deepStrictEqual(yield* Ref.get(events), ["work finished", "start scope closed"])
       assert.strictEqual(yield* loop.state, "stopped")
     }))
+
+  it.scoped("listen: live once its probe comes back; one warning when lost, one info when it is back", () =>
+    Effect.flatMap(captureLogs, (logs) =>
+      Effect.provide(
+        Effect.gen(function*() {
+          const hub = yield* PubSub.unbounded<string>()
+          const down = yield* Ref.make(false)
+          const attempts = yield* Ref.make(0)
+          const heard = yield* Ref.make<ReadonlyArray<string>>([])
+          const drop = yield* Ref.make(yield* Deferred.make<void>())
+          const live = yield* BackgroundLoop.listen({
+            name: "bus",
+            notifications: Stream.unwrap(Effect.gen(function*() {
+              yield* Ref.update(attempts, (n) => n + 1)
+              if (yield* Ref.get(down)) return Stream.dieMessage("connection refused")
+              return Stream.fromPubSub(hub).pipe(Stream.interruptWhen(Deferred.await(yield* Ref.get(drop))))
+            })),
+            ping: (payload) => PubSub.publish(hub, payload),
+            onNotification: (payload) => Ref.update(heard, (all) => [...all, payload])
+          })
+          // The probe travels on real time (it waits for I/O): poll for it with a deadline.
+          const until = (check: Effect.Effect<boolean>) =>
+            Effect.gen(function*() {
+              for (let i = 0; i < 400 && !(yield* check); i++) yield* TestServices.provideLive(Effect.sleep("5 millis"))
+              assert.isTrue(yield* check)
+            })
+          yield* until(live)
+          yield* PubSub.publish(hub, "booking.confirmed")
+          yield* until(Effect.map(Ref.get(heard), (all) => all.length === 1))
+
+          yield* Ref.set(down, true)
+          yield* Deferred.succeed(yield* Ref.get(drop), undefined)
+          yield* until(Effect.map(live, (l) => !l))
+          yield* sleepers(1)
+          yield* TestClock.adjust("10 minutes")
+          assert.isAbove(yield* Ref.get(attempts), 20, "it kept trying, with a capped backoff")
+          assert.isFalse(yield* live)
+          yield* Ref.set(drop, yield* Deferred.make<void>())
+          yield* Ref.set(down, false)
+          yield* sleepers(1)
+          yield* TestClock.adjust("30 seconds")
+          yield* until(live)
+
+          assert.strictEqual((yield* logs.at(LogLevel.Warning)).length, 1)
+          assert.deepStrictEqual((yield* logs.at(LogLevel.Info)).map((e) => e.message), ["bus notifications are back"])
+          assert.deepStrictEqual(yield* Ref.get(heard), ["booking.confirmed"], "probes are not notifications")
+        }),
+        Logger.add(logs.logger)
+      )))
 })

@@ -2,7 +2,6 @@ import { BackgroundLoop } from "@clinic/foundation"
 import type { Scope } from "effect"
 import {
   Cause,
-  Clock,
   Context,
   DateTime,
   Duration,
@@ -14,8 +13,7 @@ import {
   Queue,
   Ref,
   Schedule,
-  Schema,
-  Stream
+  Schema
 } from "effect"
 import * as Backoff from "./Backoff.js"
 import * as Metrics from "./Metrics.js"
@@ -310,24 +308,13 @@ export const make = <R>(
     })
     yield* loop.start
 
-    // Wake-ups from enqueues anywhere; if listening fails, polling still finds the work.
-    const listening = yield* Ref.make(false)
-    const probe = `probe:${crypto.randomUUID()}`
-    yield* store.notifications.pipe(
-      Stream.runForEach((queue) => queue === probe ? Ref.set(listening, true) : wake(queue)),
-      Effect.catchAllCause((cause) => Effect.logWarning("task notifications unavailable; polling", cause)),
-      Effect.zipRight(Ref.set(listening, false)),
-      Effect.repeat(Schedule.spaced("5 seconds")),
-      Effect.forkScoped
-    )
-    // The subscription is established asynchronously; a probe of our own tells when it is live.
-    // Real time on purpose: this waits for I/O, not for business time.
-    yield* store.ping(probe).pipe(
-      Effect.zipRight(Effect.sleep("50 millis")),
-      Effect.repeat({ until: () => Ref.get(listening), times: 200 }),
-      Effect.withClock(Clock.make()),
-      Effect.forkScoped
-    )
+    // Wake-ups from enqueues anywhere; while they are lost, polling still finds the work.
+    const listening = yield* BackgroundLoop.listen({
+      name: "TaskWorker",
+      notifications: store.notifications,
+      ping: store.ping,
+      onNotification: wake
+    })
     yield* Effect.gen(function*() {
       const now = yield* DateTime.now
       for (const depth of yield* store.depth(now)) {
@@ -346,7 +333,7 @@ export const make = <R>(
         const counts = yield* Ref.get(inFlight)
         return {
           state: yield* loop.state,
-          listening: yield* Ref.get(listening),
+          listening: yield* listening,
           queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency, inFlight: counts.get(q.name) ?? 0 })),
           outcomes: yield* Ref.get(outcomes)
         }
