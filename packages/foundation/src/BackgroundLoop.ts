@@ -140,24 +140,36 @@ export const make = <R>(options: Options<R>): Effect.Effect<BackgroundLoop, neve
       )
     }
 
+    // Uninterruptible: once its scope exists, a start must record it for the stop to close. What it
+    // forks stays interruptible (a fork inherits its parent's interruptibility).
     const start = lifecycle.withPermits(1)(
-      Effect.gen(function*() {
-        const was = yield* Ref.get(state)
-        if (was === "running" || was === "starting") return false
-        yield* Ref.set(state, "starting")
-        // Not a child of the owner's scope: a child would close (interrupting the iterations) before
-        // the owner's stop finalizer could drain them. The stop closes it, and the owner runs the stop.
-        const scope = yield* Scope.make(ExecutionStrategy.sequential)
-        const stopping = yield* Deferred.make<void>()
-        const iterations = yield* options.iterations.pipe(Scope.extend(scope), Effect.provide(context))
-        const fibers = yield* Effect.forEach(
-          iterations,
-          (iteration) => Effect.forkIn(iterate(iteration, stopping), scope)
-        )
-        yield* Ref.set(current, Option.some({ scope, stopping, fibers }))
-        yield* Ref.set(state, "running")
-        return true
-      })
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const was = yield* Ref.get(state)
+          if (was === "running" || was === "starting") return false
+          yield* Ref.set(state, "starting")
+          // Not a child of the owner's scope: a child would close (interrupting the iterations) before
+          // the owner's stop finalizer could drain them. The stop closes it, and the owner runs the stop.
+          const scope = yield* Scope.make(ExecutionStrategy.sequential)
+          const stopping = yield* Deferred.make<void>()
+          // Restored: what the setup forks (a listener) must stay interruptible, like the iterations.
+          const iterations = yield* restore(options.iterations).pipe(
+            Scope.extend(scope),
+            Effect.provide(context),
+            // A start that dies building its iterations leaves nothing behind and can be tried again.
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit) ? Effect.void : Effect.zipRight(Scope.close(scope, exit), Ref.set(state, was))
+            )
+          )
+          const fibers = yield* Effect.forEach(
+            iterations,
+            (iteration) => Effect.forkIn(Effect.interruptible(iterate(iteration, stopping)), scope)
+          )
+          yield* Ref.set(current, Option.some({ scope, stopping, fibers }))
+          yield* Ref.set(state, "running")
+          return true
+        })
+      )
     ).pipe(
       Effect.withSpan("BackgroundLoop.start", { attributes: { loop: options.name } }),
       Effect.annotateLogs(annotations)
