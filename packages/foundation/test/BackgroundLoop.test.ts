@@ -214,6 +214,28 @@ describe("BackgroundLoop", () => {
       assert.strictEqual(yield* Ref.get(runs), 2)
     }))
 
+  it.scoped("a start whose setup dies closes what it made and can be tried again", () =>
+    Effect.gen(function*() {
+      const broken = yield* Ref.make(true)
+      const closed = yield* Ref.make(0)
+      const loop = yield* BackgroundLoop.make({
+        name: "fragile",
+        drainBudget: "1 second",
+        iterations: Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Ref.update(closed, (n) => n + 1))
+          if (yield* Ref.get(broken)) return yield* Effect.dieMessage("bad configuration")
+          return [{ run: Effect.succeed(false), idle: Effect.never }]
+        })
+      })
+      const failed = yield* Effect.exit(loop.start)
+      assert.isTrue(Exit.isFailure(failed))
+      assert.strictEqual(yield* loop.state, "not-started")
+      assert.strictEqual(yield* Ref.get(closed), 1)
+      yield* Ref.set(broken, false)
+      assert.isTrue(yield* loop.start)
+      assert.strictEqual(yield* loop.state, "running")
+    }))
+
   it.effect("closing the owner's scope drains running work, then closes the start's scope", () =>
     Effect.gen(function*() {
       const entered = yield* Deferred.make<void>()
