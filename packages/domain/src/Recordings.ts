@@ -222,7 +222,7 @@ export const RecordingCursor = Schema.transformOrFail(Schema.String, Schema.type
 export const RecordingListLimit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
 
 export const ListRecordingsParams = Schema.Struct({
-  patient_id: Schema.optional(PatientId),
+  patientId: Schema.optional(PatientId),
   status: Schema.optional(RecordingStatus),
   limit: Schema.optionalWith(RecordingListLimit, { default: () => 20 }),
   cursor: Schema.optional(RecordingCursor)
@@ -237,12 +237,12 @@ export class RecordingPage extends Schema.Class<RecordingPage>("RecordingPage")(
 export const RecordingPath = Schema.Struct({ id: RecordingId })
 
 /**
- * The upload form: `patient_id` and `file`. Declared as a multipart *stream* so that the handler
+ * The upload form: `patientId` and `file`. Declared as a multipart *stream* so that the handler
  * receives the parts as they arrive and writes the file to disk without buffering it; the handler
  * checks for missing parts itself (`MissingField`).
  */
 export const UploadRecordingForm = HttpApiSchema.MultipartStream(
-  Schema.Struct({ patient_id: PatientId, file: Multipart.SingleFileSchema }),
+  Schema.Struct({ patientId: PatientId, file: Multipart.SingleFileSchema }),
   // The file's size is enforced while it is written (413), not by the parser.
   { maxParts: Option.some(8), maxFieldSize: 64 * 1024 }
 )
@@ -254,7 +254,7 @@ export const SupplyTranscript = Schema.Struct({
 
 export class RecordingsApi extends HttpApiGroup.make("recordings")
   .add(
-    HttpApiEndpoint.post("upload", "/sessions")
+    HttpApiEndpoint.post("upload", "/recordings")
       .setPayload(UploadRecordingForm)
       .addSuccess(Recording, { status: 201 })
       .addError(NotFound)
@@ -267,24 +267,34 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(RateLimited)
   )
   .add(
-    HttpApiEndpoint.get("list", "/sessions")
+    HttpApiEndpoint.get("list", "/recordings")
       .setUrlParams(ListRecordingsParams)
       .addSuccess(RecordingPage)
   )
   .add(
-    HttpApiEndpoint.get("get", "/sessions/:id")
+    HttpApiEndpoint.get("get", "/recordings/:id")
       .setPath(RecordingPath)
       .addSuccess(Recording)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.get("notes", "/sessions/:id/notes")
+    HttpApiEndpoint.del("remove", "/recordings/:id")
+      .setPath(RecordingPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(NotFound)
+      .annotate(
+        OpenApi.Description,
+        "Deletes the recording with its audio file, transcript and notes. Another therapist's recording is a 404."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("notes", "/recordings/:id/notes")
       .setPath(RecordingPath)
       .addSuccess(RecordingNotes)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.post("extractNotes", "/sessions/:id/extract-notes")
+    HttpApiEndpoint.post("extractNotes", "/recordings/:id/extract-notes")
       .setPath(RecordingPath)
       .addSuccess(Recording, { status: 202 })
       .addError(NotFound)
@@ -293,7 +303,7 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(RateLimited)
   )
   .add(
-    HttpApiEndpoint.put("supplyTranscript", "/sessions/:id/transcript")
+    HttpApiEndpoint.put("supplyTranscript", "/recordings/:id/transcript")
       .setPath(RecordingPath)
       .setPayload(SupplyTranscript)
       .addSuccess(Recording)
@@ -301,10 +311,11 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(InvalidTransition)
   )
   .middleware(Authentication)
-  .annotate(OpenApi.Title, "Therapy session recordings")
+  .annotate(OpenApi.Title, "Recordings")
   .annotate(
     OpenApi.Description,
-    "Uploads are accepted even when no transcription provider is configured: they wait in `uploaded` " +
+    "Therapy recordings: upload audio, get a transcript and clinical notes. " +
+      "Uploads are accepted even when no transcription provider is configured: they wait in `uploaded` " +
       "until one is."
   )
 {}

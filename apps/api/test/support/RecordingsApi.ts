@@ -6,7 +6,7 @@ import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import type { HttpClientResponse } from "@effect/platform"
 import { FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient, SqlError } from "@effect/sql"
+import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { DateTime, Duration, Effect, Layer, Schedule } from "effect"
 import * as Path from "node:path"
@@ -15,13 +15,6 @@ import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
 import { recordingsSettings } from "../TestApi.js"
 import { testConfig } from "./TestApi.js"
 import { TestAuthentication } from "./TestAuthentication.js"
-
-const noDatabase = Layer.succeed(
-  SqlClient.SqlClient,
-  new Proxy(() => {}, {
-    apply: () => Effect.fail(new SqlError.SqlError({ message: "no database in memory tests" }))
-  }) as unknown as SqlClient.SqlClient
-)
 
 /**
  * The real API (test sign-in: bearer token = user id) on a test server, with the recordings
@@ -37,8 +30,7 @@ export const memoryRecordings = (settings: Record<string, string> = {}) =>
         RepositoriesMemory,
         IdempotencyRepo.layerMemory,
         OutboxStore.layerMemory,
-        TaskStore.layerMemory,
-        noDatabase
+        TaskStore.layerMemory
       )
     ),
     Layer.provideMerge(NodeHttpServer.layerTest),
@@ -89,7 +81,7 @@ export const send = (token: string, request: HttpClientRequest.HttpClientRequest
     Effect.orDie
   )
 
-/** `POST /sessions` with the given fields and files, in the order given. */
+/** `POST /recordings` with the given fields and files, in the order given. */
 export const upload = (
   token: string,
   parts: ReadonlyArray<readonly [string, string | FilePart]>
@@ -99,11 +91,12 @@ export const upload = (
     if (typeof value === "string") form.append(key, value)
     else form.append(key, new Blob([value.bytes], { type: value.type }), value.name)
   }
-  return send(token, HttpClientRequest.post("/sessions").pipe(HttpClientRequest.bodyFormData(form)))
+  return send(token, HttpClientRequest.post("/recordings").pipe(HttpClientRequest.bodyFormData(form)))
 }
 
 export const get = (token: string, url: string) => send(token, HttpClientRequest.get(url))
 export const post = (token: string, url: string) => send(token, HttpClientRequest.post(url))
+export const del = (token: string, url: string) => send(token, HttpClientRequest.del(url))
 export const putJson = (token: string, url: string, body: unknown) =>
   send(token, HttpClientRequest.put(url).pipe(HttpClientRequest.bodyUnsafeJson(body)))
 

@@ -17,6 +17,7 @@ import {
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Either, Layer, Option, Ref, Schema } from "effect"
+import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
 
 export interface NewRecording {
   readonly id: RecordingId
@@ -90,11 +91,6 @@ export interface RecordingRepoShape {
   readonly delete: (therapistId: UserId, id: RecordingId) => Effect.Effect<Recording, NotFound>
 }
 
-export class RecordingRepo extends Context.Tag("@clinic/recordings/RecordingRepo")<
-  RecordingRepo,
-  RecordingRepoShape
->() {}
-
 const recordingNotFound = (id: string) => notFound("Recording", id)
 
 /** The statuses from which `to` may be reached, narrowed by `from`. */
@@ -136,7 +132,7 @@ const NewRecordingRow = Schema.Struct({
   sha256: Recording.fields.sha256
 })
 
-export const makePg = Effect.gen(function*() {
+const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
 
   const insertRow = SqlSchema.single({
@@ -284,12 +280,6 @@ export const makePg = Effect.gen(function*() {
   })
 })
 
-interface MemoryTables {
-  readonly recordings: ReadonlyMap<string, Recording>
-  readonly transcripts: ReadonlyMap<string, Transcript>
-  readonly notes: ReadonlyMap<string, RecordingNotes>
-}
-
 const newestFirst = (a: Recording, b: Recording) =>
   b.createdAt.epochMillis - a.createdAt.epochMillis || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 
@@ -297,8 +287,8 @@ const before = (recording: Recording, cursor: RecordingCursorPosition) =>
   recording.createdAt.epochMillis < cursor.createdAt.epochMillis ||
   (recording.createdAt.epochMillis === cursor.createdAt.epochMillis && recording.id < cursor.id)
 
-export const makeMemory = Effect.gen(function*() {
-  const db = yield* Ref.make<MemoryTables>({ recordings: new Map(), transcripts: new Map(), notes: new Map() })
+const makeMemory = Effect.gen(function*() {
+  const db = yield* MemoryDb
   const find = (id: string, predicate: (recording: Recording) => boolean = () => true) =>
     Effect.flatMap(Ref.get(db), (t) => {
       const recording = t.recordings.get(id)
@@ -317,7 +307,7 @@ export const makeMemory = Effect.gen(function*() {
           createdAt: now,
           updatedAt: now
         })
-        yield* Ref.update(db, (t) => ({ ...t, recordings: new Map(t.recordings).set(recording.id, recording) }))
+        yield* Ref.update(db, (t) => ({ ...t, recordings: withRow(t.recordings, recording.id, recording) }))
         return recording
       }),
     findById: (id) => find(id),
@@ -341,7 +331,7 @@ export const makeMemory = Effect.gen(function*() {
         const now = yield* DateTime.now
         const result = yield* Ref.modify(db, (t): readonly [
           Either.Either<Recording, NotFound | InvalidTransition>,
-          MemoryTables
+          Tables
         ] => {
           const current = t.recordings.get(id)
           if (current === undefined) return [Either.left(recordingNotFound(id)), t] as const
@@ -349,25 +339,28 @@ export const makeMemory = Effect.gen(function*() {
             return [Either.left(invalid(current, request)), t] as const
           }
           const next = Either.getOrThrow(applyTransition(current, request.to, now, request.error))
-          return [Either.right(next), { ...t, recordings: new Map(t.recordings).set(id, next) }] as const
+          return [Either.right(next), { ...t, recordings: withRow(t.recordings, id, next) }] as const
         })
         return yield* result
       }),
     saveTranscript: (input) =>
       Effect.gen(function*() {
         const transcript = new Transcript({ ...input, createdAt: yield* DateTime.now })
-        yield* Ref.update(db, (t) => ({ ...t, transcripts: new Map(t.transcripts).set(input.recordingId, transcript) }))
+        yield* Ref.update(db, (t) => ({
+          ...t,
+          recordingTranscripts: withRow(t.recordingTranscripts, input.recordingId, transcript)
+        }))
         return transcript
       }),
     findTranscript: (recordingId) =>
-      Effect.map(Ref.get(db), (t) => Option.fromNullable(t.transcripts.get(recordingId))),
+      Effect.map(Ref.get(db), (t) => Option.fromNullable(t.recordingTranscripts.get(recordingId))),
     saveNotes: (input) =>
       Effect.gen(function*() {
         const notes = new RecordingNotes({ ...input, createdAt: yield* DateTime.now })
-        yield* Ref.update(db, (t) => ({ ...t, notes: new Map(t.notes).set(input.recordingId, notes) }))
+        yield* Ref.update(db, (t) => ({ ...t, recordingNotes: withRow(t.recordingNotes, input.recordingId, notes) }))
         return notes
       }),
-    findNotes: (recordingId) => Effect.map(Ref.get(db), (t) => Option.fromNullable(t.notes.get(recordingId))),
+    findNotes: (recordingId) => Effect.map(Ref.get(db), (t) => Option.fromNullable(t.recordingNotes.get(recordingId))),
     listByStatus: (status, limit) =>
       Effect.map(Ref.get(db), (t) =>
         [...t.recordings.values()]
@@ -375,24 +368,33 @@ export const makeMemory = Effect.gen(function*() {
           .sort((a, b) => -newestFirst(a, b))
           .slice(0, limit)),
     delete: (therapistId, id) =>
-      Effect.flatten(Ref.modify(db, (t): readonly [Effect.Effect<Recording, NotFound>, MemoryTables] => {
+      Effect.flatten(Ref.modify(db, (t): readonly [Effect.Effect<Recording, NotFound>, Tables] => {
         const recording = t.recordings.get(id)
         if (recording === undefined || recording.therapistId !== therapistId) {
           return [Effect.fail(recordingNotFound(id)), t] as const
         }
-        const without = <V>(map: ReadonlyMap<string, V>) => {
-          const next = new Map(map)
-          next.delete(id)
-          return next
-        }
+        // One modify, as the Postgres cascade is one statement.
         return [Effect.succeed(recording), {
-          recordings: without(t.recordings),
-          transcripts: without(t.transcripts),
-          notes: without(t.notes)
+          ...t,
+          recordings: withoutRows(t.recordings, [id]),
+          recordingTranscripts: withoutRows(t.recordingTranscripts, [id]),
+          recordingNotes: withoutRows(t.recordingNotes, [id])
         }] as const
       }))
   })
 })
 
-export const layerPg: Layer.Layer<RecordingRepo, never, SqlClient.SqlClient> = Layer.effect(RecordingRepo, makePg)
-export const layerMemory: Layer.Layer<RecordingRepo> = Layer.effect(RecordingRepo, makeMemory)
+/** Therapy recordings with their transcript and notes (`recordings`, `recording_*` tables). */
+export class RecordingRepo extends Context.Tag("@clinic/repository/RecordingRepo")<
+  RecordingRepo,
+  RecordingRepoShape
+>() {
+  static readonly layerPg: Layer.Layer<RecordingRepo, never, SqlClient.SqlClient> = Layer.effect(
+    RecordingRepo,
+    makePg
+  )
+  static readonly layerMemory: Layer.Layer<RecordingRepo, never, MemoryDb> = Layer.effect(
+    RecordingRepo,
+    makeMemory
+  )
+}

@@ -1,11 +1,11 @@
 import type { PatientId, RecordingCursorPosition, User } from "@clinic/domain"
 import { ClinicalNotes, Email, RecordingId, Sha256Hex } from "@clinic/domain"
-import { PatientRepo } from "@clinic/repository/PatientRepo"
-import { UserRepo } from "@clinic/repository/UserRepo"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, type Layer, Option, Schema, TestClock } from "effect"
+import { PatientRepo } from "../src/PatientRepo.js"
 import type { NewRecording } from "../src/RecordingRepo.js"
 import { RecordingRepo } from "../src/RecordingRepo.js"
+import { UserRepo } from "../src/UserRepo.js"
 import { at, startClock } from "./fixtures.js"
 
 export type RecordingRepoLayer = Layer.Layer<RecordingRepo | UserRepo | PatientRepo>
