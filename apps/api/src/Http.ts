@@ -8,13 +8,15 @@ import { AuthenticationLive } from "./AuthenticationLive.js"
 import { AuthLive } from "./AuthHandlers.js"
 import { BookingsLive } from "./BookingsHandlers.js"
 import { CalendarFeedLive, CalendarLive } from "./CalendarHandlers.js"
+import * as Cursor from "./Cursor.js"
 import { HealthLive } from "./HealthHandlers.js"
 import { PatientsLive } from "./PatientsHandlers.js"
 import { RecordingsLive } from "./RecordingsHandlers.js"
 import { ErrorShapeLive, serviceMiddleware } from "./ServiceQuality.js"
 
 export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
-  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, CalendarLive, CalendarFeedLive, RecordingsLive])
+  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, CalendarLive, CalendarFeedLive, RecordingsLive]),
+  Layer.provide(Cursor.layer)
 )
 
 /**

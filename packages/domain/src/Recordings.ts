@@ -1,9 +1,11 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
 import type { DateTime } from "effect"
-import { Either, Encoding, Option, ParseResult, Schema } from "effect"
+import { Either, Option, Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { InvalidTransition, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
+import { InvalidCursor } from "./HttpErrors.js"
 import { PatientId, UserId } from "./Ids.js"
+import { Page, PageParams } from "./Pagination.js"
 import { Timestamp } from "./Timestamp.js"
 
 export const RecordingId = Schema.UUID.pipe(Schema.brand("RecordingId"))
@@ -197,42 +199,21 @@ export const transition = (
 // ---------------------------------------------------------------------------------------------
 // HTTP contract
 
-/** Keyset position in (createdAt desc, id desc) order, sent to clients as an opaque string. */
+/** Keyset position in (createdAt desc, id desc) order, sealed into an opaque cursor for clients. */
 export class RecordingCursorPosition extends Schema.Class<RecordingCursorPosition>("RecordingCursorPosition")({
   createdAt: Schema.DateTimeUtc,
   id: RecordingId
 }) {}
 
-const cursorJson = Schema.parseJson(RecordingCursorPosition)
-
-export const RecordingCursor = Schema.transformOrFail(Schema.String, Schema.typeSchema(RecordingCursorPosition), {
-  strict: true,
-  decode: (input, _options, ast) =>
-    Either.match(Encoding.decodeBase64UrlString(input), {
-      onLeft: () => ParseResult.fail(new ParseResult.Type(ast, input, "Invalid cursor")),
-      onRight: (json) =>
-        ParseResult.mapError(
-          ParseResult.decodeUnknown(cursorJson)(json),
-          () => new ParseResult.Type(ast, input, "Invalid cursor")
-        )
-    }),
-  encode: (position) => ParseResult.map(ParseResult.encode(cursorJson)(position), Encoding.encodeBase64Url)
-}).annotations({ identifier: "RecordingCursor" })
-
-export const RecordingListLimit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
-
 export const ListRecordingsParams = Schema.Struct({
   patientId: Schema.optional(PatientId),
   status: Schema.optional(RecordingStatus),
-  limit: Schema.optionalWith(RecordingListLimit, { default: () => 20 }),
-  cursor: Schema.optional(RecordingCursor)
+  ...PageParams
 })
 export type ListRecordingsParams = typeof ListRecordingsParams.Type
 
-export class RecordingPage extends Schema.Class<RecordingPage>("RecordingPage")({
-  items: Schema.Array(Recording),
-  nextCursor: Schema.NullOr(Schema.String)
-}) {}
+export const RecordingPage = Page(Recording, "RecordingPage")
+export type RecordingPage = typeof RecordingPage.Type
 
 export const RecordingPath = Schema.Struct({ id: RecordingId })
 
@@ -270,6 +251,7 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
     HttpApiEndpoint.get("list", "/recordings")
       .setUrlParams(ListRecordingsParams)
       .addSuccess(RecordingPage)
+      .addError(InvalidCursor)
   )
   .add(
     HttpApiEndpoint.get("get", "/recordings/:id")

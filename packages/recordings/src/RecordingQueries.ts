@@ -1,11 +1,26 @@
-import type { ListRecordingsParams, NotFound, RecordingId, RecordingNotes, UserId } from "@clinic/domain"
-import { notFound, Recording, RecordingCursor, RecordingPage } from "@clinic/domain"
+import type {
+  InvalidCursor,
+  ListRecordingsParams,
+  NotFound,
+  RecordingId,
+  RecordingNotes,
+  RecordingPage,
+  UserId
+} from "@clinic/domain"
+import {
+  DEFAULT_PAGE_LIMIT,
+  makeCursor,
+  notFound,
+  type Pagination,
+  Recording,
+  RecordingCursorPosition
+} from "@clinic/domain"
 import { RecordingRepo } from "@clinic/repository/RecordingRepo"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Option } from "effect"
 import * as NoteExtractor from "./NoteExtractor.js"
 import * as Transcriber from "./Transcriber.js"
 
-const encodeCursor = Schema.encodeSync(RecordingCursor)
+const recordingCursor = makeCursor(RecordingCursorPosition)
 
 /** What a therapist reads: their recordings as clients see them (with why one waits), and notes. */
 export class RecordingQueries extends Effect.Service<RecordingQueries>()("@clinic/recordings/RecordingQueries", {
@@ -34,21 +49,23 @@ export class RecordingQueries extends Effect.Service<RecordingQueries>()("@clini
     return {
       waitingReason,
       view,
-      list: (therapistId: UserId, params: ListRecordingsParams): Effect.Effect<RecordingPage> =>
-        repo.list(therapistId, {
-          patientId: params.patientId,
-          status: params.status,
-          limit: params.limit,
-          after: params.cursor
-        }).pipe(
-          Effect.map((page) =>
-            new RecordingPage({
-              items: page.items.map(view),
-              nextCursor: Option.getOrNull(Option.map(page.next, encodeCursor))
-            })
-          ),
-          Effect.withSpan("RecordingQueries.list")
-        ),
+      /** Cursors are sealed by the app's one `Pagination`, as every list's are. */
+      list: (
+        therapistId: UserId,
+        params: ListRecordingsParams
+      ): Effect.Effect<RecordingPage, InvalidCursor, Pagination> =>
+        Effect.gen(function*() {
+          const after = yield* recordingCursor.decode(params.cursor)
+          const limit = params.limit ?? DEFAULT_PAGE_LIMIT
+          const page = yield* repo.list(therapistId, {
+            patientId: params.patientId,
+            status: params.status,
+            limit,
+            after
+          })
+          const nextCursor = Option.isSome(page.next) ? yield* recordingCursor.encode(page.next.value) : null
+          return { items: page.items.map(view), nextCursor }
+        }).pipe(Effect.withSpan("RecordingQueries.list")),
       get: (therapistId: UserId, id: RecordingId): Effect.Effect<Recording, NotFound> =>
         repo.findOwned(therapistId, id).pipe(Effect.map(view), Effect.withSpan("RecordingQueries.get")),
       /** 404 until notes exist. */

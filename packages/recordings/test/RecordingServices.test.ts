@@ -1,5 +1,5 @@
 import type { User } from "@clinic/domain"
-import { ClinicalNotes, Email, ListRecordingsParams, RecordingId } from "@clinic/domain"
+import { ClinicalNotes, Email, ListRecordingsParams, Pagination, RecordingId } from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
 import { PatientRepo } from "@clinic/repository/PatientRepo"
@@ -11,7 +11,7 @@ import { FileSystem, Multipart } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Option, Ref, Schema, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Redacted, Ref, Schema, Stream } from "effect"
 import * as NoteExtractor from "../src/NoteExtractor.js"
 import { RecordingPipeline } from "../src/Pipeline.js"
 import { ProviderRejected, ProviderUnavailable } from "../src/ProviderErrors.js"
@@ -96,7 +96,10 @@ const setup = (
     })
     // The database and store outlive service instances: a "restart" builds a new service on them.
     const shared = yield* Layer.build(
-      Layer.mergeAll(RecordingStore.layer, RateLimiter.DefaultWithoutDependencies).pipe(
+      Layer.mergeAll(
+        RecordingStore.layer,
+        RateLimiter.DefaultWithoutDependencies
+      ).pipe(
         Layer.provideMerge(db),
         Layer.provideMerge(config),
         Layer.provideMerge(NodeFileSystem.layer)
@@ -115,12 +118,14 @@ const setup = (
       Effect.map((context) => {
         const uploads = Context.get(context, RecordingUploads)
         const steps = Context.get(context, RecordingSteps)
+        const queries = Context.get(context, RecordingQueries)
         return {
           ...uploads,
           ...Context.get(context, RecordingQueries),
           ...Context.get(context, RecordingPipeline),
           ...steps,
-          transcribe: (id: RecordingId) => steps.transcribe(id, () => Effect.void)
+          transcribe: (id: RecordingId) => steps.transcribe(id, () => Effect.void),
+          list: (...args: Parameters<typeof queries.list>) => queries.list(...args).pipe(Effect.provide(pagination))
         }
       })
     )
@@ -161,6 +166,8 @@ const form = (patientId: string, data: Uint8Array = mp3, filename = "session.mp3
     Stream.pipeThroughChannel(Multipart.makeChannel({ "content-type": `multipart/form-data; boundary=${boundary}` }))
   )
 }
+
+const pagination = Pagination.layer(Redacted.make("recordings services test"))
 
 const listParams = (params: Record<string, string>) => Schema.decodeUnknownSync(ListRecordingsParams)(params)
 
