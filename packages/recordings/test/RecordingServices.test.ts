@@ -144,7 +144,7 @@ const setup = (
       ).pipe(
         Effect.provide(shared)
       )
-    const files = fs.readDirectory(storageDir).pipe(Effect.map((entries) => entries.filter((e) => e !== ".incoming")))
+    const files = fs.readDirectory(storageDir)
     const repo = Effect.provide(RecordingRepo, shared)
     return { newService, therapist, patientOf, files, transcriber, extractor, received: Ref.get(received), repo }
   }).pipe(Effect.provide(NodeFileSystem.layer))

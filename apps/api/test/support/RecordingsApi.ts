@@ -100,7 +100,7 @@ export const del = (token: string, url: string) => send(token, HttpClientRequest
 export const putJson = (token: string, url: string, body: unknown) =>
   send(token, HttpClientRequest.put(url).pipe(HttpClientRequest.bodyUnsafeJson(body)))
 
-/** Every file under the recordings folder, relative to it (`.incoming/` included). */
+/** Every file under the recordings folder, relative to it (unfinished `.<id>.part` files included). */
 export const storedFiles = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const { storageDir } = yield* RecordingsConfig.RecordingsConfig
