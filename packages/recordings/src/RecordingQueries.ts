@@ -13,7 +13,8 @@ import {
   notFound,
   type Pagination,
   Recording,
-  RecordingCursorPosition
+  RecordingCursorPosition,
+  toPage
 } from "@clinic/domain"
 import { RecordingRepo } from "@clinic/repository/RecordingRepo"
 import { Effect, Option } from "effect"
@@ -57,14 +58,17 @@ export class RecordingQueries extends Effect.Service<RecordingQueries>()("@clini
         Effect.gen(function*() {
           const after = yield* recordingCursor.decode(params.cursor)
           const limit = params.limit ?? DEFAULT_PAGE_LIMIT
-          const page = yield* repo.list(therapistId, {
+          const rows = yield* repo.list(therapistId, {
             patientId: params.patientId,
             status: params.status,
-            limit,
+            limit: limit + 1,
             after
           })
-          const nextCursor = Option.isSome(page.next) ? yield* recordingCursor.encode(page.next.value) : null
-          return { items: page.items.map(view), nextCursor }
+          return yield* toPage(
+            rows.map(view),
+            limit,
+            (last) => recordingCursor.encode(new RecordingCursorPosition({ createdAt: last.createdAt, id: last.id }))
+          )
         }).pipe(Effect.withSpan("RecordingQueries.list")),
       get: (therapistId: UserId, id: RecordingId): Effect.Effect<Recording, NotFound> =>
         repo.findOwned(therapistId, id).pipe(Effect.map(view), Effect.withSpan("RecordingQueries.get")),

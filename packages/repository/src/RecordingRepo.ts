@@ -1,4 +1,4 @@
-import type { AudioFormat, NotFound, Sha256Hex, TranscriptSource } from "@clinic/domain"
+import type { AudioFormat, NotFound, RecordingCursorPosition, Sha256Hex, TranscriptSource } from "@clinic/domain"
 import {
   allowedTransitions,
   ClinicalNotes,
@@ -6,7 +6,6 @@ import {
   notFound,
   PatientId,
   Recording,
-  RecordingCursorPosition,
   RecordingId,
   RecordingNotes,
   RecordingStatus,
@@ -34,17 +33,10 @@ export interface NewRecording {
 export interface RecordingQuery {
   readonly patientId?: PatientId | undefined
   readonly status?: RecordingStatus | undefined
-  /** 1 to 100 (the HTTP contract enforces it). */
+  /** How many rows to read (a page's size plus one, to know whether another page follows). */
   readonly limit: number
   /** The last recording of the previous page. */
   readonly after?: RecordingCursorPosition | undefined
-}
-
-export interface RecordingPageResult {
-  /** Newest first: (createdAt desc, id desc). */
-  readonly items: ReadonlyArray<Recording>
-  /** Where the next page starts; `None` on the last page. */
-  readonly next: Option.Option<RecordingCursorPosition>
 }
 
 export interface TransitionRequest {
@@ -68,7 +60,8 @@ export interface RecordingRepoShape {
   readonly findById: (id: RecordingId) => Effect.Effect<Recording, NotFound>
   /** A therapist's own recording; another therapist's is as missing as a deleted one. */
   readonly findOwned: (therapistId: UserId, id: RecordingId) => Effect.Effect<Recording, NotFound>
-  readonly list: (therapistId: UserId, query: RecordingQuery) => Effect.Effect<RecordingPageResult>
+  /** Newest first: (createdAt desc, id desc), after the keyset position when given. */
+  readonly list: (therapistId: UserId, query: RecordingQuery) => Effect.Effect<ReadonlyArray<Recording>>
   /**
    * Moves a recording by the rules of `@clinic/domain` `transition` (attempts, error), atomically:
    * two workers claiming the same recording cannot both succeed.
@@ -98,17 +91,6 @@ const sourcesOf = (request: TransitionRequest): ReadonlyArray<RecordingStatus> =
   RecordingStatus.literals.filter((status) =>
     allowedTransitions[status].includes(request.to) && (request.from === undefined || request.from.includes(status))
   )
-
-const pageOf = (rows: ReadonlyArray<Recording>, limit: number): RecordingPageResult => {
-  const items = rows.slice(0, limit)
-  const last = items[items.length - 1]
-  return {
-    items,
-    next: rows.length > limit && last !== undefined
-      ? Option.some(new RecordingCursorPosition({ createdAt: last.createdAt, id: last.id }))
-      : Option.none()
-  }
-}
 
 const invalid = (recording: Recording, request: TransitionRequest): InvalidTransition =>
   new InvalidTransition({
@@ -191,9 +173,8 @@ const makePg = Effect.gen(function*() {
                 ? [sql`(created_at, id) < (${iso(query.after.createdAt)}::timestamptz, ${query.after.id}::uuid)`]
                 : [])
             ])
-          } ORDER BY created_at DESC, id DESC LIMIT ${query.limit + 1}`
+          } ORDER BY created_at DESC, id DESC LIMIT ${query.limit}`
       })(undefined).pipe(
-        Effect.map((rows) => pageOf(rows, query.limit)),
         Effect.orDie,
         Effect.withSpan("RecordingRepo.list")
       ),
@@ -314,18 +295,15 @@ const makeMemory = Effect.gen(function*() {
     findOwned: (therapistId, id) => find(id, (r) => r.therapistId === therapistId),
     list: (therapistId, query) =>
       Effect.map(Ref.get(db), (t) =>
-        pageOf(
-          [...t.recordings.values()]
-            .filter((r) =>
-              r.therapistId === therapistId &&
-              (query.patientId === undefined || r.patientId === query.patientId) &&
-              (query.status === undefined || r.status === query.status) &&
-              (query.after === undefined || before(r, query.after))
-            )
-            .sort(newestFirst)
-            .slice(0, query.limit + 1),
-          query.limit
-        )),
+        [...t.recordings.values()]
+          .filter((r) =>
+            r.therapistId === therapistId &&
+            (query.patientId === undefined || r.patientId === query.patientId) &&
+            (query.status === undefined || r.status === query.status) &&
+            (query.after === undefined || before(r, query.after))
+          )
+          .sort(newestFirst)
+          .slice(0, query.limit)),
     transition: (id, request) =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
