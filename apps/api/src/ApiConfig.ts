@@ -37,7 +37,9 @@ const settings = Config.all({
   auth: authConfig,
   authSessionMedia: authSessionMediaConfig,
   /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */
-  bookingHold: Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15)))
+  bookingHold: Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15))),
+  /** The key sealing list cursors; unset, the installation makes its own (`Cursor.ts`). */
+  cursorSecret: Config.option(Config.redacted("API_CURSOR_SECRET"))
 }).pipe(
   Config.map(({ publicUrl, ...rest }) => ({
     ...rest,

@@ -1,9 +1,10 @@
 import { Pagination } from "@clinic/domain"
 import { projectRoot } from "@clinic/foundation"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { ApiConfig } from "./ApiConfig.js"
 
 /**
  * The installation's own secret when `API_CURSOR_SECRET` is not set: random, made once in
@@ -29,9 +30,9 @@ const installationSecret = Effect.sync(() => {
 })
 
 /** `Pagination` sealing cursors with `API_CURSOR_SECRET`, or the installation's own secret. */
-export const layer: Layer.Layer<Pagination> = Layer.unwrapEffect(
+export const layer: Layer.Layer<Pagination, never, ApiConfig> = Layer.unwrapEffect(
   Effect.gen(function*() {
-    const configured = yield* Config.option(Config.redacted("API_CURSOR_SECRET")).pipe(Effect.orDie)
+    const configured = (yield* ApiConfig).cursorSecret
     return Pagination.layer(Option.isSome(configured) ? configured.value : yield* installationSecret)
   })
 )

@@ -1,7 +1,7 @@
 import { projectRoot } from "@clinic/foundation"
-import type { Redacted } from "effect"
+import type { Effect, Redacted } from "effect"
 import type { ConfigError } from "effect"
-import { Config, Context, Duration, Effect, Layer, Option } from "effect"
+import { Config, Context, Duration, Layer, Option } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { DEFAULT_MAX_AUDIO_BYTES } from "./AudioValidation.js"
@@ -43,37 +43,40 @@ const policy = (name: string, limit: number) =>
     window: Config.duration(`${name}_WINDOW`).pipe(Config.withDefault(Duration.hours(1)))
   })
 
-const providerConfig = (baseUrl: string): Config.Config<ProviderSettings> =>
-  Config.all({
-    baseUrl: Config.succeed(baseUrl.replace(/\/+$/, "")),
-    apiKey: Config.option(Config.redacted("CLINIC_RECORDINGS_PROVIDER_API_KEY")),
-    transcriptionModel: Config.string("CLINIC_RECORDINGS_TRANSCRIPTION_MODEL").pipe(Config.withDefault("whisper-1")),
-    notesModel: Config.string("CLINIC_RECORDINGS_NOTES_MODEL").pipe(Config.withDefault("gpt-4o-mini")),
-    timeout: Config.duration("CLINIC_RECORDINGS_PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10)))
-  })
+const providerConfig: Config.Config<Omit<ProviderSettings, "baseUrl">> = Config.all({
+  apiKey: Config.option(Config.redacted("CLINIC_RECORDINGS_PROVIDER_API_KEY")),
+  transcriptionModel: Config.string("CLINIC_RECORDINGS_TRANSCRIPTION_MODEL").pipe(Config.withDefault("whisper-1")),
+  notesModel: Config.string("CLINIC_RECORDINGS_NOTES_MODEL").pipe(Config.withDefault("gpt-4o-mini")),
+  timeout: Config.duration("CLINIC_RECORDINGS_PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.minutes(10)))
+})
 
 /**
- * Every setting of the recordings feature, read here and nowhere else. The provider is configured
- * by `CLINIC_RECORDINGS_PROVIDER_BASE_URL`; its other settings are read only when that is set.
+ * Every setting of the recordings feature, read here and nowhere else, in one `Config.all` so that
+ * every bad variable is reported at once. The provider is configured by
+ * `CLINIC_RECORDINGS_PROVIDER_BASE_URL`; its other settings have defaults and matter only then.
  */
-export const recordingsConfig: Effect.Effect<RecordingsSettings, ConfigError.ConfigError> = Effect.gen(function*() {
-  const baseUrl = yield* Config.option(Config.string("CLINIC_RECORDINGS_PROVIDER_BASE_URL"))
-  return {
-    storageDir: yield* Config.string("CLINIC_RECORDINGS_DIR").pipe(
-      Config.withDefault(Path.join(projectRoot(), ".data", "recordings"))
-    ),
-    maxUploadBytes: yield* Config.integer("CLINIC_RECORDINGS_MAX_UPLOAD_BYTES").pipe(
-      Config.withDefault(DEFAULT_MAX_AUDIO_BYTES)
-    ),
-    uploadLimit: yield* policy("CLINIC_RECORDINGS_UPLOAD_RATE", 10),
-    extractNotesLimit: yield* policy("CLINIC_RECORDINGS_EXTRACT_NOTES_RATE", 20),
-    deleteAudioAfterNotes: yield* Config.boolean("CLINIC_RECORDINGS_DELETE_AUDIO_AFTER_NOTES").pipe(
-      Config.withDefault(false)
-    ),
-    provider: Option.isSome(baseUrl) ? Option.some(yield* providerConfig(baseUrl.value)) : Option.none(),
-    runWorker: yield* Config.boolean("CLINIC_RECORDINGS_WORKER").pipe(Config.withDefault(true))
-  }
-})
+const settings: Config.Config<RecordingsSettings> = Config.all({
+  storageDir: Config.string("CLINIC_RECORDINGS_DIR").pipe(
+    Config.withDefault(Path.join(projectRoot(), ".data", "recordings"))
+  ),
+  maxUploadBytes: Config.integer("CLINIC_RECORDINGS_MAX_UPLOAD_BYTES").pipe(
+    Config.validate({ message: "CLINIC_RECORDINGS_MAX_UPLOAD_BYTES must be positive", validation: (n) => n > 0 }),
+    Config.withDefault(DEFAULT_MAX_AUDIO_BYTES)
+  ),
+  uploadLimit: policy("CLINIC_RECORDINGS_UPLOAD_RATE", 10),
+  extractNotesLimit: policy("CLINIC_RECORDINGS_EXTRACT_NOTES_RATE", 20),
+  deleteAudioAfterNotes: Config.boolean("CLINIC_RECORDINGS_DELETE_AUDIO_AFTER_NOTES").pipe(Config.withDefault(false)),
+  baseUrl: Config.option(Config.string("CLINIC_RECORDINGS_PROVIDER_BASE_URL")),
+  provider: providerConfig,
+  runWorker: Config.boolean("CLINIC_RECORDINGS_WORKER").pipe(Config.withDefault(true))
+}).pipe(
+  Config.map(({ baseUrl, provider, ...rest }) => ({
+    ...rest,
+    provider: Option.map(baseUrl, (url) => ({ ...provider, baseUrl: url.replace(/\/+$/, "") }))
+  }))
+)
+
+export const recordingsConfig: Effect.Effect<RecordingsSettings, ConfigError.ConfigError> = settings
 
 export class RecordingsConfig extends Context.Tag("@clinic/recordings/RecordingsConfig")<
   RecordingsConfig,

@@ -37,4 +37,23 @@ describe("RecordingsConfig", () => {
       assert.strictEqual(config.uploadLimit.limit, 3)
       assert.strictEqual(config.maxUploadBytes, 1048576)
     }))
+
+  it.effect("every bad variable is reported at once, each by name", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(recordingsConfig.pipe(withEnv({
+        CLINIC_RECORDINGS_MAX_UPLOAD_BYTES: "-1",
+        CLINIC_RECORDINGS_UPLOAD_RATE_WINDOW: "soon",
+        CLINIC_RECORDINGS_WORKER: "perhaps"
+      })))
+      const message = String(error)
+      for (
+        const name of [
+          "CLINIC_RECORDINGS_MAX_UPLOAD_BYTES",
+          "CLINIC_RECORDINGS_UPLOAD_RATE_WINDOW",
+          "CLINIC_RECORDINGS_WORKER"
+        ]
+      ) {
+        assert.include(message, name)
+      }
+    }))
 })
