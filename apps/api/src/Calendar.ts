@@ -1,7 +1,10 @@
+import { enqueueFeedSync } from "@clinic/calendar/ExternalCalendarSync"
 import { renderFeed } from "@clinic/calendar/ICalendar"
 import type { AddExternalCalendar, ExternalCalendarId, NotFound, UserId } from "@clinic/domain"
 import { CalendarFeedCreated, MAX_EXTERNAL_CALENDARS, notFound } from "@clinic/domain"
+import { TaskStore } from "@clinic/queue"
 import { BookingRepo, CalendarFeedRepo, ExternalCalendarRepo, UserRepo } from "@clinic/repository"
+import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Option } from "effect"
 import { ApiConfig } from "./ApiConfig.js"
 import * as Tokens from "./auth/Tokens.js"
@@ -24,6 +27,8 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
     const externals = yield* ExternalCalendarRepo
     const bookings = yield* BookingRepo
     const users = yield* UserRepo
+    const tasks = yield* TaskStore
+    const sql = yield* SqlClient.SqlClient
     const { publicUrl } = yield* ApiConfig
 
     const createFeed = Effect.fn("Calendar.createFeed")(function*(therapistId: UserId) {
@@ -66,8 +71,12 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
         return renderFeed({ name: `Clinic: ${therapist.name}`, now, includeInactive: true }, entries)
       }).pipe(Effect.withSpan("Calendar.feed"))
 
+    /** The feed and its first sync (`calendar.sync-feed`, run by the scheduler) commit together. */
     const addExternal = (therapistId: UserId, input: AddExternalCalendar) =>
       externals.add({ therapistId, url: input.url, label: input.label ?? null }, MAX_EXTERNAL_CALENDARS).pipe(
+        Effect.tap((calendar) => Effect.provideService(enqueueFeedSync(calendar), TaskStore, tasks)),
+        sql.withTransaction,
+        Effect.catchTag("SqlError", Effect.die),
         Effect.tap((calendar) =>
           Effect.logInfo("external calendar added").pipe(
             Effect.annotateLogs({ therapistId, calendarId: calendar.id })

@@ -1,9 +1,9 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { EventBus, OutboxStore } from "@clinic/events"
 import { BookingEmails, type Email, Mailer } from "@clinic/mail"
 import { TaskStore, Worker } from "@clinic/queue"
 import { IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
-import { SqlClient, SqlError } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Ref, TestClock } from "effect"
 import { TaskRegistry } from "../src/Background.js"
@@ -12,21 +12,13 @@ import { configLayer } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 
-// The API's readiness probe needs a SqlClient; nothing here calls it.
-const noDatabase = Layer.succeed(
-  SqlClient.SqlClient,
-  new Proxy(() => {}, {
-    apply: () => Effect.fail(new SqlError.SqlError({ message: "no database in memory tests" }))
-  }) as unknown as SqlClient.SqlClient
-)
-
+// The calendar queue's handler (in the same registry) needs the feed sync; nothing here calls it.
 const stores = Layer.mergeAll(
-  Repositories.layerMemory,
   IdempotencyRepo.layerMemory,
   OutboxStore.layerMemory,
   TaskStore.layerMemory,
-  noDatabase
-)
+  ExternalCalendarSync.layer
+).pipe(Layer.provideMerge(Repositories.layerMemory))
 
 /** The API and the scheduler's task registry over one set of in-memory stores. */
 const app = Layer.mergeAll(apiServer, TaskRegistry.layer).pipe(

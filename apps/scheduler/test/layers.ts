@@ -9,12 +9,17 @@ import { TaskRegistry } from "../src/Background.js"
 import { EngineLive } from "../src/Jobs.js"
 import { SchedulerConfig } from "../src/SchedulerConfig.js"
 
-export const configLayer = (env: Record<string, string> = {}) =>
-  SchedulerConfig.Default.pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
-  )
+/** Settings from `env` alone, for whatever layer it is provided to. */
+export const settings = (env: Record<string, string> = {}) =>
+  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
-/** The app's engine and cleanup over in-memory repositories and run history. */
+export const configLayer = (env: Record<string, string> = {}) =>
+  SchedulerConfig.Default.pipe(Layer.provide(settings(env)))
+
+/**
+ * The app's engine, cleanup, task registry and feed sync over in-memory repositories, run history
+ * and task store, every setting read from `env`.
+ */
 export const memoryApp = (env: Record<string, string> = {}) =>
   EngineLive.pipe(
     Layer.provideMerge(SessionCleanup.Default),
@@ -23,5 +28,6 @@ export const memoryApp = (env: Record<string, string> = {}) =>
     Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(), RunStore.layerMemory)),
     Layer.provideMerge(ExternalCalendarSync.layer),
     Layer.provideMerge(Repositories.layerMemory),
-    Layer.provideMerge(configLayer({ SCHEDULER_REPLICA_ID: "test-replica", ...env }))
+    Layer.provideMerge(SchedulerConfig.Default),
+    Layer.provide(settings({ SCHEDULER_REPLICA_ID: "test-replica", ...env }))
   )

@@ -7,7 +7,6 @@ import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { at, startClock, T0 } from "@clinic/testing/TestTime"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient, SqlError } from "@effect/sql"
 import { Duration, Effect, Layer } from "effect"
 import { ServeLive } from "../../src/Http.js"
 import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
@@ -18,14 +17,6 @@ export { at, makeTherapist, startClock, T0 }
 
 export const testConfig = (bookingHold: Duration.DurationInput = Duration.minutes(15)) =>
   configLayer({ BOOKING_HOLD: `${Duration.toMillis(bookingHold)} millis` })
-
-// The memory setup has no database; `/ready` is not what these tests are about.
-const noDatabase = Layer.succeed(
-  SqlClient.SqlClient,
-  new Proxy(() => {}, {
-    apply: () => Effect.fail(new SqlError.SqlError({ message: "no database in memory tests" }))
-  }) as unknown as SqlClient.SqlClient
-)
 
 /** The real API over the given repositories (and test sign-in), on a test HTTP server. */
 export const serve = <A, E, R, A2, E2, R2>(
@@ -41,13 +32,15 @@ export const serve = <A, E, R, A2, E2, R2>(
     Layer.provide(testConfig(bookingHold))
   )
 
-/** The real API over in-memory repositories, on a test HTTP server. */
+/**
+ * The real API over in-memory repositories, on a test HTTP server. Their `SqlClient` runs no
+ * query (`/ready` is not what these tests are about) and its transactions are the identity.
+ */
 export const memoryRepositories = Layer.mergeAll(
   RepositoriesMemory,
   IdempotencyRepo.layerMemory,
   OutboxStore.layerMemory,
-  TaskStore.layerMemory,
-  noDatabase
+  TaskStore.layerMemory
 )
 export const memoryServer = (bookingHold?: Duration.DurationInput) =>
   serve(memoryRepositories, RecordingsMemory, bookingHold)
