@@ -35,8 +35,8 @@ const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n"
 /**
  * The cleanup that keeps the database honest: expired and idle auth sessions (with their media
  * rows and files) and lapsed booking holds; and, on an operator's request, every auth session of
- * one user. Work runs in batches ordered by an indexed column; each
- * batch is one statement plus its domain events (`auth_session.expired` per deleted session,
+ * one user. Work runs in batches ordered by an indexed column; each batch is one statement plus
+ * its domain events (`auth_session.expired` per deleted session,
  * idle or expired; `booking.expired` per lapsed hold), in one short transaction, and a run starts
  * no batch after its time budget. Failures are logged with their cause and carried in the result; interruption is not
  * caught, so a stopping scheduler stops the run between (or inside, rolled back) batches.
