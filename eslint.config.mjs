@@ -3,7 +3,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist", "**/node_modules", "**/.data", "**/.turbo", "**/*.md"] },
+  { ignores: ["**/dist", "**/build", "**/node_modules", "**/.data", "**/.turbo", "**/*.md"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...effectEslint.configs.dprint,
@@ -12,7 +12,7 @@ export default tseslint.config(
       "no-fallthrough": "off",
       "object-shorthand": "error",
       "@typescript-eslint/array-type": ["warn", { default: "generic", readonly: "generic" }],
-      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-namespace": "off",
       "@typescript-eslint/no-empty-object-type": "off",
       "@typescript-eslint/consistent-type-imports": "warn",

@@ -146,7 +146,7 @@ const program = Effect.gen(function*() {
   const dir = yield* tempDir
   const server = yield* EmbeddedPostgres.start({ dataDir: Path.join(dir, "pg"), port: yield* freePort })
   const databaseUrl = Redacted.value(server.url)
-  process.env.CLINIC_MEDIA_DIR = Path.join(dir, "media")
+  process.env.CLINIC_AUTH_SESSION_MEDIA_DIR = Path.join(dir, "media")
   const token = yield* Effect.zipRight(Migrations.run, seed).pipe(
     Effect.provide(
       Auth.Default.pipe(

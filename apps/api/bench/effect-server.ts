@@ -5,6 +5,7 @@ import { TaskStore } from "@clinic/queue"
  * `DATABASE_URL`, listening on `API_PORT`. `BENCH_REQUEST_LOG=1` adds the per-request logger that
  * `main.ts` ships with; without it the comparison with the bare server is like for like.
  */
+import { Settings } from "@clinic/foundation"
 import { Database, IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { HttpApiBuilder, HttpMiddleware } from "@effect/platform"
@@ -26,8 +27,8 @@ serve.pipe(
   Layer.provide(RecordingsPg),
   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
   Layer.provide(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
-  Layer.provide(ApiConfig.Default),
   Layer.provide(Database.layer),
+  Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig)),
   Layer.launch,
   NodeRuntime.runMain
 )

@@ -191,7 +191,7 @@ const program = Effect.gen(function*() {
   const loadBefore = Os.loadavg()[0].toFixed(2)
   const dir = yield* tempDir
   const server = yield* EmbeddedPostgres.start({ dataDir: Path.join(dir, "pg"), port: yield* freePort })
-  process.env.CLINIC_MEDIA_DIR = Path.join(dir, "media")
+  process.env.CLINIC_AUTH_SESSION_MEDIA_DIR = Path.join(dir, "media")
   const { patientId, token } = yield* Effect.zipRight(Migrations.run, seed).pipe(
     Effect.provide(
       Auth.Default.pipe(

@@ -2,12 +2,12 @@ import { ClinicApi, CurrentUser, LoginResponse } from "@clinic/domain"
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import { Auth, toPublic } from "./auth/Auth.js"
-import { MediaUploads } from "./auth/MediaUploads.js"
+import { AuthSessionMediaUploads } from "./auth/AuthSessionMediaUploads.js"
 
 const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
   Effect.gen(function*() {
     const auth = yield* Auth
-    const media = yield* MediaUploads
+    const media = yield* AuthSessionMediaUploads
     return handlers
       .handle("register", ({ payload }) => auth.register(payload))
       .handle("login", ({ payload, request }) =>
@@ -28,7 +28,7 @@ const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
       .handle("me", () => Effect.map(CurrentUser, ({ user }) => user))
       .handle("sessions", () => Effect.flatMap(CurrentUser, ({ session }) => auth.listSessions(session)))
       .handle("revokeSession", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => auth.revoke(user.id, path.id)))
-      .handle("uploadMedia", ({ payload, request }) =>
+      .handle("uploadAuthSessionMedia", ({ payload, request }) =>
         Effect.flatMap(CurrentUser, ({ session }) =>
           media.upload(session, payload, request.headers["content-length"])))
   }))
@@ -36,5 +36,5 @@ const authGroup = HttpApiBuilder.group(ClinicApi, "auth", (handlers) =>
 /** The auth group; needs `Authentication`, the repositories and `ApiConfig`. */
 export const AuthLive = authGroup.pipe(
   Layer.provide(Auth.DefaultWithoutDependencies),
-  Layer.provide(MediaUploads.Default)
+  Layer.provide(AuthSessionMediaUploads.Default)
 )

@@ -11,6 +11,7 @@ import {
 } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
 import { BookingRepo, IdempotencyRepo, PatientRepo } from "@clinic/repository"
+import { SqlClient, SqlError } from "@effect/sql"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { ApiConfig } from "./ApiConfig.js"
@@ -62,9 +63,19 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     const bookings = yield* BookingRepo
     const patients = yield* PatientRepo
     const idempotency = yield* IdempotencyRepo
-    // The outbox's transaction is the SqlClient's on Postgres (and a no-op in memory): a change
-    // and the event describing it commit together or not at all.
     const outbox = yield* OutboxStore
+    const sql = yield* SqlClient.SqlClient
+    /**
+     * One unit of work: the rows a change writes and the events describing it commit together or
+     * not at all (memory: the identity). A failed BEGIN/COMMIT is a defect like any SqlError;
+     * typed errors roll the transaction back and pass through.
+     */
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(
+        Effect.provideService(OutboxStore, outbox),
+        sql.withTransaction,
+        Effect.catchIf((error): error is SqlError.SqlError => error instanceof SqlError.SqlError, Effect.die)
+      )
     const { bookingHold } = yield* ApiConfig
 
     const createOnce = Effect.fn("Bookings.create")(function*(therapistId: UserId, input: CreateBooking) {
@@ -80,8 +91,7 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
         Effect.tap((held) =>
           EventBus.publish({ _tag: "booking.created", ...facts(held), holdExpiresAt: held.holdExpiresAt })
         ),
-        outbox.withTransaction,
-        Effect.provideService(OutboxStore, outbox)
+        transaction
       )
       yield* logChange("booking held", booking)
       return booking
@@ -93,13 +103,15 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
       idempotencyKey?: string | undefined
     ): Effect.Effect<Booking, NotFound | BookingOverlap | BusyInExternalCalendar | IdempotencyKeyReused> =>
       idempotencyKey === undefined ? createOnce(therapistId, input) : Effect.gen(function*() {
+        // The key's claim and its stored response commit with the booking; `createOnce` nests
+        // (a savepoint), so a refused booking rolls back alone and its answer is still stored.
         const outcome = yield* idempotency.run(
           { userId: therapistId, key: idempotencyKey, requestHash: requestHash(input) },
           createOnce(therapistId, input).pipe(
             Effect.merge,
             Effect.map((result) => ({ status: statusOf(result), body: encodeOutcome(result) }))
           )
-        )
+        ).pipe(transaction)
         const result = yield* Effect.orDie(decodeOutcome(outcome.response.body))
         return result instanceof Booking ? result : yield* Effect.fail(result)
       }).pipe(Effect.withSpan("Bookings.createIdempotent"))
@@ -111,8 +123,7 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
           onNone: () => Effect.void,
           onSome: (booking) => EventBus.publish({ _tag: "booking.confirmed", ...facts(booking) })
         })),
-        outbox.withTransaction,
-        Effect.provideService(OutboxStore, outbox)
+        transaction
       )
       if (Option.isSome(confirmed)) {
         return yield* Effect.as(logChange("booking confirmed", confirmed.value), confirmed.value)

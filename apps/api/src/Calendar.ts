@@ -74,6 +74,8 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
     /** The feed and its first sync (`calendar.sync-feed`, run by the scheduler) commit together. */
     const addExternal = (therapistId: UserId, input: AddExternalCalendar) =>
       externals.add({ therapistId, url: input.url, label: input.label ?? null }, MAX_EXTERNAL_CALENDARS).pipe(
+        // The limit check, the insert and the first sync are one unit of work (the owner's row lock
+        // lasts till commit; the sync task exists exactly when the feed does).
         Effect.tap((calendar) => Effect.provideService(enqueueFeedSync(calendar), TaskStore, tasks)),
         sql.withTransaction,
         Effect.catchTag("SqlError", Effect.die),

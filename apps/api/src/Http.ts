@@ -1,5 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
-import { createHoldingServer } from "@clinic/http"
+import { createHoldingServer, ErrorShape, Health } from "@clinic/http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
@@ -8,27 +8,33 @@ import { AuthenticationLive } from "./AuthenticationLive.js"
 import { AuthLive } from "./AuthHandlers.js"
 import { BookingsLive } from "./BookingsHandlers.js"
 import { CalendarFeedLive, CalendarLive } from "./CalendarHandlers.js"
-import { HealthLive } from "./HealthHandlers.js"
 import { PatientsLive } from "./PatientsHandlers.js"
 import { RecordingsLive } from "./RecordingsHandlers.js"
-import { ErrorShapeLive, serviceMiddleware } from "./ServiceQuality.js"
 
 export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
-  Layer.provide([HealthLive, AuthLive, PatientsLive, BookingsLive, CalendarLive, CalendarFeedLive, RecordingsLive])
+  Layer.provide([
+    Health.layer(ClinicApi, "api"),
+    AuthLive,
+    PatientsLive,
+    BookingsLive,
+    CalendarLive,
+    CalendarFeedLive,
+    RecordingsLive
+  ])
 )
 
 /**
  * The API with its error shape, request ids, access log, OpenAPI document and docs page, on
  * whatever `HttpServer` is provided (a real port, or `NodeHttpServer.layerTest` in tests).
  */
-export const ServeLive = HttpApiBuilder.serve(serviceMiddleware).pipe(
-  Layer.provide(ErrorShapeLive),
+export const ServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware).pipe(
+  Layer.provide(ErrorShape.layer(ClinicApi)),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive)
 )
 
-/** The HTTP server on its configured port, with session sign-in; needs the repositories. */
+/** The HTTP server on its configured port, with session sign-in; needs the repositories and `ApiConfig`. */
 export const HttpLive = ServeLive.pipe(
   Layer.provide(AuthenticationLive),
   HttpServer.withLogAddress,
@@ -39,6 +45,5 @@ export const HttpLive = ServeLive.pipe(
         (config) => NodeHttpServer.layer(createHoldingServer, { host: config.host, port: config.port })
       )
     )
-  ),
-  Layer.provide(ApiConfig.Default)
+  )
 )

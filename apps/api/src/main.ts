@@ -1,18 +1,25 @@
 import { OutboxStore } from "@clinic/events"
+import { Logging, Settings } from "@clinic/foundation"
 import { TaskStore } from "@clinic/queue"
+import { RecordingsConfig } from "@clinic/recordings"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
+import { ApiConfig } from "./ApiConfig.js"
 import { HttpLive } from "./Http.js"
-import { LoggingLive } from "./Logging.js"
 import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
+
+// Every setting loads first, in one pass: the database, the server and the worker start only once
+// all of them are valid, and a bad start lists every problem.
+const ConfigLive = Settings.layer(ApiConfig, Database.DatabaseConfig, RecordingsConfig.RecordingsConfig)
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(RecordingsPg),
   Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
   Layer.provide(Database.layer),
-  Layer.provide(LoggingLive),
+  Layer.provide(ConfigLive),
   Layer.launch,
-  // The logger comes from LoggingLive; runMain's own pretty logger would print every line twice.
-  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
+  Logging.withProcessLogger,
+  // The logger and the failure report come from Logging; runMain's own would ignore LOG_FORMAT.
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )

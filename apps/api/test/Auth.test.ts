@@ -3,8 +3,8 @@ import * as Repositories from "@clinic/repository/Repositories"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Option, Redacted, TestClock, Tracer } from "effect"
 import { Auth, needsTouch, sessionState } from "../src/auth/Auth.js"
-import { MediaUploads } from "../src/auth/MediaUploads.js"
-import { configLayer } from "./TestApi.js"
+import { AuthSessionMediaUploads } from "../src/auth/AuthSessionMediaUploads.js"
+import { testConfig } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const at = (offset: Duration.DurationInput) => DateTime.addDuration(T0, offset)
@@ -24,9 +24,9 @@ const session = (fields: { lastActiveAt: DateTime.Utc; expiresAt: DateTime.Utc }
 const settings = { idleTimeout: Duration.hours(24), touchInterval: Duration.minutes(5) }
 
 const authLayer = Auth.DefaultWithoutDependencies.pipe(
-  Layer.provideMerge(MediaUploads.Default),
+  Layer.provideMerge(AuthSessionMediaUploads.Default),
   Layer.provideMerge(Repositories.layerMemory),
-  Layer.provideMerge(configLayer())
+  Layer.provideMerge(testConfig())
 )
 
 const ada = { email: Email.make("ada@clinic.test"), name: "Ada", password: "correct horse battery staple" }

@@ -1,12 +1,12 @@
 import { Email, type LoginResponse } from "@clinic/domain"
 import { tables } from "@clinic/repository"
-import { FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FileSystem, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, type Duration, Effect, Layer, TestClock } from "effect"
+import { DateTime, type Duration, Effect, Layer, Schema, TestClock } from "effect"
 import * as Path from "node:path"
 import { ApiConfig } from "../src/ApiConfig.js"
-import { client, memoryLayer } from "./TestApi.js"
+import { client, memoryServer } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
@@ -25,6 +25,15 @@ const login = (email: string) =>
 const registerRaw = (body: unknown) =>
   HttpClient.execute(HttpClientRequest.post("/auth/register").pipe(HttpClientRequest.bodyUnsafeJson(body)))
 
+/** The fields of an error body these tests read, decoded from the raw response. */
+const errorBody = HttpClientResponse.schemaBodyJson(Schema.Struct({
+  _tag: Schema.String,
+  issues: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ path: Schema.Array(Schema.Union(Schema.String, Schema.Number)) })),
+    { default: () => [] }
+  )
+}))
+
 const signUp = (email = "ada@clinic.test") => Effect.zipRight(register(email), login(email))
 
 const me = (session: LoginResponse) => Effect.flatMap(client(session.token), (api) => api.auth.me())
@@ -37,7 +46,7 @@ const storedLastActive = (session: LoginResponse) =>
   Effect.map(tables, (t) => DateTime.formatIso(t.authSessions.get(session.session.id)!.lastActiveAt))
 
 const withServer = (settings: Record<string, string> = {}) =>
-  Effect.provide(Layer.merge(memoryLayer(settings), NodeFileSystem.layer))
+  Effect.provide(Layer.merge(memoryServer({ settings, signIn: "tokens" }), NodeFileSystem.layer))
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(120).fill(7)])
 
@@ -82,17 +91,17 @@ describe("auth over HTTP (memory repositories)", () => {
       assert.strictEqual(duplicate._tag, "EmailAlreadyRegistered")
       const upperCase = yield* registerRaw({ email: "ADA@clinic.test", name: "Ada", password })
       assert.strictEqual(upperCase.status, 409)
-      assert.strictEqual(((yield* upperCase.json) as any)._tag, "EmailAlreadyRegistered")
+      assert.strictEqual((yield* errorBody(upperCase))._tag, "EmailAlreadyRegistered")
 
       const short = yield* registerRaw({ email: "bob@clinic.test", name: "Bob", password: "short" })
       assert.strictEqual(short.status, 400)
-      const shortBody = yield* short.json as Effect.Effect<any>
+      const shortBody = yield* errorBody(short)
       assert.strictEqual(shortBody._tag, "HttpApiDecodeError")
-      assert.deepStrictEqual(shortBody.issues.map((issue: any) => issue.path), [["password"]])
+      assert.deepStrictEqual(shortBody.issues.map((issue) => issue.path), [["password"]])
 
       const badEmail = yield* registerRaw({ email: "not-an-email", name: "Bob", password })
       assert.strictEqual(badEmail.status, 400)
-      assert.deepStrictEqual(((yield* badEmail.json) as any).issues.map((issue: any) => issue.path), [["email"]])
+      assert.deepStrictEqual((yield* errorBody(badEmail)).issues.map((issue) => issue.path), [["email"]])
     }).pipe(withServer()))
 
   it.scoped("wrong password and unknown email are the same 401", () =>
@@ -228,20 +237,20 @@ describe("auth over HTTP (memory repositories)", () => {
       assert.strictEqual(missing._tag, "NotFound")
     }).pipe(withServer()))
 
-  it.scoped("media: a PNG is stored under a server-generated name and recorded; logout removes it", () =>
+  it.scoped("auth session media: a PNG is stored under a server-generated name and recorded; logout removes it", () =>
     Effect.gen(function*() {
       yield* startClock
       const fs = yield* FileSystem.FileSystem
-      const { dir } = (yield* ApiConfig).media
+      const { dir } = (yield* ApiConfig).authSessionMedia
       const session = yield* signUp()
       const api = yield* client(session.token)
-      const media = yield* api.auth.uploadMedia({ payload: form(PNG, "../../etc/passwd.png") })
+      const media = yield* api.auth.uploadAuthSessionMedia({ payload: form(PNG, "../../etc/passwd.png") })
       assert.strictEqual(media.kind, "image")
       assert.strictEqual(media.format, "png")
       assert.strictEqual(media.sizeBytes, PNG.length)
       assert.strictEqual(media.authSessionId, session.session.id)
 
-      const row = (yield* tables).sessionMedia.get(media.id)!
+      const row = (yield* tables).authSessionMedia.get(media.id)!
       assert.strictEqual(Path.dirname(row.filePath), dir)
       assert.match(Path.basename(row.filePath), /^[0-9a-f-]{36}\.png$/)
       assert.deepStrictEqual(yield* fs.readFile(row.filePath), PNG)
@@ -249,14 +258,14 @@ describe("auth over HTTP (memory repositories)", () => {
 
       yield* api.auth.logout()
       assert.isFalse(yield* fs.exists(row.filePath))
-      assert.strictEqual((yield* tables).sessionMedia.size, 0)
+      assert.strictEqual((yield* tables).authSessionMedia.size, 0)
     }).pipe(withServer()))
 
-  it.scoped("media: too large is 413, an unknown type is 415, without a token 401; nothing is kept", () =>
+  it.scoped("auth session media: too large is 413, an unknown type is 415, without a token 401; nothing is kept", () =>
     Effect.gen(function*() {
       yield* startClock
       const fs = yield* FileSystem.FileSystem
-      const { dir } = (yield* ApiConfig).media
+      const { dir } = (yield* ApiConfig).authSessionMedia
       const session = yield* signUp()
       const upload = (data: FormData, token = session.token) =>
         HttpClient.execute(
@@ -270,7 +279,7 @@ describe("auth over HTTP (memory repositories)", () => {
       big.set(PNG)
       const tooLarge = yield* upload(form(big))
       assert.strictEqual(tooLarge.status, 413)
-      assert.strictEqual(((yield* tooLarge.json) as any)._tag, "PayloadTooLarge")
+      assert.strictEqual((yield* errorBody(tooLarge))._tag, "PayloadTooLarge")
 
       // Announced larger than the limit allows: refused on its Content-Length, whatever it holds.
       const huge = yield* upload(form(new Uint8Array(200_000).fill(1)))
@@ -279,7 +288,7 @@ describe("auth over HTTP (memory repositories)", () => {
       const text = new TextEncoder().encode("<html><body>not an image, whatever the name says</body></html>")
       const wrongType = yield* upload(form(text, "photo.png", "image/png"))
       assert.strictEqual(wrongType.status, 415)
-      assert.strictEqual(((yield* wrongType.json) as any)._tag, "UnsupportedMediaType")
+      assert.strictEqual((yield* errorBody(wrongType))._tag, "UnsupportedMediaType")
 
       const noFile = new FormData()
       noFile.append("note", "hello")
@@ -291,10 +300,10 @@ describe("auth over HTTP (memory repositories)", () => {
       )
       assert.strictEqual(anonymous.status, 401)
 
-      assert.strictEqual((yield* tables).sessionMedia.size, 0)
+      assert.strictEqual((yield* tables).authSessionMedia.size, 0)
       assert.deepStrictEqual(yield* fs.readDirectory(dir), [])
 
       const ok = yield* upload(form(PNG))
       assert.strictEqual(ok.status, 201)
-    }).pipe(withServer({ API_MEDIA_MAX_BYTES: "1024" })))
+    }).pipe(withServer({ API_AUTH_SESSION_MEDIA_MAX_BYTES: "1024" })))
 })

@@ -1,12 +1,11 @@
 import { Email } from "@clinic/domain"
 import { AuthSessionRepo } from "@clinic/repository"
-import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, TestClock } from "effect"
-import { client, pgLayer } from "./TestApi.js"
+import { client, postgresServer } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 const startClock = TestClock.setTime(DateTime.toEpochMillis(T0))
@@ -47,7 +46,7 @@ describe("auth over HTTP (Postgres)", () => {
       yield* authed.auth.me()
       assert.strictEqual(yield* lastActive, "2026-03-02T09:06:00.000Z")
 
-      const media = yield* authed.auth.uploadMedia({
+      const media = yield* authed.auth.uploadAuthSessionMedia({
         payload: (() => {
           const data = new FormData()
           data.append("file", new Blob([PNG], { type: "image/png" }), "x.png")
@@ -73,7 +72,7 @@ describe("auth over HTTP (Postgres)", () => {
       yield* authed.auth.logout()
       assert.strictEqual((yield* Effect.flip(authed.auth.me()))._tag, "Unauthorized")
       assert.isFalse(yield* fs.exists(stored.filePath))
-      const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM session_media`
+      const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM auth_session_media`
       assert.strictEqual(count.n, 0)
-    }).pipe(Effect.provide(Layer.merge(pgLayer(TestDatabase.layer), NodeFileSystem.layer))))
+    }).pipe(Effect.provide(Layer.merge(postgresServer({ signIn: "tokens" }), NodeFileSystem.layer))))
 })

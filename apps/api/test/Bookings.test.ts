@@ -49,7 +49,7 @@ describe("bookings over HTTP (memory, TestClock)", () => {
         (yield* Effect.flip(client.bookings.confirm({ path: { id: booking.id } })))._tag,
         "HoldExpired"
       )
-    }).pipe(Effect.provide(memoryServer("5 seconds"))))
+    }).pipe(Effect.provide(memoryServer({ settings: { BOOKING_HOLD: "5 seconds" } }))))
 
   it.effect("an overlapping booking is a 409 while the hold lasts; a lapsed hold frees the slot", () =>
     Effect.gen(function*() {

@@ -172,7 +172,7 @@ describe("calendar feed over HTTP (memory)", () => {
               HttpClientRequest.bodyUnsafeJson(body)
             )
           )
-          return { status: response.status, body: (yield* response.json) as any }
+          return { status: response.status, body: yield* response.json }
         })
       const created = yield* raw({ url: " webcal://calendar.example.com/private/abc.ics ", label: "Personal" })
       assert.strictEqual(created.status, 201)
@@ -187,7 +187,7 @@ describe("calendar feed over HTTP (memory)", () => {
       for (const url of ["ftp://example.com/x.ics", "not a url", "https://"]) {
         const bad = yield* raw({ url })
         assert.strictEqual(bad.status, 400, url)
-        assert.strictEqual(bad.body._tag, "HttpApiDecodeError")
+        assert.deepInclude(bad.body, { _tag: "HttpApiDecodeError" }, url)
       }
       for (let i = 1; i < 10; i++) {
         yield* client.calendar.addExternal({ payload: { url: `https://example.com/${i}.ics` } })

@@ -1,9 +1,8 @@
 import { ClinicApi } from "@clinic/domain"
-import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { memoryLayer, pgLayer } from "./TestApi.js"
+import { memoryServer, postgresServer } from "./support/TestApi.js"
 
 describe("health endpoints", () => {
   it.live("health and ready answer ok with a database", () =>
@@ -11,7 +10,7 @@ describe("health endpoints", () => {
       const client = yield* HttpApiClient.make(ClinicApi)
       assert.deepStrictEqual({ ...(yield* client.health.health()) }, { status: "ok", service: "api" })
       assert.deepStrictEqual({ ...(yield* client.health.ready()) }, { status: "ok", service: "api" })
-    }).pipe(Effect.provide(pgLayer(TestDatabase.layer))))
+    }).pipe(Effect.provide(postgresServer())))
 
   it.live("ready is 503 NotReady when the database does not answer; unknown routes are 404", () =>
     Effect.gen(function*() {
@@ -23,5 +22,5 @@ describe("health endpoints", () => {
       const missing = yield* HttpClient.execute(HttpClientRequest.get("/no-such-route"))
       assert.strictEqual(missing.status, 404)
       // The memory setup's SqlClient fails every query, as a database that is down does.
-    }).pipe(Effect.provide(memoryLayer())))
+    }).pipe(Effect.provide(memoryServer())))
 })

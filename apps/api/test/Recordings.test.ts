@@ -7,14 +7,16 @@ import { audioBytes, heads } from "../../../packages/recordings/test/audio.js"
 import {
   type FilePart,
   get,
-  memoryRecordings,
+  makeTherapist,
+  memoryServer,
   post,
   publishedTypes,
   putJson,
+  startClock,
   storedFiles,
+  therapistWithPatient,
   upload
-} from "./support/RecordingsApi.js"
-import { makeTherapist, startClock, therapistWithPatient } from "./support/TestApi.js"
+} from "./support/TestApi.js"
 
 const KiB = 1024
 const mp3 = (name = "session.mp3", size = 4 * KiB): FilePart => ({
@@ -26,7 +28,7 @@ const wav: FilePart = { name: "session.wav", type: "audio/wav", bytes: audioByte
 const m4a: FilePart = { name: "session.m4a", type: "audio/mp4", bytes: audioBytes(heads.m4a, 4 * KiB) }
 
 const withServer = (settings: Record<string, string> = {}) =>
-  Effect.provide(Layer.merge(memoryRecordings(settings), NodeFileSystem.layer))
+  Effect.provide(Layer.merge(memoryServer({ settings }), NodeFileSystem.layer))
 
 const uuidName = /^[0-9a-f-]{36}\.(mp3|wav|m4a)$/
 
@@ -177,20 +179,20 @@ describe("recordings over HTTP (memory)", () => {
       yield* putJson(user.id, `/sessions/${ids[0]}/transcript`, { text: "Therapist's own transcript." })
 
       const all = yield* get(user.id, "/sessions")
-      assert.deepStrictEqual(all.body.items.map((r: any) => r.id), [...ids].reverse())
+      assert.deepStrictEqual(all.body.items.map((r: { readonly id: string }) => r.id), [...ids].reverse())
       assert.isNull(all.body.nextCursor)
       const ofPatient = yield* get(user.id, `/sessions?patient_id=${patient.id}`)
-      assert.deepStrictEqual(ofPatient.body.items.map((r: any) => r.id), ids.slice(0, 3).reverse())
+      assert.deepStrictEqual(ofPatient.body.items.map((r: { readonly id: string }) => r.id), ids.slice(0, 3).reverse())
       const combined = yield* get(user.id, `/sessions?patient_id=${patient.id}&status=uploaded&limit=1`)
-      assert.deepStrictEqual(combined.body.items.map((r: any) => r.id), [ids[2]])
+      assert.deepStrictEqual(combined.body.items.map((r: { readonly id: string }) => r.id), [ids[2]])
       const next = yield* get(
         user.id,
         `/sessions?patient_id=${patient.id}&status=uploaded&limit=1&cursor=${combined.body.nextCursor}`
       )
-      assert.deepStrictEqual(next.body.items.map((r: any) => r.id), [ids[1]])
+      assert.deepStrictEqual(next.body.items.map((r: { readonly id: string }) => r.id), [ids[1]])
       assert.isNull(next.body.nextCursor)
       const transcribed = yield* get(user.id, "/sessions?status=transcribed")
-      assert.deepStrictEqual(transcribed.body.items.map((r: any) => r.id), [ids[0]])
+      assert.deepStrictEqual(transcribed.body.items.map((r: { readonly id: string }) => r.id), [ids[0]])
       assert.strictEqual((yield* get(user.id, "/sessions?limit=100")).status, 200)
       assert.strictEqual((yield* get(user.id, "/sessions?limit=1")).body.items.length, 1)
 

@@ -9,13 +9,14 @@ import { audioBytes, heads } from "../../../packages/recordings/test/audio.js"
 import * as FakeOpenAi from "../../../packages/recordings/test/FakeOpenAi.js"
 import {
   get,
-  memoryRecordings,
+  memoryServer,
   pollUntil,
-  postgresRecordings,
+  postgresServer,
   publishedTypes,
+  startClock,
+  therapistWithPatient,
   upload
-} from "./support/RecordingsApi.js"
-import { startClock, therapistWithPatient } from "./support/TestApi.js"
+} from "./support/TestApi.js"
 
 const file = { name: "session.mp3", type: "audio/mpeg", bytes: audioBytes(heads.mp3Id3, 8 * 1024) }
 
@@ -75,7 +76,7 @@ describe("recordings pipeline (memory, TestClock)", () => {
           "/v1/chat/completions"
         ])
         assert.deepStrictEqual(yield* publishedTypes, ["recording.uploaded", "recording.completed"])
-      }).pipe(Effect.provide(Layer.merge(memoryRecordings(provider(fake.baseUrl)), NodeFileSystem.layer)))
+      }).pipe(Effect.provide(Layer.merge(memoryServer({ settings: provider(fake.baseUrl) }), NodeFileSystem.layer)))
     }))
 
   it.scoped("a provider that keeps failing: `failed` with the error and attempts after the last retry", () =>
@@ -97,7 +98,7 @@ describe("recordings pipeline (memory, TestClock)", () => {
         assert.match(failed.error, /gave up after 5 attempts/)
         assert.deepStrictEqual(yield* publishedTypes, ["recording.uploaded", "recording.failed"])
         assert.strictEqual((yield* get(user.id, `/sessions/${created.id}/notes`)).status, 404)
-      }).pipe(Effect.provide(Layer.merge(memoryRecordings(provider(fake.baseUrl)), NodeFileSystem.layer)))
+      }).pipe(Effect.provide(Layer.merge(memoryServer({ settings: provider(fake.baseUrl) }), NodeFileSystem.layer)))
     }))
 
   it.scoped("a provider that refuses the audio for good: `failed` at once, no retry", () =>
@@ -113,7 +114,7 @@ describe("recordings pipeline (memory, TestClock)", () => {
         assert.strictEqual(failed.attempts, 1)
         assert.match(failed.error, /Invalid file format/)
         assert.strictEqual((yield* paths(fake)).length, 1)
-      }).pipe(Effect.provide(Layer.merge(memoryRecordings(provider(fake.baseUrl)), NodeFileSystem.layer)))
+      }).pipe(Effect.provide(Layer.merge(memoryServer({ settings: provider(fake.baseUrl) }), NodeFileSystem.layer)))
     }))
 })
 
@@ -178,7 +179,11 @@ describe("recordings pipeline (Postgres, real worker)", () => {
           })
           assert.isFalse(again.inserted)
           assert.deepStrictEqual((yield* get(user.id, `/sessions/${created.id}/notes`)).body.notes, notes)
-        }).pipe(Effect.provide(Layer.merge(postgresRecordings(provider(fake.baseUrl), database), NodeFileSystem.layer)))
+        }).pipe(
+          Effect.provide(
+            Layer.merge(postgresServer({ settings: provider(fake.baseUrl) }, database), NodeFileSystem.layer)
+          )
+        )
       }),
     60_000
   )
@@ -209,7 +214,7 @@ describe("recordings pipeline (Postgres, real worker)", () => {
           return { created, user }
         }).pipe(
           Effect.provide(
-            Layer.merge(postgresRecordings({ CLINIC_RECORDINGS_DIR: dir }, database), NodeFileSystem.layer)
+            Layer.merge(postgresServer({ settings: { CLINIC_RECORDINGS_DIR: dir } }, database), NodeFileSystem.layer)
           )
         )
 
@@ -229,7 +234,7 @@ describe("recordings pipeline (Postgres, real worker)", () => {
         }).pipe(
           Effect.provide(
             Layer.merge(
-              postgresRecordings({ ...provider(fake.baseUrl), CLINIC_RECORDINGS_DIR: dir }, database),
+              postgresServer({ settings: { ...provider(fake.baseUrl), CLINIC_RECORDINGS_DIR: dir } }, database),
               NodeFileSystem.layer
             )
           )

@@ -1,28 +1,13 @@
 import { SessionCleanup } from "@clinic/cleanup"
-import { EndedAuthSessions, Health, NotReady, SchedulerAdminApi } from "@clinic/domain"
-import { createHoldingServer } from "@clinic/http"
+import { EndedAuthSessions, NotReady, SchedulerAdminApi } from "@clinic/domain"
+import { createHoldingServer, ErrorShape, Health } from "@clinic/http"
 import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
-import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer } from "effect"
 import { AdminAuthLive } from "./AdminAuth.js"
 import { MetricsLive } from "./MetricsHttp.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
-
-const HealthLive = HttpApiBuilder.group(SchedulerAdminApi, "health", (handlers) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const ok = new Health({ status: "ok", service: "scheduler" })
-    return handlers
-      .handle("health", () => Effect.succeed(ok))
-      .handle("ready", () =>
-        sql`SELECT 1`.pipe(
-          Effect.timeout("2 seconds"),
-          Effect.as(ok),
-          Effect.catchAll(() => Effect.fail(new NotReady({ message: "The database does not answer" })))
-        ))
-  }))
 
 const unavailable = (error: StoreUnavailable) =>
   Effect.fail(new NotReady({ message: `The run history is unreachable: ${error.message}` }))
@@ -74,15 +59,26 @@ const AuthSessionsLive = HttpApiBuilder.group(SchedulerAdminApi, "authSessions",
 /** The admin API's handlers; needs the engine, the cleanup service, the task store, the database and the config. */
 export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
   Layer.provide(
-    Layer.mergeAll(HealthLive, JobsLive, CleanupLive, AuthSessionsLive, MetricsLive).pipe(Layer.provide(AdminAuthLive))
+    Layer.mergeAll(Health.layer(SchedulerAdminApi, "scheduler"), JobsLive, CleanupLive, AuthSessionsLive, MetricsLive)
+      .pipe(
+        Layer.provide(AdminAuthLive)
+      )
   )
 )
 
-/** The admin HTTP server. */
-export const AdminHttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
+/**
+ * The admin API with the API's error shape and request ids (`@clinic/http` ErrorShape), on
+ * whatever `HttpServer` is provided (a real port in `AdminHttpLive`, `NodeHttpServer.layerTest` in tests).
+ */
+export const AdminServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware).pipe(
+  Layer.provide(ErrorShape.layer(SchedulerAdminApi)),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(AdminApiLive),
+  Layer.provide(AdminApiLive)
+)
+
+/** The admin HTTP server on its configured port. */
+export const AdminHttpLive = AdminServeLive.pipe(
   HttpServer.withLogAddress,
   Layer.provide(
     Layer.unwrapEffect(

@@ -1,8 +1,10 @@
-import { ExternalCalendarSync } from "@clinic/calendar"
+import { CalendarSyncConfig, ExternalCalendarSync } from "@clinic/calendar"
 import { CleanupConfig, MediaStore, SessionCleanup } from "@clinic/cleanup"
 import { OutboxStore } from "@clinic/events"
-import { Mailer } from "@clinic/mail"
+import { Settings } from "@clinic/foundation"
+import { MailConfig, Mailer } from "@clinic/mail"
 import { TaskStore } from "@clinic/queue"
+import { Database } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { RunStore } from "@clinic/scheduler-engine"
 import { Layer } from "effect"
@@ -11,14 +13,29 @@ import { BackgroundLive, TaskRegistry } from "./Background.js"
 import { EngineLive, SchedulerLive } from "./Jobs.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
-/** Cleanup on Postgres repositories and the local media folder; needs a `SqlClient` and `PgClient`. */
-export const CleanupPg = SessionCleanup.Default.pipe(
-  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, MediaStore.layer, CleanupConfig.layer])
+/**
+ * The scheduler's settings and those of the packages it runs, loaded in one pass before anything
+ * starts (every problem reported at once, each by its variable).
+ */
+export const ConfigLive = Settings.layer(
+  SchedulerConfig,
+  Database.DatabaseConfig,
+  CleanupConfig,
+  MailConfig,
+  CalendarSyncConfig
 )
 
 /**
- * The whole scheduler app over a `SqlClient` and `PgClient`: the engine with its jobs, started;
- * the task workers and the event bus; the admin API. Releasing it closes the HTTP server, stops
+ * Cleanup on Postgres repositories and the local auth session media folder; needs a `SqlClient`
+ * and `CleanupConfig`.
+ */
+export const CleanupPg = SessionCleanup.Default.pipe(
+  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, MediaStore.layer])
+)
+
+/**
+ * The whole scheduler app over a `SqlClient`, `PgClient` and `ConfigLive`'s services: the engine
+ * with its jobs, started; the task workers and the event bus; the admin API. Releasing it closes the HTTP server, stops
  * the engine, stops claiming tasks and drains running ones, all under the stop budget. A bad
  * task configuration (`SCHEDULER_PERIODIC_TASKS`) fails the start with every problem listed.
  */
@@ -37,6 +54,5 @@ export const AppLive = Layer.mergeAll(AdminHttpLive, SchedulerLive).pipe(
       Mailer.layer,
       ExternalCalendarSync.layer.pipe(Layer.provide(Repositories.layerPg))
     )
-  ),
-  Layer.provide(SchedulerConfig.Default)
+  )
 )

@@ -1,11 +1,16 @@
+import { Logging } from "@clinic/foundation"
 import { Database } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
-import { AppLive } from "./App.js"
+import { AppLive, ConfigLive } from "./App.js"
 
-// SIGINT/SIGTERM: runMain interrupts, the layers' finalizers stop the engine gracefully.
+// Config loads first (the database starts only once every setting is valid); SIGINT/SIGTERM:
+// runMain interrupts, the layers' finalizers stop the engine gracefully.
 AppLive.pipe(
   Layer.provide(Database.layer),
+  Layer.provide(ConfigLive),
   Layer.launch,
-  NodeRuntime.runMain
+  Logging.withProcessLogger,
+  // The logger and the failure report come from Logging; runMain's own would ignore LOG_FORMAT.
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )

@@ -1,14 +1,13 @@
-import { RemovedMedia } from "@clinic/cleanup"
+import { RemovedMedia, SessionCleanup } from "@clinic/cleanup"
 import { Email, SchedulerAdminApi, UserId } from "@clinic/domain"
 import { Mailer } from "@clinic/mail"
 import { TaskQueue, Worker } from "@clinic/queue"
 import { AuthSessionRepo, UserRepo } from "@clinic/repository"
-import { HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Ref } from "effect"
-import { AdminApiLive } from "../src/AdminHttp.js"
+import { DateTime, Effect, Layer, Logger, Ref } from "effect"
+import { AdminServeLive } from "../src/AdminHttp.js"
 import { maintenancePrune, TaskRegistry } from "../src/Background.js"
 import { AUTH_SESSION_CLEANUP, BOOKING_HOLD_EXPIRY, CALENDAR_SYNC } from "../src/Jobs.js"
 import { memoryApp } from "./layers.js"
@@ -16,16 +15,22 @@ import { memoryApp } from "./layers.js"
 // The email tasks share the registry; these tests send no mail.
 const noMail = Layer.succeed(Mailer, Mailer.of({ send: () => Effect.dieMessage("no mail in this test") }))
 
-// Health's readiness probe needs a SqlClient; these tests never call it.
-const noDatabase = Layer.succeed(SqlClient.SqlClient, {} as SqlClient.SqlClient)
-
+/** The admin API as served (error shape, request ids), on a test server over the memory app. */
 const serve = (env: Record<string, string>) =>
-  HttpApiBuilder.serve().pipe(
-    Layer.provide(AdminApiLive),
+  AdminServeLive.pipe(
     Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provide(noDatabase),
     Layer.provideMerge(memoryApp(env))
   )
+
+const json = (request: HttpClientRequest.HttpClientRequest, token?: string) =>
+  Effect.gen(function*() {
+    const response = yield* HttpClient.execute(token ? HttpClientRequest.bearerToken(request, token) : request)
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (yield* response.json) as any // eslint-disable-line @typescript-eslint/no-explicit-any -- the raw JSON a client reads, field by field
+    }
+  })
 
 const client = (token?: string) =>
   HttpApiClient.make(SchedulerAdminApi, {
@@ -190,4 +195,73 @@ describe("scheduler admin API", () => {
       )
       assert.include(text, "# TYPE clinic_task_duration_seconds histogram")
     }).pipe(Effect.provide(Layer.merge(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }), noMail))))
+
+  it.live("errors have the API's JSON shape: unknown routes are a 404 RouteNotFound, request ids are echoed", () =>
+    Effect.gen(function*() {
+      const missing = yield* json(HttpClientRequest.get("/no-such-route"), "s3cret")
+      assert.strictEqual(missing.status, 404)
+      assert.deepStrictEqual(missing.body, {
+        _tag: "RouteNotFound",
+        message: "No endpoint for GET /no-such-route",
+        method: "GET",
+        path: "/no-such-route"
+      })
+      const given = yield* json(
+        HttpClientRequest.get("/health").pipe(HttpClientRequest.setHeader("x-request-id", "op-1"))
+      )
+      assert.strictEqual(given.headers["x-request-id"], "op-1")
+      assert.deepStrictEqual(given.body, { status: "ok", service: "scheduler" })
+      const anonymous = yield* json(HttpClientRequest.get("/jobs"))
+      assert.strictEqual(anonymous.status, 401)
+      assert.strictEqual(anonymous.body._tag, "Unauthorized")
+      const invalid = yield* json(HttpClientRequest.get(`/jobs/${BOOKING_HOLD_EXPIRY}?limit=0`), "s3cret")
+      assert.strictEqual(invalid.body._tag, "HttpApiDecodeError")
+      assert.match(invalid.body.message, /^limit: /)
+      // The memory setup's SqlClient fails every query, as a database that is down does.
+      const ready = yield* json(HttpClientRequest.get("/ready"))
+      assert.strictEqual(ready.status, 503)
+      assert.strictEqual(ready.body._tag, "NotReady")
+    }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+
+  it.live("a defect is a sanitized 500 InternalError with the request id; the cause is only logged", () => {
+    const logged: Array<string> = []
+    const capture = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ annotations, cause, message }) => {
+        logged.push(JSON.stringify({ message, annotations: Object.fromEntries(annotations), cause: String(cause) }))
+      })
+    )
+    const brokenCleanup = Layer.effect(
+      SessionCleanup,
+      Effect.map(SessionCleanup, (cleanup) =>
+        SessionCleanup.make({
+          ...cleanup,
+          previewExpiredBookings: () => Effect.die(new Error("relation bookings_secret does not exist"))
+        }))
+    )
+    return Effect.gen(function*() {
+      const request = HttpClientRequest.get("/cleanup/preview/expired-bookings").pipe(
+        HttpClientRequest.setHeader("x-request-id", "defect-1")
+      )
+      const { body, status } = yield* json(request, "s3cret")
+      assert.strictEqual(status, 500)
+      assert.deepStrictEqual(body, {
+        _tag: "InternalError",
+        message: "The server failed to handle this request; it has been logged",
+        requestId: "defect-1"
+      })
+      const line = logged.find((entry) => entry.includes("request failed unexpectedly"))
+      assert.include(line!, "bookings_secret")
+      assert.include(line!, "defect-1")
+    }).pipe(
+      Effect.provide(
+        AdminServeLive.pipe(
+          Layer.provideMerge(NodeHttpServer.layerTest),
+          Layer.provide(brokenCleanup),
+          Layer.provideMerge(memoryApp({ SCHEDULER_ADMIN_TOKEN: "s3cret" })),
+          Layer.provide(capture)
+        )
+      )
+    )
+  })
 })

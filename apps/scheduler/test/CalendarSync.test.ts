@@ -13,9 +13,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, TestClock } from "effect"
 import { TaskRegistry, WorkersLive } from "../src/Background.js"
 import { CALENDAR_SYNC } from "../src/Jobs.js"
-import { SchedulerConfig } from "../src/SchedulerConfig.js"
 import { apiServer, signedInTherapist } from "./clinicApi.js"
-import { memoryApp, settings } from "./layers.js"
+import { configLayer, memoryApp } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 
@@ -52,9 +51,8 @@ const apiWithCalendarWorkers = Layer.mergeAll(apiServer, WorkersLive).pipe(
       noMail
     ).pipe(Layer.provideMerge(Repositories.layerMemory))
   ),
-  Layer.provideMerge(SchedulerConfig.Default),
   // The test feed is on 127.0.0.1, which production settings refuse to fetch.
-  Layer.provide(settings({ SCHEDULER_QUEUES: "calendar", CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS: "true" }))
+  Layer.provideMerge(configLayer({ SCHEDULER_QUEUES: "calendar", CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS: "true" }))
 )
 
 describe("external calendar sync", () => {

@@ -12,6 +12,7 @@ import { configLayer } from "./layers.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 
+// The memory repositories bring the memory SqlClient: the API's transactions are the identity.
 // The calendar queue's handler (in the same registry) needs the feed sync; nothing here calls it.
 const stores = Layer.mergeAll(
   IdempotencyRepo.layerMemory,

@@ -1,4 +1,4 @@
-import { projectRoot } from "@clinic/foundation"
+import { Logging, projectRoot, Settings } from "@clinic/foundation"
 import { Database } from "@clinic/repository"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Redacted } from "effect"
@@ -20,7 +20,10 @@ const program = Effect.gen(function*() {
   yield* Effect.raceFirst(api, scheduler)
 }).pipe(Effect.scoped)
 
+// The apps inherit the environment, `LOG_FORMAT` and `LOG_LEVEL` included, so all three log alike.
 program.pipe(
+  Effect.provide(Settings.layer(Database.DatabaseConfig)),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  Logging.withProcessLogger,
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )

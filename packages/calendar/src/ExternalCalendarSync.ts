@@ -8,46 +8,42 @@ import {
   HttpClientRequest,
   type HttpClientResponse
 } from "@effect/platform"
-import {
-  Chunk,
-  Config,
-  type ConfigError,
-  DateTime,
-  Duration,
-  Effect,
-  Either,
-  Layer,
-  Schema,
-  type Scope,
-  Stream
-} from "effect"
+import { SqlClient } from "@effect/sql"
+import { Chunk, Config, DateTime, Duration, Effect, Either, Layer, Schema, type Scope, Stream } from "effect"
 import { checkPublicHost } from "./FeedAddress.js"
 import { parseBusy } from "./IcsImport.js"
 
-const settings = Effect.gen(function*() {
-  return {
-    /** The whole fetch (connect, headers, body). */
-    timeout: yield* Config.duration("CALENDAR_SYNC_TIMEOUT").pipe(Config.withDefault(Duration.seconds(15))),
-    maxBytes: yield* Config.integer("CALENDAR_SYNC_MAX_BYTES").pipe(
-      Config.withDefault(5 * 1024 * 1024),
-      Config.validate({ message: "CALENDAR_SYNC_MAX_BYTES must be positive", validation: (n) => n > 0 })
-    ),
-    /** How far ahead recurring events are expanded; busy times beyond it do not block bookings. */
-    horizon: yield* Config.duration("CALENDAR_SYNC_HORIZON").pipe(Config.withDefault(Duration.days(60))),
-    maxIntervals: yield* Config.integer("CALENDAR_SYNC_MAX_EVENTS").pipe(Config.withDefault(10_000)),
-    /** Feeds synced at once by one scheduler replica: the `calendar` queue's concurrency. */
-    concurrency: yield* Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(Config.withDefault(4)),
-    /** Lets feed URLs reach loopback and private networks (tests, a calendar server on the LAN). */
-    allowPrivateNetworks: yield* Config.boolean("CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS").pipe(Config.withDefault(false))
-  } as const
+const settings = Config.all({
+  /** The whole fetch (connect, headers, body). */
+  timeout: Config.duration("CALENDAR_SYNC_TIMEOUT").pipe(Config.withDefault(Duration.seconds(15))),
+  maxBytes: Config.integer("CALENDAR_SYNC_MAX_BYTES").pipe(
+    Config.validate({ message: "CALENDAR_SYNC_MAX_BYTES must be positive", validation: (n) => n > 0 }),
+    Config.withDefault(5 * 1024 * 1024)
+  ),
+  /** How far ahead recurring events are expanded; busy times beyond it do not block bookings. */
+  horizon: Config.duration("CALENDAR_SYNC_HORIZON").pipe(Config.withDefault(Duration.days(60))),
+  maxIntervals: Config.integer("CALENDAR_SYNC_MAX_EVENTS").pipe(
+    Config.validate({ message: "CALENDAR_SYNC_MAX_EVENTS must be positive", validation: (n) => n > 0 }),
+    Config.withDefault(10_000)
+  ),
+  /** Feeds synced at once by one scheduler replica: the `calendar` queue's concurrency. */
+  concurrency: Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(
+    Config.validate({ message: "CALENDAR_SYNC_CONCURRENCY must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(4)
+  ),
+  /** Lets feed URLs reach loopback and private networks (tests, a calendar server on the LAN). */
+  allowPrivateNetworks: Config.boolean("CALENDAR_SYNC_ALLOW_PRIVATE_NETWORKS").pipe(Config.withDefault(false))
 })
 
-export type CalendarSyncSettings = Effect.Effect.Success<typeof settings>
+export type CalendarSyncSettings = Config.Config.Success<typeof settings>
 
 /** Limits of one fetch and import, read once; the defaults suit hosted calendars. */
 export class CalendarSyncConfig extends Effect.Service<CalendarSyncConfig>()("@clinic/calendar/CalendarSyncConfig", {
   effect: settings
 }) {
+  /** For `Settings.layer`, which loads it together with the other config services of the app. */
+  static readonly load = Effect.map(settings, (values) => CalendarSyncConfig.make(values))
+
   /** The configured settings with some replaced (tests). */
   static readonly layerWith = (overrides: Partial<CalendarSyncSettings>) =>
     Layer.effect(
@@ -90,6 +86,7 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
     effect: Effect.gen(function*() {
       const config = yield* CalendarSyncConfig
       const repo = yield* ExternalCalendarRepo
+      const sql = yield* SqlClient.SqlClient
       const client = yield* HttpClient.HttpClient
 
       const fail = (calendarId: string, reason: ExternalCalendarSyncError["reason"], message: string) =>
@@ -192,7 +189,11 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
             )
           )
         )
-        const stored = yield* repo.replaceBusy(calendar.id, imported)
+        // One unit of work: readers see the previous import or the new one, never half of each.
+        const stored = yield* repo.replaceBusy(calendar.id, imported).pipe(
+          sql.withTransaction,
+          Effect.catchTag("SqlError", Effect.die)
+        )
         yield* Effect.logInfo(stored ? "external calendar imported" : "external calendar removed during import")
           .pipe(Effect.annotateLogs({ busyTimes: imported.length }))
         return imported.length
@@ -216,15 +217,18 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
     dependencies: [CalendarSyncConfig.Default]
   }
 ) {
-  /** With config from the environment and `fetch` as the HTTP client; needs `ExternalCalendarRepo`. */
-  static readonly layer = ExternalCalendarSync.Default.pipe(Layer.provide(FetchHttpClient.layer))
+  /**
+   * With `fetch` as the HTTP client; needs `ExternalCalendarRepo` and `CalendarSyncConfig` (which
+   * the app loads at its root with its other settings).
+   */
+  static readonly layer = ExternalCalendarSync.DefaultWithoutDependencies.pipe(Layer.provide(FetchHttpClient.layer))
 }
 
 export const CALENDAR_QUEUE = "calendar"
 
 /** The queue feed syncs run on, as many at once per replica as `CALENDAR_SYNC_CONCURRENCY`. */
-export const calendarQueue: Effect.Effect<Registry.QueueConfig, ConfigError.ConfigError> = Effect.map(
-  settings,
+export const calendarQueue: Effect.Effect<Registry.QueueConfig, never, CalendarSyncConfig> = Effect.map(
+  CalendarSyncConfig,
   (config) => ({ name: CALENDAR_QUEUE, concurrency: config.concurrency })
 )
 

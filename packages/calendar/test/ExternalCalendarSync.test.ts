@@ -213,11 +213,13 @@ const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
 describe("the calendar queue", () => {
   it.effect("works CALENDAR_SYNC_CONCURRENCY feeds at once", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* calendarQueue, { name: CALENDAR_QUEUE, concurrency: 4 })
-      const configured = yield* calendarQueue.pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["CALENDAR_SYNC_CONCURRENCY", "2"]])))
-      )
-      assert.strictEqual(configured.concurrency, 2)
+      const queue = (env: Record<string, string>) =>
+        calendarQueue.pipe(
+          Effect.provide(CalendarSyncConfig.Default),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+        )
+      assert.deepStrictEqual(yield* queue({}), { name: CALENDAR_QUEUE, concurrency: 4 })
+      assert.deepStrictEqual(yield* queue({ CALENDAR_SYNC_CONCURRENCY: "2" }), { name: CALENDAR_QUEUE, concurrency: 2 })
     }))
 })
 

@@ -22,7 +22,7 @@ const batchSize = Number(process.env.CLEANUP_BATCH_SIZE ?? 1000)
 
 const seed = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`TRUNCATE auth_sessions, session_media`
+  yield* sql`TRUNCATE auth_sessions, auth_session_media`
   yield* sql.unsafe(`
     INSERT INTO users (id, email, name, role, password_hash, created_at)
     SELECT gen_random_uuid(), 'bench' || i || '@clinic.test', 'Bench', 'therapist', 'x', now()
@@ -33,7 +33,7 @@ const seed = Effect.gen(function*() {
            now() - interval '10 days', now() - interval '1 day' - i * interval '1 second'
     FROM generate_series(1, ${sessions}) i, (SELECT array_agg(id) AS ids FROM users) u`)
   yield* sql.unsafe(`
-    INSERT INTO session_media (id, auth_session_id, kind, file_path, size_bytes, created_at)
+    INSERT INTO auth_session_media (id, auth_session_id, kind, file_path, size_bytes, created_at)
     SELECT gen_random_uuid(), id, 'image', 'sessions/' || id || '.png', 1000, now()
     FROM (SELECT id, row_number() OVER () AS n FROM auth_sessions) s WHERE n % 10 = 0`)
   yield* sql`ANALYZE`
@@ -42,9 +42,10 @@ const seed = Effect.gen(function*() {
 const count = Effect.flatMap(
   SqlClient.SqlClient,
   (sql) =>
-    sql<{ n: number }>`SELECT (SELECT count(*) FROM auth_sessions) + (SELECT count(*) FROM session_media) AS n`.pipe(
-      Effect.map((rows) => rows[0].n)
-    )
+    sql<{ n: number }>`SELECT (SELECT count(*) FROM auth_sessions) + (SELECT count(*) FROM auth_session_media) AS n`
+      .pipe(
+        Effect.map((rows) => rows[0].n)
+      )
 )
 
 /** Times each batch (one statement, one transaction) as the job runs it. */
@@ -78,7 +79,7 @@ const program = Effect.gen(function*() {
   const batches: Array<number> = []
   const cleanupLayer = SessionCleanup.Default.pipe(
     Layer.provide(timedRepo(batches)),
-    Layer.provide(Layer.mergeAll(countingMedia, CleanupConfig.make({ batchSize, timeBudget: Duration.hours(1) }))),
+    Layer.provide(Layer.mergeAll(countingMedia, CleanupConfig.layerTest({ batchSize, timeBudget: Duration.hours(1) }))),
     Layer.provideMerge(Layer.merge(Repositories.layerPg, OutboxStore.layerPg))
   )
 

@@ -1,4 +1,4 @@
-import { Config, Context, Duration, Effect, Layer } from "effect"
+import { Config, Duration, Effect, Layer } from "effect"
 
 export interface CleanupSettings {
   /** Rows per batch; each batch is one short transaction. */
@@ -15,22 +15,26 @@ export const defaults: CleanupSettings = {
   inactiveAfter: Duration.hours(24)
 }
 
-export class CleanupConfig extends Context.Tag("@clinic/cleanup/CleanupConfig")<CleanupConfig, CleanupSettings>() {
-  /** Read from `CLEANUP_BATCH_SIZE`, `CLEANUP_TIME_BUDGET`, `CLEANUP_INACTIVE_AFTER`. */
-  static readonly layer = Layer.effect(
-    CleanupConfig,
-    Effect.gen(function*() {
-      return {
-        batchSize: yield* Config.integer("CLEANUP_BATCH_SIZE").pipe(
-          Config.validate({ message: "must be between 1 and 100000", validation: (n) => n >= 1 && n <= 100_000 }),
-          Config.withDefault(defaults.batchSize)
-        ),
-        timeBudget: yield* Config.duration("CLEANUP_TIME_BUDGET").pipe(Config.withDefault(defaults.timeBudget)),
-        inactiveAfter: yield* Config.duration("CLEANUP_INACTIVE_AFTER").pipe(Config.withDefault(defaults.inactiveAfter))
-      }
-    })
-  )
+const settings: Config.Config<CleanupSettings> = Config.all({
+  batchSize: Config.integer("CLEANUP_BATCH_SIZE").pipe(
+    Config.validate({
+      message: "CLEANUP_BATCH_SIZE must be between 1 and 100000",
+      validation: (n) => n >= 1 && n <= 100_000
+    }),
+    Config.withDefault(defaults.batchSize)
+  ),
+  timeBudget: Config.duration("CLEANUP_TIME_BUDGET").pipe(Config.withDefault(defaults.timeBudget)),
+  inactiveAfter: Config.duration("CLEANUP_INACTIVE_AFTER").pipe(Config.withDefault(defaults.inactiveAfter))
+})
 
-  static readonly make = (settings: Partial<CleanupSettings> = {}) =>
-    Layer.succeed(CleanupConfig, { ...defaults, ...settings })
+/** Read from `CLEANUP_BATCH_SIZE`, `CLEANUP_TIME_BUDGET`, `CLEANUP_INACTIVE_AFTER`. */
+export class CleanupConfig extends Effect.Service<CleanupConfig>()("@clinic/cleanup/CleanupConfig", {
+  effect: settings
+}) {
+  /** For `Settings.layer`, which loads it together with the other config services of the app. */
+  static readonly load = Effect.map(settings, (values) => CleanupConfig.make(values))
+
+  /** Tests: the defaults with `overrides` on top. */
+  static readonly layerTest = (overrides: Partial<CleanupSettings> = {}) =>
+    Layer.succeed(CleanupConfig, CleanupConfig.make({ ...defaults, ...overrides }))
 }

@@ -19,13 +19,13 @@ export interface MediaStoreShape {
 
 export class MediaStore extends Context.Tag("@clinic/cleanup/MediaStore")<MediaStore, MediaStoreShape>() {
   /**
-   * Files on the local disk under `CLINIC_MEDIA_DIR`. Relative paths resolve against it; a path
+   * Files on the local disk under `CLINIC_AUTH_SESSION_MEDIA_DIR`. Relative paths resolve against it; a path
    * that resolves outside it is refused, so a bad row can never delete an arbitrary file.
    */
   static readonly layer = Layer.effect(
     MediaStore,
     Effect.gen(function*() {
-      const root = yield* Storage.mediaDir
+      const root = yield* Storage.authSessionMediaDir
       const removeOne = (path: string) => {
         const resolved = Path.resolve(root, path)
         const inside = resolved.startsWith(root + Path.sep)

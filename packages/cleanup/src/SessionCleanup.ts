@@ -2,6 +2,7 @@ import type { BookingId, DomainEvent, NotFound, UserId } from "@clinic/domain"
 import { ExpiredBookingPreview, InactiveSessionPreview } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector, UserRepo } from "@clinic/repository"
+import { SqlClient } from "@effect/sql"
 import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
 import { CleanupConfig } from "./CleanupConfig.js"
 import { MediaStore } from "./MediaStore.js"
@@ -49,12 +50,17 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
     const media = yield* MediaStore
     const config = yield* CleanupConfig
     const outbox = yield* OutboxStore
-    /** `batch` and the events it yields commit together (in memory: as is). */
+    const sql = yield* SqlClient.SqlClient
+    /**
+     * One batch is one unit of work: its statement and the events it yields commit together or
+     * not at all (memory: the identity). A failed BEGIN/COMMIT is a defect like any SqlError.
+     */
     const withEvents = <A>(batch: Effect.Effect<A>, events: (a: A) => ReadonlyArray<DomainEvent>) =>
       batch.pipe(
         Effect.tap((a) => EventBus.publishAll(events(a))),
-        outbox.withTransaction,
-        Effect.provideService(OutboxStore, outbox)
+        Effect.provideService(OutboxStore, outbox),
+        sql.withTransaction,
+        Effect.catchTag("SqlError", Effect.die)
       )
 
     /** Runs `batch` until it returns fewer rows than a batch or the budget is spent. */

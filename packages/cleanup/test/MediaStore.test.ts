@@ -21,7 +21,9 @@ describe("MediaStore.layer (node fs)", () => {
       const store = yield* MediaStore.pipe(
         Effect.provide(
           MediaStore.layer.pipe(
-            Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["CLINIC_MEDIA_DIR", root]]))))
+            Layer.provide(
+              Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["CLINIC_AUTH_SESSION_MEDIA_DIR", root]])))
+            )
           )
         )
       )

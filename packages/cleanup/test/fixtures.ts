@@ -1,6 +1,7 @@
 import { Email, type User, type UserId } from "@clinic/domain"
-import type { OutboxStore } from "@clinic/events"
+import { OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, type AuthSessionRepoShape, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
+import type { SqlClient } from "@effect/sql"
 import { DateTime, Deferred, Duration, Effect, Layer, Ref, TestClock } from "effect"
 import { CleanupConfig, type CleanupSettings } from "../src/CleanupConfig.js"
 import * as Media from "../src/MediaStore.js"
@@ -127,23 +128,38 @@ export const failingBookings = (failFirst: number) =>
     })
   )
 
-export type RepoLayer = Layer.Layer<AuthSessionRepo | BookingRepo | PatientRepo | UserRepo | OutboxStore>
+/** The outbox writes a batch's events, then dies: a failure inside the batch's transaction after its writes. */
+export const failingOutbox = Layer.effect(
+  OutboxStore,
+  Effect.map(OutboxStore, (base) =>
+    OutboxStore.of({
+      ...base,
+      insertAll: (events) =>
+        Effect.zipRight(base.insertAll(events), Effect.dieMessage("connection lost after the write"))
+    }))
+)
+
+export type RepoLayer = Layer.Layer<
+  AuthSessionRepo | BookingRepo | PatientRepo | UserRepo | OutboxStore | SqlClient.SqlClient
+>
 
 /** SessionCleanup over `repos`, with a recording media store and the given settings and decorations. */
 export const cleanupLayer = <ROut>(
-  repos: Layer.Layer<ROut | AuthSessionRepo | BookingRepo | PatientRepo | UserRepo | OutboxStore>,
+  repos: Layer.Layer<ROut | AuthSessionRepo | BookingRepo | PatientRepo | UserRepo | OutboxStore | SqlClient.SqlClient>,
   options: {
     readonly settings?: Partial<CleanupSettings>
     readonly decoration?: Decoration
     readonly failingBookings?: number
+    readonly failingOutbox?: boolean
   } = {}
 ) => {
   const decorated = Layer.mergeAll(
     decorate(options.decoration),
-    options.failingBookings ? failingBookings(options.failingBookings) : Layer.empty
+    options.failingBookings ? failingBookings(options.failingBookings) : Layer.empty,
+    options.failingOutbox ? failingOutbox : Layer.empty
   ).pipe(Layer.provideMerge(Resources.Default), Layer.provideMerge(repos))
   return SessionCleanup.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.make(options.settings))),
+    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.layerTest(options.settings))),
     Layer.provideMerge(decorated)
   )
 }

@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { MediaKind } from "./AuthSession.js"
 import { EmailAlreadyRegistered, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
-import { AuthSessionId, SessionMediaId } from "./Ids.js"
+import { AuthSessionId, AuthSessionMediaId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
 import { Email, User } from "./User.js"
 
@@ -57,8 +57,8 @@ export const MediaFormat = Schema.Literal("png", "jpeg", "gif", "webp", "mp4", "
 export type MediaFormat = typeof MediaFormat.Type
 
 /** A recorded image or video; where the server keeps its file is none of the client's business. */
-export class PublicSessionMedia extends Schema.Class<PublicSessionMedia>("PublicSessionMedia")({
-  id: SessionMediaId,
+export class PublicAuthSessionMedia extends Schema.Class<PublicAuthSessionMedia>("PublicAuthSessionMedia")({
+  id: AuthSessionMediaId,
   authSessionId: AuthSessionId,
   kind: MediaKind,
   format: MediaFormat,
@@ -96,9 +96,9 @@ export class AuthApi extends HttpApiGroup.make("auth")
   .add(
     // Streamed rather than buffered: the handler applies the configured size limit itself and
     // answers 413, where a decoded multipart payload would turn the limit into a defect.
-    HttpApiEndpoint.post("uploadMedia", "/auth/sessions/current/media")
+    HttpApiEndpoint.post("uploadAuthSessionMedia", "/auth/sessions/current/media")
       .setPayload(HttpApiSchema.MultipartStream(Schema.Struct({ file: MediaFile })))
-      .addSuccess(PublicSessionMedia, { status: 201 })
+      .addSuccess(PublicAuthSessionMedia, { status: 201 })
       .addError(PayloadTooLarge)
       .addError(UnsupportedMediaType)
       .addError(InvalidUpload)

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { AuthSessionId, SessionMediaId, UserId } from "./Ids.js"
+import { AuthSessionId, AuthSessionMediaId, UserId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
 
 /** A signed-in device. Only the SHA-256 of its bearer token is ever stored. */
@@ -18,8 +18,8 @@ export const MediaKind = Schema.Literal("image", "video")
 export type MediaKind = typeof MediaKind.Type
 
 /** An image or video sent during an auth session; its file goes when the session goes. */
-export class SessionMedia extends Schema.Class<SessionMedia>("SessionMedia")({
-  id: SessionMediaId,
+export class AuthSessionMedia extends Schema.Class<AuthSessionMedia>("AuthSessionMedia")({
+  id: AuthSessionMediaId,
   authSessionId: AuthSessionId,
   kind: MediaKind,
   filePath: Schema.String,

@@ -6,8 +6,8 @@ export type UserId = typeof UserId.Type
 export const AuthSessionId = Schema.UUID.pipe(Schema.brand("AuthSessionId"))
 export type AuthSessionId = typeof AuthSessionId.Type
 
-export const SessionMediaId = Schema.UUID.pipe(Schema.brand("SessionMediaId"))
-export type SessionMediaId = typeof SessionMediaId.Type
+export const AuthSessionMediaId = Schema.UUID.pipe(Schema.brand("AuthSessionMediaId"))
+export type AuthSessionMediaId = typeof AuthSessionMediaId.Type
 
 export const PatientId = Schema.UUID.pipe(Schema.brand("PatientId"))
 export type PatientId = typeof PatientId.Type

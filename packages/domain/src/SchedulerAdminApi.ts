@@ -10,6 +10,7 @@ import {
 import { Schema } from "effect"
 import { NotFound, Unauthorized } from "./Errors.js"
 import { HealthApi, NotReady } from "./HealthApi.js"
+import { InternalError, RouteNotFound } from "./HttpErrors.js"
 import { UserId } from "./Ids.js"
 import { QueueMetrics } from "./QueueMetrics.js"
 import {
@@ -119,5 +120,7 @@ export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(CleanupPreviewApi)
   .add(AuthSessionsApi)
   .add(MetricsApi)
+  .addError(InternalError)
+  .addError(RouteNotFound)
   .annotate(OpenApi.Title, "Clinic scheduler admin API")
 {}

@@ -9,6 +9,7 @@ import {
   RateLimited,
   Recording,
   RecordingCursor,
+  RecordingCursorPosition,
   RecordingId,
   RecordingPath,
   RecordingsApi,
@@ -85,8 +86,11 @@ describe("Recording status transitions", () => {
 describe("Recording contract schemas", () => {
   it.effect("a cursor round-trips and garbage is refused", () =>
     Effect.gen(function*() {
-      const position = { createdAt: T0, id: RecordingId.make("0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2f") }
-      const encoded = yield* Schema.encode(RecordingCursor)(position as any)
+      const position = new RecordingCursorPosition({
+        createdAt: T0,
+        id: RecordingId.make("0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2f")
+      })
+      const encoded = yield* Schema.encode(RecordingCursor)(position)
       assert.match(encoded, /^[A-Za-z0-9_-]+$/)
       const decoded = yield* Schema.decode(RecordingCursor)(encoded)
       assert.strictEqual(decoded.id, position.id)

@@ -1,5 +1,6 @@
 import { DomainEvent, EventId, type EventType } from "@clinic/domain"
 import { Backoff, Registry, Task, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
+import { SqlClient, SqlError } from "@effect/sql"
 import {
   Clock,
   Context,
@@ -43,9 +44,15 @@ export interface Subscriber<T extends EventType, E, R> {
   readonly timeout: Duration.Duration
 }
 
+/**
+ * Any subscriber, whatever its events, errors and services. The `any`s are existential: a handler
+ * takes only its own event types (contravariant), so no other type accepts every subscriber and
+ * still lets delivery pass it the decoded event; its services are tracked by `SubscriberContext`.
+ */
 export interface AnySubscriber {
   readonly name: string
   readonly events: ReadonlyArray<EventType>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential event, errors, services
   readonly handler: (event: any, context: DeliveryContext) => Effect.Effect<void, any, any>
   readonly maxAttempts: number
   readonly backoff: Backoff.Backoff
@@ -53,7 +60,7 @@ export interface AnySubscriber {
 }
 
 export type SubscriberContext<S> = S extends {
-  readonly handler: (...args: any) => Effect.Effect<any, any, infer R>
+  readonly handler: (...args: never) => Effect.Effect<unknown, unknown, infer R>
 } ? R
   : never
 
@@ -129,10 +136,12 @@ export const pruneDispatched = (retention: Duration.DurationInput) =>
 const DeliveryPayload = Schema.Struct({ eventId: EventId })
 
 /**
- * The task that delivers one event to one subscriber. In one transaction it records the delivery
- * in `processed_events` and runs the handler, so a redelivery (a crashed worker, a second replica,
- * a duplicate task) finds the record and skips; a failing handler rolls the record back and the
- * task retries with backoff, independently of every other subscriber.
+ * The task that delivers one event to one subscriber, as one unit of work: in one transaction it
+ * holds the (event, subscriber) pair, skips it if already processed, runs the handler (whose writes
+ * join the transaction) and records the delivery in `processed_events` last. A redelivery (a
+ * crashed worker, a second replica, a duplicate task) waits for the pair and then skips; a failing
+ * handler records nothing (on Postgres its writes roll back) and the task retries with backoff,
+ * independently of every other subscriber.
  */
 export const deliveryTask = <S extends AnySubscriber>(sub: S, queue: string) =>
   Task.make({
@@ -142,12 +151,18 @@ export const deliveryTask = <S extends AnySubscriber>(sub: S, queue: string) =>
     maxAttempts: sub.maxAttempts,
     backoff: sub.backoff,
     timeout: sub.timeout,
-    handler: ({ eventId }, context): Effect.Effect<void, unknown, OutboxStore | SubscriberContext<S>> =>
+    handler: (
+      { eventId },
+      context
+    ): Effect.Effect<void, unknown, OutboxStore | SqlClient.SqlClient | SubscriberContext<S>> =>
       Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
         const store = yield* OutboxStore
-        yield* store.withTransaction(Effect.gen(function*() {
-          const fresh = yield* store.markProcessed(eventId, sub.name, yield* DateTime.now)
-          if (!fresh) return yield* Effect.logDebug("event already processed by this subscriber")
+        yield* sql.withTransaction(Effect.gen(function*() {
+          yield* store.lockDelivery(eventId, sub.name)
+          if (yield* store.isProcessed(eventId, sub.name)) {
+            return yield* Effect.logDebug("event already processed by this subscriber")
+          }
           const stored = yield* store.get(eventId)
           if (Option.isNone(stored)) return yield* Effect.logWarning("event no longer in the outbox")
           const event = yield* Schema.decodeUnknown(DomainEvent)(stored.value.payload).pipe(Effect.orDie)
@@ -156,11 +171,12 @@ export const deliveryTask = <S extends AnySubscriber>(sub: S, queue: string) =>
             occurredAt: stored.value.occurredAt,
             subscriber: sub.name,
             attempt: context.attempt
-          }).pipe(
-            // In memory nothing rolls back; on Postgres this is undone with the transaction anyway.
-            Effect.tapErrorCause(() => store.unmarkProcessed(eventId, sub.name))
-          )
-        }))
+          })
+          yield* store.markProcessed(eventId, sub.name, yield* DateTime.now)
+        })).pipe(
+          // A failed BEGIN/COMMIT is a defect like any SqlError; the handler's own errors pass.
+          Effect.catchIf((error): error is SqlError.SqlError => error instanceof SqlError.SqlError, Effect.die)
+        )
       }).pipe(Effect.annotateLogs({ subscriber: sub.name, eventId }))
   })
 
@@ -191,7 +207,7 @@ export interface EventBusStatus {
 /** `R`: what the subscribers' handlers need. */
 export interface EventBusShape<R = unknown> {
   /** The delivery tasks and their queue, for a worker elsewhere or for tests (`Worker.drain`). */
-  readonly registry: Registry.Registry<OutboxStore | R>
+  readonly registry: Registry.Registry<OutboxStore | SqlClient.SqlClient | R>
   readonly queue: string
   /** Starts the relay and the delivery workers; a no-op when running. */
   readonly start: Effect.Effect<void>
@@ -213,11 +229,14 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
 ): Effect.Effect<
   EventBusShape<SubscriberContext<Subs[number]>>,
   Registry.RegistryError,
-  OutboxStore | TaskStore | SubscriberContext<Subs[number]> | Scope.Scope
+  OutboxStore | TaskStore | SqlClient.SqlClient | SubscriberContext<Subs[number]> | Scope.Scope
 > =>
   Effect.gen(function*() {
     const outer = yield* Scope.Scope
-    const context = yield* Effect.context<OutboxStore | TaskStore | SubscriberContext<Subs[number]>>()
+    const context = yield* Effect.context<
+      OutboxStore | TaskStore | SqlClient.SqlClient | SubscriberContext<Subs[number]>
+    >()
+    const sql = yield* SqlClient.SqlClient
     const store = yield* OutboxStore
     const queue = config.queue ?? "events"
     const batchSize = config.batchSize ?? 100
@@ -231,14 +250,16 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
     }
     const tasks = config.subscribers.map((sub) => ({ sub, task: deliveryTask(sub, queue) }))
     // Each delivery task needs the outbox and its subscriber's services; the array loses that detail.
-    const registry: Registry.Registry<OutboxStore | SubscriberContext<Subs[number]>> = yield* Registry.make({
-      tasks: tasks.map((t) => t.task),
-      queues: [{
-        name: queue,
-        concurrency: config.concurrency ?? 4,
-        ...(config.lease !== undefined ? { lease: config.lease } : {})
-      }]
-    })
+    const registry: Registry.Registry<OutboxStore | SqlClient.SqlClient | SubscriberContext<Subs[number]>> =
+      yield* Registry
+        .make({
+          tasks: tasks.map((t) => t.task),
+          queues: [{
+            name: queue,
+            concurrency: config.concurrency ?? 4,
+            ...(config.lease !== undefined ? { lease: config.lease } : {})
+          }]
+        })
     const byType = new Map<string, Array<(typeof tasks)[number]>>()
     for (const entry of tasks) {
       for (const type of entry.sub.events) byType.set(type, [...(byType.get(type) ?? []), entry])
@@ -252,12 +273,13 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
 
     const dispatchOnce = Effect.gen(function*() {
       const now = yield* DateTime.now
+      // One unit of work: the batch's delivery tasks and its dispatched stamps commit together.
       const count = yield* store.dispatch(batchSize, now, (events) =>
         Effect.forEach(events, (event) =>
           Effect.forEach(byType.get(event.type) ?? [], ({ sub, task }) =>
             TaskQueue.enqueue(task, { eventId: event.id }, { idempotencyKey: `event:${event.id}:${sub.name}` })), {
           discard: true
-        }))
+        })).pipe(sql.withTransaction, Effect.orDie)
       yield* Ref.update(dispatched, (n) =>
         n + count)
       return count
@@ -341,5 +363,8 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
 /** The bus as a service, started for the life of the layer. */
 export const layer = <const Subs extends ReadonlyArray<AnySubscriber>>(
   config: EventBusConfig<Subs>
-): Layer.Layer<EventBus, Registry.RegistryError, OutboxStore | TaskStore | SubscriberContext<Subs[number]>> =>
-  Layer.scoped(EventBus, Effect.tap(make(config), (bus) => bus.start))
+): Layer.Layer<
+  EventBus,
+  Registry.RegistryError,
+  OutboxStore | TaskStore | SqlClient.SqlClient | SubscriberContext<Subs[number]>
+> => Layer.scoped(EventBus, Effect.tap(make(config), (bus) => bus.start))

@@ -2,7 +2,6 @@ import { EventId, Timestamp } from "@clinic/domain"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { SqlError } from "@effect/sql/SqlError"
 import { Context, DateTime, Effect, Layer, Option, PubSub, Ref, Schema, Stream } from "effect"
 
 /** An outbox row: the event as its schema encodes it, not yet decoded. */
@@ -32,9 +31,9 @@ export interface OutboxStoreShape {
     }>
   ) => Effect.Effect<void>
   /**
-   * In one transaction: takes up to `limit` undispatched events (oldest first, skipping rows
-   * another relay holds), runs `fanOut` on them, and stamps them dispatched. If `fanOut` fails,
-   * nothing is stamped.
+   * Takes up to `limit` undispatched events (oldest first, skipping rows another relay holds), runs
+   * `fanOut` on them, and stamps them dispatched. If `fanOut` fails, nothing is stamped. Call it
+   * inside `sql.withTransaction`: the row locks last until the caller's transaction ends.
    */
   readonly dispatch: <R>(
     limit: number,
@@ -42,15 +41,18 @@ export interface OutboxStoreShape {
     fanOut: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<void, never, R>
   ) => Effect.Effect<number, never, R>
   readonly get: (id: EventId) => Effect.Effect<Option.Option<StoredEvent>>
+  /**
+   * Holds the (event, subscriber) pair until the caller's transaction ends, so that a concurrent
+   * delivery of the same pair waits here and then finds it processed. Call it inside
+   * `sql.withTransaction`. In memory there is nothing to hold: one process runs the pair's one task
+   * (the relay enqueues it under an idempotency key), so deliveries of a pair never overlap.
+   */
+  readonly lockDelivery: (eventId: EventId, subscriber: string) => Effect.Effect<void>
   /** Records that `subscriber` handled the event; false if it already had. */
   readonly markProcessed: (eventId: EventId, subscriber: string, now: DateTime.Utc) => Effect.Effect<boolean>
-  /** Undoes `markProcessed` (the in-memory twin's rollback; on Postgres the transaction does it). */
-  readonly unmarkProcessed: (eventId: EventId, subscriber: string) => Effect.Effect<void>
   readonly isProcessed: (eventId: EventId, subscriber: string) => Effect.Effect<boolean>
   readonly pruneProcessed: (before: DateTime.Utc) => Effect.Effect<number>
   readonly pruneDispatched: (before: DateTime.Utc) => Effect.Effect<number>
-  /** Runs `effect` in a transaction on Postgres; as is in memory. */
-  readonly withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Ids of newly committed events (best effort; the relay also polls). */
   readonly notifications: Stream.Stream<string>
   readonly ping: (payload: string) => Effect.Effect<void>
@@ -106,10 +108,17 @@ const makePg = Effect.gen(function*() {
         yield* fanOut(events)
         yield* sql`UPDATE outbox_events SET dispatched_at = ${iso(now)} WHERE ${sql.in("id", events.map((e) => e.id))}`
         return events.length
-      }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("OutboxStore.dispatch")),
+      }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.dispatch")),
     get: (id) =>
       rows(sql`SELECT ${columns} FROM outbox_events WHERE id = ${id}`).pipe(
         Effect.map((found) => Option.fromNullable(found[0])),
+        Effect.orDie
+      ),
+    // The two-key form has its own key space: no clash with one-key advisory locks elsewhere. A
+    // hash collision only makes two deliveries wait for each other.
+    lockDelivery: (eventId, subscriber) =>
+      sql`SELECT pg_advisory_xact_lock(hashtext(${NOTIFY_CHANNEL}), hashtext(${eventId} || ${subscriber}))`.pipe(
+        Effect.asVoid,
         Effect.orDie
       ),
     markProcessed: (eventId, subscriber, now) =>
@@ -117,11 +126,6 @@ const makePg = Effect.gen(function*() {
         INSERT INTO processed_events (event_id, subscriber, processed_at)
         VALUES (${eventId}, ${subscriber}, ${iso(now)})
         ON CONFLICT DO NOTHING RETURNING event_id`.pipe(Effect.map((inserted) => inserted.length > 0), Effect.orDie),
-    unmarkProcessed: (eventId, subscriber) =>
-      sql`DELETE FROM processed_events WHERE event_id = ${eventId} AND subscriber = ${subscriber}`.pipe(
-        Effect.asVoid,
-        Effect.orDie
-      ),
     isProcessed: (eventId, subscriber) =>
       sql`SELECT 1 FROM processed_events WHERE event_id = ${eventId} AND subscriber = ${subscriber}`.pipe(
         Effect.map((found) => found.length > 0),
@@ -138,10 +142,6 @@ const makePg = Effect.gen(function*() {
         Effect.map((deleted) => deleted.length),
         Effect.orDie,
         Effect.withSpan("OutboxStore.pruneDispatched")
-      ),
-    withTransaction: (effect) =>
-      sql.withTransaction(effect).pipe(
-        Effect.catchIf((error): error is SqlError => error instanceof SqlError, Effect.die)
       ),
     notifications,
     ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
@@ -186,17 +186,12 @@ const makeMemory = Effect.gen(function*() {
         return due.length
       }),
     get: (id) => Effect.map(Ref.get(events), (map) => Option.fromNullable(map.get(id))),
+    lockDelivery: () => Effect.void,
     markProcessed: (eventId, subscriber, now) =>
       Ref.modify(processed, (map) =>
         map.has(key(eventId, subscriber))
           ? [false, map]
           : [true, new Map(map).set(key(eventId, subscriber), now)]),
-    unmarkProcessed: (eventId, subscriber) =>
-      Ref.update(processed, (map) => {
-        const next = new Map(map)
-        next.delete(key(eventId, subscriber))
-        return next
-      }),
     isProcessed: (eventId, subscriber) => Effect.map(Ref.get(processed), (map) => map.has(key(eventId, subscriber))),
     pruneProcessed: (before) =>
       Ref.modify(processed, (map) => {
@@ -210,7 +205,6 @@ const makeMemory = Effect.gen(function*() {
         )
         return [map.size - next.size, next]
       }),
-    withTransaction: (effect) => effect,
     notifications: Stream.fromPubSub(hub),
     ping: (payload) => Effect.asVoid(PubSub.publish(hub, payload))
   })

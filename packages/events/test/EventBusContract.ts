@@ -1,6 +1,7 @@
 import type { DomainEvent } from "@clinic/domain"
 import { AuthSessionId, BookingId, PatientId, UserId } from "@clinic/domain"
 import { Backoff, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
+import type { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Deferred, Effect, Exit, Fiber, Option, Ref, Scope, TestClock } from "effect"
@@ -8,7 +9,8 @@ import * as EventBus from "../src/EventBus.js"
 import { OutboxStore } from "../src/OutboxStore.js"
 import { at, eventually, sleepingUntil, startClock } from "./fixtures.js"
 
-export type BusLayer = Layer.Layer<OutboxStore | TaskStore>
+/** The stores and the `SqlClient` whose transactions the relay and each delivery open. */
+export type BusLayer = Layer.Layer<OutboxStore | TaskStore | SqlClient.SqlClient>
 
 export const bookingConfirmed = (n = 0): DomainEvent => ({
   _tag: "booking.confirmed",

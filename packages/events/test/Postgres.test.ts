@@ -6,5 +6,5 @@ import { eventBusContract } from "./EventBusContract.js"
 
 eventBusContract(
   "postgres",
-  Layer.merge(OutboxStore.layerPg, TaskStore.layerPg).pipe(Layer.provide(TestDatabase.layer))
+  Layer.merge(OutboxStore.layerPg, TaskStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
 )

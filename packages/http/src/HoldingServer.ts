@@ -18,7 +18,7 @@ export const createHoldingServer = (): Http.Server => {
     queue.push([request, response])
   }
   server.on("request", hold)
-  const onNewListener = (event: string | symbol, listener: (...args: Array<any>) => void) => {
+  const onNewListener = (event: string | symbol, listener: (...args: Array<unknown>) => void) => {
     if (event !== "request" || listener === hold) return
     server.off("request", hold)
     server.off("newListener", onNewListener)

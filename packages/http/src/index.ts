@@ -1,1 +1,3 @@
+export * as ErrorShape from "./ErrorShape.js"
+export * as Health from "./Health.js"
 export * from "./HoldingServer.js"

@@ -15,7 +15,7 @@ export interface Email {
 
 export interface Sent {
   readonly messageId: string
-  /** Where the message went: the SMTP server's reply, or the outbox file. */
+  /** Where the message went: the SMTP server's reply, or the file in the mail folder. */
   readonly destination: string
 }
 
@@ -38,18 +38,21 @@ export interface SmtpSettings {
   readonly from: string
 }
 
-/** Mail settings, read in one place: SMTP when `SMTP_HOST` is set, else the file outbox. */
-export const MailConfig = Config.all({
+const settings = Config.all({
   smtpHost: Config.option(Config.string("SMTP_HOST")),
   smtpPort: Config.port("SMTP_PORT").pipe(Config.withDefault(587)),
   smtpSecure: Config.boolean("SMTP_SECURE").pipe(Config.withDefault(false)),
   smtpUser: Config.option(Config.string("SMTP_USER")),
   smtpPassword: Config.option(Config.redacted("SMTP_PASSWORD")),
   from: Config.string("MAIL_FROM").pipe(Config.withDefault("Clinic <no-reply@clinic.localhost>")),
-  outboxDir: Config.string("MAIL_OUTBOX_DIR").pipe(
-    Config.withDefault(Path.join(projectRoot(), ".data", "mail-outbox"))
-  )
+  dir: Config.string("MAIL_DIR").pipe(Config.withDefault(Path.join(projectRoot(), ".data", "mail")))
 })
+
+/** Mail settings, read in one place: SMTP when `SMTP_HOST` is set, else the mail folder `MAIL_DIR`. */
+export class MailConfig extends Effect.Service<MailConfig>()("@clinic/mail/MailConfig", { effect: settings }) {
+  /** For `Settings.layer`, which loads it together with the other config services of the app. */
+  static readonly load = Effect.map(settings, (values) => MailConfig.make(values))
+}
 
 const mailError = (message: string) => (cause: unknown) => new MailError({ message, cause })
 
@@ -90,11 +93,11 @@ const makeSmtp = (settings: SmtpSettings) =>
  * the Clock's time so that `ls` lists them in order. Written to a temporary name and renamed, so
  * a reader never sees half a message.
  */
-const makeFileOutbox = (dir: string, from: string) =>
+const makeFolder = (dir: string, from: string) =>
   Effect.gen(function*() {
     yield* Effect.tryPromise({
       try: () => Fs.mkdir(dir, { recursive: true }),
-      catch: mailError(`cannot create the mail outbox ${dir}`)
+      catch: mailError(`cannot create the mail folder ${dir}`)
     }).pipe(Effect.orDie)
     const builder = Nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "windows" })
     return Mailer.of({
@@ -121,17 +124,18 @@ const makeFileOutbox = (dir: string, from: string) =>
 
 export class Mailer extends Context.Tag("@clinic/mail/Mailer")<Mailer, MailerShape>() {
   static readonly layerSmtp = (settings: SmtpSettings) => Layer.scoped(Mailer, makeSmtp(settings))
-  static readonly layerFileOutbox = (dir: string, from = "Clinic <no-reply@clinic.localhost>") =>
-    Layer.effect(Mailer, makeFileOutbox(dir, from))
-  /** What apps use: SMTP from config, or the file outbox when no SMTP host is configured. */
+  /** Each message an `.eml` file in `dir` (the mail folder): local runs and tests read them there. */
+  static readonly layerFolder = (dir: string, from = "Clinic <no-reply@clinic.localhost>") =>
+    Layer.effect(Mailer, makeFolder(dir, from))
+  /** What apps use: SMTP from `MailConfig`, or the mail folder when no SMTP host is configured. */
   static readonly layer = Layer.unwrapEffect(
     Effect.gen(function*() {
       const config = yield* MailConfig
       if (Option.isNone(config.smtpHost)) {
-        yield* Effect.logInfo("no SMTP_HOST: mail goes to the file outbox").pipe(
-          Effect.annotateLogs({ dir: config.outboxDir })
+        yield* Effect.logInfo("no SMTP_HOST: mail goes to the mail folder").pipe(
+          Effect.annotateLogs({ dir: config.dir })
         )
-        return Mailer.layerFileOutbox(config.outboxDir, config.from)
+        return Mailer.layerFolder(config.dir, config.from)
       }
       return Mailer.layerSmtp({
         host: config.smtpHost.value,

@@ -3,7 +3,7 @@ import { ConfigProvider, Effect, Layer, Option, Redacted, Ref, TestClock } from 
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Mailer } from "../src/Mailer.js"
+import { MailConfig, Mailer } from "../src/Mailer.js"
 import { smtpSink } from "./SmtpSink.js"
 
 const tempDir = Effect.acquireRelease(
@@ -61,26 +61,26 @@ describe("Mailer", () => {
       assert.deepStrictEqual(yield* Ref.get(sink.received), [])
     }))
 
-  it.scoped("without SMTP, messages land in the outbox folder as .eml files in time order", () =>
+  it.scoped("without SMTP, messages land in the mail folder as .eml files in time order", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(Date.parse("2026-03-02T09:00:00.000Z"))
       const dir = yield* tempDir
-      const outbox = Path.join(dir, "outbox")
+      const folder = Path.join(dir, "mail")
       yield* Effect.gen(function*() {
         const mailer = yield* Mailer
         yield* mailer.send(confirmation)
         yield* TestClock.adjust("1 minute")
         yield* mailer.send({ ...confirmation, subject: "Reminder: your session tomorrow" })
       }).pipe(
-        Effect.provide(Layer.fresh(Mailer.layer)),
-        Effect.withConfigProvider(ConfigProvider.fromJson({ MAIL_OUTBOX_DIR: outbox }))
+        Effect.provide(Layer.fresh(Mailer.layer.pipe(Layer.provide(MailConfig.Default)))),
+        Effect.withConfigProvider(ConfigProvider.fromJson({ MAIL_DIR: folder }))
       )
-      const files = (yield* Effect.promise(() => Fs.readdir(outbox))).sort()
+      const files = (yield* Effect.promise(() => Fs.readdir(folder))).sort()
       assert.strictEqual(files.length, 2)
       assert.isTrue(files[0].startsWith("2026-03-02T09-00-00-000Z_"))
       assert.isTrue(files[1].startsWith("2026-03-02T09-01-00-000Z_"))
       assert.isTrue(files.every((f) => f.endsWith(".eml")))
-      const second = yield* Effect.promise(() => Fs.readFile(Path.join(outbox, files[1]), "utf8"))
+      const second = yield* Effect.promise(() => Fs.readFile(Path.join(folder, files[1]), "utf8"))
       assert.include(second, "Subject: Reminder: your session tomorrow")
       assert.include(second, "To: pat@example.test")
       assert.include(second, "\r\n")
@@ -90,7 +90,7 @@ describe("Mailer", () => {
     Effect.gen(function*() {
       const sink = yield* smtpSink
       yield* Effect.flatMap(Mailer, (m) => m.send(confirmation)).pipe(
-        Effect.provide(Layer.fresh(Mailer.layer)),
+        Effect.provide(Layer.fresh(Mailer.layer.pipe(Layer.provide(MailConfig.Default)))),
         Effect.withConfigProvider(ConfigProvider.fromJson({
           SMTP_HOST: "127.0.0.1",
           SMTP_PORT: String(sink.port),

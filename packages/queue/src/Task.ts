@@ -28,22 +28,31 @@ export interface Task<Name extends string, A, I, E, R> {
   readonly handler: (payload: A, context: TaskContext) => Effect.Effect<void, E, R>
 }
 
+/**
+ * Any task, whatever its payload, errors and services: what a registry holds. The `any`s are
+ * existential, not lazy: the handler takes its own payload type (contravariant), so no other type
+ * accepts every task and still lets the worker pass it the payload its schema decoded; the services
+ * it needs are tracked by `Context<Tasks[number]>` instead.
+ */
 export interface Any {
   readonly name: string
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential payload (see above)
   readonly payload: Schema.Schema<any, any, never>
   readonly queue: string
   readonly priority: number
   readonly maxAttempts: number
   readonly backoff: Backoff.Backoff
   readonly timeout: Duration.Duration
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential payload, errors, services
   readonly handler: (payload: any, context: TaskContext) => Effect.Effect<void, any, any>
 }
 
 /** The services a task's handler needs. */
-export type Context<T> = T extends { readonly handler: (...args: any) => Effect.Effect<any, any, infer R> } ? R
+export type Context<T> = T extends { readonly handler: (...args: never) => Effect.Effect<unknown, unknown, infer R> }
+  ? R
   : never
 
-export type Payload<T> = T extends Task<any, infer A, any, any, any> ? A : never
+export type Payload<T> = T extends { readonly payload: Schema.Schema<infer A, infer _I, never> } ? A : never
 
 export const make = <const Name extends string, A, I, E, R>(options: {
   readonly name: Name

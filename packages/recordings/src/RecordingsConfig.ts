@@ -79,6 +79,8 @@ export class RecordingsConfig extends Context.Tag("@clinic/recordings/Recordings
   RecordingsConfig,
   RecordingsSettings
 >() {
+  /** For `Settings.layer`, which loads it together with the other config services of the app. */
+  static readonly load = recordingsConfig
   static readonly layer = Layer.effect(RecordingsConfig, recordingsConfig)
 
   /** Tests: the defaults with `overrides` on top (give `storageDir` a folder the test owns). */

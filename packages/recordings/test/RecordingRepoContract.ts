@@ -148,7 +148,7 @@ export const recordingRepoContract = (name: string, layer: RecordingRepoLayer) =
         assert.deepStrictEqual([claimed.status, claimed.attempts], ["transcribing", 1])
         assert.strictEqual(claimed.updatedAt.epochMillis, at("1 minute").epochMillis)
         const again = yield* Effect.flip(repo.transition(id, { to: "transcribing", from: ["uploaded"] }))
-        assert.deepStrictEqual([again._tag, (again as any).from], ["InvalidTransition", "transcribing"])
+        assert.deepInclude(again, { _tag: "InvalidTransition", from: "transcribing" })
 
         const failed = yield* repo.transition(id, { to: "failed", error: "provider said 400" })
         assert.deepStrictEqual([failed.status, failed.error, failed.attempts], ["failed", "provider said 400", 1])

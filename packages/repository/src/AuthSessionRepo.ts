@@ -1,5 +1,5 @@
 import type { MediaKind, NotFound } from "@clinic/domain"
-import { AuthSession, AuthSessionId, notFound, SessionMedia, SessionMediaId, UserId } from "@clinic/domain"
+import { AuthSession, AuthSessionId, AuthSessionMedia, AuthSessionMediaId, notFound, UserId } from "@clinic/domain"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, Data, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
@@ -22,7 +22,7 @@ export interface NewAuthSession {
   readonly ip: string | null
 }
 
-export interface NewSessionMedia {
+export interface NewAuthSessionMedia {
   readonly authSessionId: AuthSessionId
   readonly kind: MediaKind
   readonly filePath: string
@@ -53,8 +53,8 @@ export interface AuthSessionRepoShape {
    */
   readonly deleteBatch: (selector: SessionSelector, limit: number) => Effect.Effect<DeletedSessions>
   readonly deleteByIds: (ids: ReadonlyArray<AuthSessionId>) => Effect.Effect<DeletedSessions>
-  readonly addMedia: (media: NewSessionMedia) => Effect.Effect<SessionMedia>
-  readonly listMedia: (id: AuthSessionId) => Effect.Effect<ReadonlyArray<SessionMedia>>
+  readonly addMedia: (media: NewAuthSessionMedia) => Effect.Effect<AuthSessionMedia>
+  readonly listMedia: (id: AuthSessionId) => Effect.Effect<ReadonlyArray<AuthSessionMedia>>
 }
 
 const DeletedRow = Schema.Struct({
@@ -117,7 +117,7 @@ const makePg = Effect.gen(function*() {
           WITH doomed AS (
             SELECT id FROM auth_sessions WHERE ${where} ORDER BY ${order} LIMIT ${limit} FOR UPDATE SKIP LOCKED
           ), media AS (
-            DELETE FROM session_media WHERE auth_session_id IN (SELECT id FROM doomed) RETURNING file_path
+            DELETE FROM auth_session_media WHERE auth_session_id IN (SELECT id FROM doomed) RETURNING file_path
           ), sessions AS (
             DELETE FROM auth_sessions WHERE id IN (SELECT id FROM doomed) RETURNING id, user_id
           )
@@ -128,14 +128,14 @@ const makePg = Effect.gen(function*() {
     })(undefined).pipe(Effect.map(toDeleted))
 
   const insertMedia = SqlSchema.single({
-    Request: Schema.Struct({ ...SessionMedia.fields, createdAt: Schema.String }),
-    Result: SessionMedia,
-    execute: (row) => sql`INSERT INTO session_media ${sql.insert(row)} RETURNING *`
+    Request: Schema.Struct({ ...AuthSessionMedia.fields, createdAt: Schema.String }),
+    Result: AuthSessionMedia,
+    execute: (row) => sql`INSERT INTO auth_session_media ${sql.insert(row)} RETURNING *`
   })
   const mediaBySession = SqlSchema.findAll({
     Request: AuthSessionId,
-    Result: SessionMedia,
-    execute: (id) => sql`SELECT * FROM session_media WHERE auth_session_id = ${id} ORDER BY created_at, id`
+    Result: AuthSessionMedia,
+    execute: (id) => sql`SELECT * FROM auth_session_media WHERE auth_session_id = ${id} ORDER BY created_at, id`
   })
 
   return AuthSessionRepo.of({
@@ -191,7 +191,7 @@ const makePg = Effect.gen(function*() {
     addMedia: (media) =>
       Effect.gen(function*() {
         const now = iso(yield* DateTime.now)
-        return yield* insertMedia({ id: SessionMediaId.make(crypto.randomUUID()), ...media, createdAt: now })
+        return yield* insertMedia({ id: AuthSessionMediaId.make(crypto.randomUUID()), ...media, createdAt: now })
       }).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.addMedia")),
     listMedia: (id) => mediaBySession(id).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.listMedia"))
   })
@@ -224,7 +224,7 @@ const makeMemory = Effect.gen(function*() {
   const deleteIds = (ids: ReadonlyArray<AuthSessionId>) =>
     Ref.modify(db, (t): readonly [DeletedSessions, Tables] => {
       const doomed = new Set(ids.filter((id) => t.authSessions.has(id)))
-      const media = [...t.sessionMedia.values()].filter((m) => doomed.has(m.authSessionId))
+      const media = [...t.authSessionMedia.values()].filter((m) => doomed.has(m.authSessionId))
       const mediaPaths = media.map((m) => m.filePath).sort()
       const sessionIds = [...doomed].sort()
       return [
@@ -237,7 +237,7 @@ const makeMemory = Effect.gen(function*() {
         {
           ...t,
           authSessions: withoutRows(t.authSessions, doomed),
-          sessionMedia: withoutRows(t.sessionMedia, media.map((m) => m.id))
+          authSessionMedia: withoutRows(t.authSessionMedia, media.map((m) => m.id))
         }
       ]
     })
@@ -283,13 +283,17 @@ const makeMemory = Effect.gen(function*() {
     addMedia: (input) =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
-        const media = new SessionMedia({ id: SessionMediaId.make(crypto.randomUUID()), ...input, createdAt: now })
-        yield* Ref.update(db, (t) => ({ ...t, sessionMedia: withRow(t.sessionMedia, media.id, media) }))
+        const media = new AuthSessionMedia({
+          id: AuthSessionMediaId.make(crypto.randomUUID()),
+          ...input,
+          createdAt: now
+        })
+        yield* Ref.update(db, (t) => ({ ...t, authSessionMedia: withRow(t.authSessionMedia, media.id, media) }))
         return media
       }),
     listMedia: (id) =>
       Effect.map(Ref.get(db), (t) =>
-        [...t.sessionMedia.values()]
+        [...t.authSessionMedia.values()]
           .filter((m) => m.authSessionId === id)
           .sort((a, b) => DateTime.toEpochMillis(a.createdAt) - DateTime.toEpochMillis(b.createdAt)))
   })

@@ -48,7 +48,8 @@ export interface BookingRepoShape {
    * Creates a pending booking. Fails with `BookingOverlap` when an active booking (pending within
    * its hold, or confirmed) of the same therapist overlaps; lapsed holds in the way are expired.
    * Fails with `BusyInExternalCalendar` when the time overlaps a busy time imported from one of the
-   * therapist's external calendars (checked first, in the same transaction).
+   * therapist's external calendars (checked first). Its statements belong together: call it
+   * inside the caller's `sql.withTransaction` (the service owns the unit of work).
    */
   readonly insert: (booking: NewBooking) => Effect.Effect<Booking, BookingOverlap | BusyInExternalCalendar>
   readonly findById: (id: BookingId) => Effect.Effect<Booking, NotFound>
@@ -148,7 +149,6 @@ const makePg = Effect.gen(function*() {
           updatedAt: now
         })
       }).pipe(
-        sql.withTransaction,
         Effect.catchTag("SqlError", (error) =>
           pgErrorCode(error) === PgErrorCode.exclusionViolation ? Effect.fail(overlap) : Effect.die(error)),
         Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }),

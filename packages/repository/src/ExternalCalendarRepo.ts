@@ -20,7 +20,11 @@ export interface NewExternalCalendar {
 }
 
 export interface ExternalCalendarRepoShape {
-  /** Registers a feed; at most `max` per therapist, each URL once. */
+  /**
+   * Registers a feed; at most `max` per therapist, each URL once. Call it inside the caller's
+   * `sql.withTransaction`: on Postgres the owner's row lock, which keeps the count true, lasts
+   * until that transaction ends.
+   */
   readonly add: (
     calendar: NewExternalCalendar,
     max: number
@@ -31,8 +35,9 @@ export interface ExternalCalendarRepoShape {
   /** Removes a feed of the therapist with its busy times. */
   readonly remove: (therapistId: UserId, id: ExternalCalendarId) => Effect.Effect<void, NotFound>
   /**
-   * Replaces the feed's busy times with `intervals` in one transaction and records the success.
-   * False when the feed was removed in the meantime (nothing is written).
+   * Replaces the feed's busy times with `intervals` and records the success; call it inside the
+   * caller's `sql.withTransaction`, so that readers never see the feed half replaced. False when
+   * the feed was removed in the meantime (nothing is written).
    */
   readonly replaceBusy: (id: ExternalCalendarId, intervals: ReadonlyArray<BusyInterval>) => Effect.Effect<boolean>
   /** Records a failed attempt; the previous import stays in force. */
@@ -97,7 +102,6 @@ const makePg = Effect.gen(function*() {
           lastError: null
         })
       }).pipe(
-        sql.withTransaction,
         Effect.catchTags({ SqlError: Effect.die, ParseError: Effect.die }),
         Effect.withSpan("ExternalCalendarRepo.add")
       ),
@@ -140,7 +144,7 @@ const makePg = Effect.gen(function*() {
           }`
         }
         return true
-      }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("ExternalCalendarRepo.replaceBusy")),
+      }).pipe(Effect.orDie, Effect.withSpan("ExternalCalendarRepo.replaceBusy")),
     recordFailure: (id, error) =>
       Effect.gen(function*() {
         const now = iso(yield* DateTime.now)

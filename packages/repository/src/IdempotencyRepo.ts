@@ -27,6 +27,8 @@ export interface IdempotencyRepoShape {
    * and hash gets that response back (`replayed`), one with another hash fails with
    * `IdempotencyKeyReused`. Concurrent calls with one key run `compute` once: the others wait for
    * the first and replay it. If `compute` dies nothing is stored, so the key can be retried.
+   * Call it inside the caller's `sql.withTransaction`: on Postgres the claimed row holds the key
+   * until that transaction ends, and its rollback is what forgets a key whose `compute` died.
    */
   readonly run: <R>(
     scope: IdempotencyScope,
@@ -84,7 +86,6 @@ const makePg = Effect.gen(function*() {
                    WHERE user_id = ${scope.userId} AND key = ${scope.key}`
         return { replayed: false, response }
       }).pipe(
-        sql.withTransaction,
         Effect.catchTags({ SqlError: Effect.die, ParseError: Effect.die, NoSuchElementException: Effect.die }),
         Effect.withSpan("IdempotencyRepo.run")
       )

@@ -1,4 +1,4 @@
-import type { AuthSession, Booking, ExternalCalendar, Patient, SessionMedia, User } from "@clinic/domain"
+import type { AuthSession, AuthSessionMedia, Booking, ExternalCalendar, Patient, User } from "@clinic/domain"
 import { SqlClient, SqlError } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, identity, Layer, Ref } from "effect"
@@ -6,7 +6,7 @@ import { Context, Effect, identity, Layer, Ref } from "effect"
 export interface Tables {
   readonly users: ReadonlyMap<string, { readonly user: User; readonly passwordHash: string }>
   readonly authSessions: ReadonlyMap<string, AuthSession>
-  readonly sessionMedia: ReadonlyMap<string, SessionMedia>
+  readonly authSessionMedia: ReadonlyMap<string, AuthSessionMedia>
   readonly patients: ReadonlyMap<string, Patient>
   readonly bookings: ReadonlyMap<string, Booking>
   /** Feed token digest by therapist id. */
@@ -24,7 +24,7 @@ export interface BusyInterval {
 export const emptyTables: Tables = {
   users: new Map(),
   authSessions: new Map(),
-  sessionMedia: new Map(),
+  authSessionMedia: new Map(),
   patients: new Map(),
   bookings: new Map(),
   calendarFeedTokens: new Map(),

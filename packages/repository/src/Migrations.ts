@@ -8,6 +8,7 @@ import m0004 from "./migrations/0004_idempotency_keys.js"
 import m0005 from "./migrations/0005_queue_events.js"
 import m0006 from "./migrations/0006_recordings.js"
 import m0008 from "./migrations/0008_calendar.js"
+import m0009 from "./migrations/0009_auth_session_media.js"
 
 /**
  * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
@@ -19,7 +20,8 @@ export const loader = PgMigrator.fromRecord({
   "0004_idempotency_keys": m0004,
   "0005_queue_events": m0005,
   "0006_recordings": m0006,
-  "0008_calendar": m0008
+  "0008_calendar": m0008,
+  "0009_auth_session_media": m0009
 })
 
 // Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved

@@ -1,3 +1,4 @@
+import type { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, Option, TestClock } from "effect"
 import type { BookingRepo } from "../src/BookingRepo.js"
@@ -6,11 +7,22 @@ import { ExternalCalendarRepo } from "../src/ExternalCalendarRepo.js"
 import type { PatientRepo } from "../src/PatientRepo.js"
 import type { UserRepo } from "../src/UserRepo.js"
 import { bookingSetup } from "./BookingRepoContract.js"
-import { at, makeTherapist, startClock } from "./fixtures.js"
+import { at, makeTherapist, startClock, transactions } from "./fixtures.js"
 
 export type CalendarLayer = Layer.Layer<
-  CalendarFeedRepo | ExternalCalendarRepo | BookingRepo | PatientRepo | UserRepo
+  CalendarFeedRepo | ExternalCalendarRepo | BookingRepo | PatientRepo | UserRepo | SqlClient.SqlClient
 >
+
+/** The repository with `add` and `replaceBusy` in their own transaction each, as their services call them. */
+const externalCalendars = Effect.gen(function*() {
+  const base = yield* ExternalCalendarRepo
+  const transaction = yield* transactions
+  return ExternalCalendarRepo.of({
+    ...base,
+    add: (calendar, max) => transaction(base.add(calendar, max)),
+    replaceBusy: (id, intervals) => transaction(base.replaceBusy(id, intervals))
+  })
+})
 
 const hours = (from: number, to: number) => ({ startsAt: at(`${from} hours`), endsAt: at(`${to} hours`) })
 
@@ -42,7 +54,7 @@ export const calendarRepoContract = (name: string, layer: CalendarLayer) =>
     it.effect("external calendars: add once per URL, at most max, listed per owner, removed by the owner only", () =>
       Effect.gen(function*() {
         yield* startClock
-        const repo = yield* ExternalCalendarRepo
+        const repo = yield* externalCalendars
         const alice = yield* makeTherapist()
         const bob = yield* makeTherapist()
         const first = yield* repo.add({ therapistId: alice.id, url: "https://a.test/1.ics", label: "Work" }, 2)
@@ -75,7 +87,7 @@ export const calendarRepoContract = (name: string, layer: CalendarLayer) =>
     it.effect("concurrent adds never exceed the limit", () =>
       Effect.gen(function*() {
         yield* startClock
-        const repo = yield* ExternalCalendarRepo
+        const repo = yield* externalCalendars
         const alice = yield* makeTherapist()
         const results = yield* Effect.all(
           Array.from({ length: 8 }, (_, i) =>
@@ -94,7 +106,7 @@ export const calendarRepoContract = (name: string, layer: CalendarLayer) =>
     it.effect("an import replaces the previous one whole; a failure is recorded and keeps it", () =>
       Effect.gen(function*() {
         yield* startClock
-        const repo = yield* ExternalCalendarRepo
+        const repo = yield* externalCalendars
         const alice = yield* makeTherapist()
         const calendar = yield* repo.add({ therapistId: alice.id, url: "https://a.test/x.ics", label: null }, 5)
         assert.isTrue(yield* repo.replaceBusy(calendar.id, [hours(3, 4), hours(1, 2)]))
@@ -131,7 +143,7 @@ export const calendarRepoContract = (name: string, layer: CalendarLayer) =>
     it.effect("imported busy times refuse overlapping bookings of their therapist only", () =>
       Effect.gen(function*() {
         const { book, therapist } = yield* bookingSetup
-        const repo = yield* ExternalCalendarRepo
+        const repo = yield* externalCalendars
         const calendar = yield* repo.add({ therapistId: therapist.id, url: "https://a.test/b.ics", label: null }, 5)
         yield* repo.replaceBusy(calendar.id, [hours(24, 25)])
 

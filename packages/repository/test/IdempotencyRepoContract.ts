@@ -1,16 +1,20 @@
+import type { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, type Layer, Ref } from "effect"
 import { IdempotencyRepo } from "../src/IdempotencyRepo.js"
 import type { UserRepo } from "../src/UserRepo.js"
-import { makeTherapist, startClock } from "./fixtures.js"
+import { makeTherapist, startClock, transactions } from "./fixtures.js"
 
-export type IdempotencyLayer = Layer.Layer<IdempotencyRepo | UserRepo>
+export type IdempotencyLayer = Layer.Layer<IdempotencyRepo | UserRepo | SqlClient.SqlClient>
 
 const setup = Effect.gen(function*() {
   yield* startClock
   const user = yield* makeTherapist()
   const runs = yield* Ref.make(0)
-  const repo = yield* IdempotencyRepo
+  const base = yield* IdempotencyRepo
+  const transaction = yield* transactions
+  // Each call in its own transaction, as `Bookings.create` opens one around it.
+  const repo: typeof base = { run: (scope, compute) => transaction(base.run(scope, compute)) }
   const compute = (body: unknown) => Effect.as(Ref.update(runs, (n) => n + 1), { status: 201, body })
   return { user, runs, repo, compute }
 })

@@ -1,4 +1,4 @@
-import { Email } from "@clinic/domain"
+import { Email, UserId } from "@clinic/domain"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, Option } from "effect"
 import { UserRepo } from "../src/UserRepo.js"
@@ -22,6 +22,6 @@ export const userRepoContract = (name: string, layer: Layer.Layer<UserRepo>) =>
         const again = yield* Effect.flip(users.insert({ email, name: "Ada 2", role: "therapist", passwordHash: "h2" }))
         assert.strictEqual(again._tag, "EmailAlreadyRegistered")
         assert.isTrue(Option.isNone(yield* users.findCredentials(Email.make("nobody@clinic.test"))))
-        assert.strictEqual((yield* Effect.flip(users.findById(crypto.randomUUID() as any)))._tag, "NotFound")
+        assert.strictEqual((yield* Effect.flip(users.findById(UserId.make(crypto.randomUUID()))))._tag, "NotFound")
       }).pipe(Effect.provide(layer)))
   })

@@ -4,7 +4,7 @@ import { AuthSessionRepo, UserRepo } from "@clinic/repository"
 import type { Redacted } from "effect"
 import { DateTime, Duration, Effect, Option, Redacted as R } from "effect"
 import { ApiConfig, type AuthSettings } from "../ApiConfig.js"
-import { MediaUploads } from "./MediaUploads.js"
+import { AuthSessionMediaUploads } from "./AuthSessionMediaUploads.js"
 import * as Passwords from "./Passwords.js"
 import * as Tokens from "./Tokens.js"
 
@@ -70,7 +70,7 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
     const settings = (yield* ApiConfig).auth
     const users = yield* UserRepo
     const sessions = yield* AuthSessionRepo
-    const media = yield* MediaUploads
+    const media = yield* AuthSessionMediaUploads
     const params: Passwords.ScryptParams = { logN: settings.scryptLogN, r: 8, p: 1 }
     // An unknown email is checked against this hash, so that it costs what a wrong password costs
     // and response times do not tell which addresses have accounts.
@@ -159,5 +159,5 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
       idleTimeoutSeconds: Math.floor(Duration.toSeconds(settings.idleTimeout))
     } as const
   }),
-  dependencies: [MediaUploads.Default]
+  dependencies: [AuthSessionMediaUploads.Default]
 }) {}

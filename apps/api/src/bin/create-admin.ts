@@ -7,6 +7,7 @@
  * Runs the migrations first, on `DATABASE_URL` or the embedded server, like the app.
  */
 import { EmailInput, Password, User } from "@clinic/domain"
+import { Logging, Settings } from "@clinic/foundation"
 import { Database } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { NodeRuntime } from "@effect/platform-node"
@@ -27,9 +28,10 @@ const program = Effect.gen(function*() {
   const admin = yield* Effect.flatMap(Auth, (auth) => auth.createAccount(input, "admin")).pipe(
     Effect.provide(
       Auth.Default.pipe(
-        Layer.provide(ApiConfig.Default),
         Layer.provide(Repositories.layerPg),
-        Layer.provide(Database.layer)
+        Layer.provide(Database.layer),
+        // Every setting loads before the database starts.
+        Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig))
       )
     )
   )
@@ -42,5 +44,6 @@ program.pipe(
     Effect.logError(error._tag === "ParseError" ? `Invalid input:\n${error.message}` : String(error))
   ),
   Effect.tapDefect((defect) => Effect.logError("create-admin failed", defect)),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  Effect.provide(Logging.layer),
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )

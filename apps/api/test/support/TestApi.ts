@@ -1,61 +1,162 @@
-import { ClinicApi, type User } from "@clinic/domain"
+/**
+ * The one harness of the API's tests: the real API (`ServeLive`: error shape, request ids, every
+ * group) on `NodeHttpServer.layerTest`, over memory or Postgres stores, with the helpers tests
+ * use to call it. Memory setups take the memory `SqlClient` from `Repositories.layerMemory`
+ * (transactions are the identity, a query fails like a database that is down).
+ */
+import {
+  Authentication,
+  AuthSession,
+  AuthSessionId,
+  ClinicApi,
+  Unauthorized,
+  type User,
+  type UserId
+} from "@clinic/domain"
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
-import { IdempotencyRepo, layerMemory as RepositoriesMemory, layerPg as RepositoriesPg } from "@clinic/repository"
+import { RecordingsConfig } from "@clinic/recordings"
+import { IdempotencyRepo, UserRepo } from "@clinic/repository"
+import * as Repositories from "@clinic/repository/Repositories"
 import { makeTherapist } from "@clinic/repository/testing/Fixtures"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { at, startClock, T0 } from "@clinic/testing/TestTime"
-import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Duration, Effect, Layer } from "effect"
+import type { HttpClientResponse } from "@effect/platform"
+import { FileSystem, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
+import type { SqlClient } from "@effect/sql"
+import type { PgClient } from "@effect/sql-pg"
+import { ConfigProvider, DateTime, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import * as Path from "node:path"
+import { ApiConfig } from "../../src/ApiConfig.js"
+import { AuthenticationLive } from "../../src/AuthenticationLive.js"
 import { ServeLive } from "../../src/Http.js"
 import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
-import { configLayer, recordingsSettings } from "../TestApi.js"
-import { TestAuthentication } from "./TestAuthentication.js"
 
 export { at, makeTherapist, startClock, T0 }
 
-export const testConfig = (bookingHold: Duration.DurationInput = Duration.minutes(15)) =>
-  configLayer({ BOOKING_HOLD: `${Duration.toMillis(bookingHold)} millis` })
-
-/** The real API over the given repositories (and test sign-in), on a test HTTP server. */
-export const serve = <A, E, R, A2, E2, R2>(
-  repositories: Layer.Layer<A, E, R>,
-  recordings: Layer.Layer<A2, E2, R2>,
-  bookingHold?: Duration.DurationInput
-) =>
-  ServeLive.pipe(
-    Layer.provide(TestAuthentication),
-    Layer.provide(recordingsSettings(recordings, {})),
-    Layer.provideMerge(repositories),
-    Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provide(testConfig(bookingHold))
-  )
+// ---- configuration -------------------------------------------------------------------------
 
 /**
- * The real API over in-memory repositories, on a test HTTP server. Their `SqlClient` runs no
- * query (`/ready` is not what these tests are about) and its transactions are the identity.
+ * `settings` over the test defaults, as the process environment: a media and an audio folder of
+ * the test's own (removed with the layer), a cheap scrypt cost (the encoded hash carries it, so
+ * verification is unchanged) and no recordings worker unless a test starts one.
  */
-export const memoryRepositories = Layer.mergeAll(
-  RepositoriesMemory,
+const withSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, settings: Record<string, string>) =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const mediaDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-media-" })
+    const recordingsDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-recordings-" })
+    const values = new Map(Object.entries({
+      CLINIC_AUTH_SESSION_MEDIA_DIR: mediaDir,
+      API_SCRYPT_LOG_N: "10",
+      CLINIC_RECORDINGS_DIR: recordingsDir,
+      CLINIC_RECORDINGS_WORKER: "false",
+      ...settings
+    }))
+    return layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
+  })).pipe(Layer.provide(NodeFileSystem.layer))
+
+/** `ApiConfig` from `settings` over the test defaults. */
+export const testConfig = (settings: Record<string, string> = {}) => withSettings(ApiConfig.Default, settings)
+
+// ---- sign-in -------------------------------------------------------------------------------
+
+/**
+ * Test sign-in: the bearer token is the id of a user in the `UserRepo`. Enough to exercise
+ * ownership rules; the real token handling (`AuthenticationLive`) has tests of its own
+ * (`signIn: "tokens"`).
+ */
+export const TestAuthentication = Layer.effect(
+  Authentication,
+  Effect.gen(function*() {
+    const users = yield* UserRepo
+    return Authentication.of({
+      bearer: (token) =>
+        Effect.gen(function*() {
+          const user = yield* users.findById(Redacted.value(token) as UserId)
+          const now = yield* DateTime.now
+          const session = new AuthSession({
+            id: AuthSessionId.make(crypto.randomUUID()),
+            userId: user.id,
+            tokenHash: "test",
+            createdAt: now,
+            lastActiveAt: now,
+            expiresAt: DateTime.add(now, { days: 1 }),
+            userAgent: null,
+            ip: null
+          })
+          return { user, session }
+        }).pipe(Effect.catchTag("NotFound", () => Effect.fail(new Unauthorized({ message: "Unknown bearer token" }))))
+    })
+  })
+)
+
+// ---- servers -------------------------------------------------------------------------------
+
+/** Every store of the API in memory; `MemoryDb` and the memory `SqlClient` included. */
+export const memoryStores = Layer.mergeAll(
+  Repositories.layerMemory,
   IdempotencyRepo.layerMemory,
   OutboxStore.layerMemory,
   TaskStore.layerMemory
 )
-export const memoryServer = (bookingHold?: Duration.DurationInput) =>
-  serve(memoryRepositories, RecordingsMemory, bookingHold)
 
-/** The real API over a fresh Postgres database cloned from the migrated template. */
-export const postgresServer = (bookingHold?: Duration.DurationInput) =>
-  serve(
-    Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg).pipe(
-      Layer.provideMerge(TestDatabase.layer)
-    ),
-    RecordingsPg,
-    bookingHold
+/** Every store of the API on `database` (by default a fresh one cloned from the migrated template). */
+export const postgresStores = <E>(
+  database: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E> = TestDatabase.layer
+) =>
+  Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg).pipe(
+    Layer.provideMerge(database)
   )
 
-/** A typed client signed in as `user` (the test middleware takes the user id as token). */
+export interface ServerOptions {
+  /** Environment variables of the API and its recordings feature, over the test defaults. */
+  readonly settings?: Record<string, string>
+  /** `"user-id"` (default): the bearer token is a user id; `"tokens"`: real sessions and tokens. */
+  readonly signIn?: "user-id" | "tokens"
+}
+
+/**
+ * The real API over `stores` and the `recordings` services, on a test HTTP server. The stores,
+ * the recordings services, `ApiConfig` and the client stay reachable from the test.
+ */
+export const serve = <A, E, R, A2, E2, R2>(
+  stores: Layer.Layer<A, E, R>,
+  recordings: Layer.Layer<A2, E2, R2>,
+  options: ServerOptions = {}
+) =>
+  ServeLive.pipe(
+    Layer.provide(options.signIn === "tokens" ? AuthenticationLive : TestAuthentication),
+    Layer.provideMerge(withSettings(recordings, options.settings ?? {})),
+    Layer.provideMerge(stores),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(testConfig(options.settings))
+  )
+
+/** The real API over in-memory stores, on a test HTTP server. */
+export const memoryServer = (options: ServerOptions = {}) => serve(memoryStores, RecordingsMemory, options)
+
+/**
+ * The real API on Postgres, recordings included; `database` defaults to a fresh one (pass a built
+ * one to restart the API on the same data).
+ */
+export const postgresServer = <E = never>(
+  options: ServerOptions = {},
+  database?: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E>
+) => serve(postgresStores(database), RecordingsPg, options)
+
+// ---- clients -------------------------------------------------------------------------------
+
+/** The typed client, sending `token` (a real one: `signIn: "tokens"`) as its bearer token when given. */
+export const client = (token?: Redacted.Redacted<string>) =>
+  HttpApiClient.make(ClinicApi, {
+    transformClient: token === undefined
+      ? undefined
+      : HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(token)))
+  })
+
+/** A typed client signed in as `user` (test sign-in: the user id is the token). */
 export const clientFor = (user: User) =>
   HttpApiClient.make(ClinicApi, {
     transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(user.id))
@@ -69,14 +170,107 @@ export const therapistWithPatient = Effect.gen(function*() {
   return { user, client, patient }
 })
 
+export interface Answer {
+  readonly status: number
+  readonly headers: Record<string, string>
+  /**
+   * The raw JSON a client gets, read field by field: decoding it with the domain schemas would
+   * hide the very encoding these tests check.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw response JSON (see above)
+  readonly body: any
+}
+
+const answer = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(
+    response.text,
+    (text): Answer => ({
+      status: response.status,
+      headers: response.headers,
+      body: text === "" ? null : JSON.parse(text)
+    })
+  )
+
+/** Sends a request as `token` and returns the raw status, headers and JSON body. */
+export const send = (token: string, request: HttpClientRequest.HttpClientRequest) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => client.execute(HttpClientRequest.bearerToken(request, token))).pipe(
+    Effect.flatMap(answer),
+    Effect.scoped,
+    Effect.orDie
+  )
+
+export const get = (token: string, url: string) => send(token, HttpClientRequest.get(url))
+export const post = (token: string, url: string) => send(token, HttpClientRequest.post(url))
+export const putJson = (token: string, url: string, body: unknown) =>
+  send(token, HttpClientRequest.put(url).pipe(HttpClientRequest.bodyUnsafeJson(body)))
+
 /** `POST /bookings` by hand, to see the raw status and JSON body a client gets. */
 export const postBooking = (token: string, key: string | undefined, body: unknown) =>
-  Effect.gen(function*() {
-    const request = HttpClientRequest.post("/bookings").pipe(
-      HttpClientRequest.bearerToken(token),
+  send(
+    token,
+    HttpClientRequest.post("/bookings").pipe(
       HttpClientRequest.setHeaders(key === undefined ? {} : { "idempotency-key": key }),
       HttpClientRequest.bodyUnsafeJson(body)
     )
-    const response = yield* HttpClient.execute(request)
-    return { status: response.status, body: (yield* response.json) as any }
-  })
+  ).pipe(Effect.map(({ body, status }) => ({ status, body })))
+
+// ---- recordings ----------------------------------------------------------------------------
+
+export interface FilePart {
+  readonly name: string
+  readonly type: string
+  readonly bytes: Uint8Array
+}
+
+/** `POST /sessions` with the given fields and files, in the order given. */
+export const upload = (
+  token: string,
+  parts: ReadonlyArray<readonly [string, string | FilePart]>
+) => {
+  const form = new FormData()
+  for (const [key, value] of parts) {
+    if (typeof value === "string") form.append(key, value)
+    else form.append(key, new Blob([value.bytes], { type: value.type }), value.name)
+  }
+  return send(token, HttpClientRequest.post("/sessions").pipe(HttpClientRequest.bodyFormData(form)))
+}
+
+/** Every file under the recordings folder, relative to it (`.incoming/` included). */
+export const storedFiles = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const { storageDir } = yield* RecordingsConfig.RecordingsConfig
+  const entries = yield* fs.readDirectory(storageDir, { recursive: true }).pipe(Effect.orDie)
+  const files: Array<string> = []
+  for (const entry of entries) {
+    const info = yield* fs.stat(Path.join(storageDir, entry)).pipe(Effect.orDie)
+    if (info.type === "File") files.push(entry)
+  }
+  return files.sort()
+})
+
+/** The types of the events in the outbox not yet handed to subscribers (and hands them over). */
+export const publishedTypes = Effect.gen(function*() {
+  const store = yield* OutboxStore
+  let types: ReadonlyArray<string> = []
+  yield* store.dispatch(100, yield* DateTime.now, (events) =>
+    Effect.sync(() => {
+      types = events.map((event) => event.type)
+    }))
+  return types
+})
+
+/** Repeats `effect` (real time) until `done` holds, failing the test after `timeout`. */
+export const pollUntil = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean,
+  timeout: Duration.DurationInput
+) =>
+  effect.pipe(
+    Effect.filterOrFail(done, () => "not yet" as const),
+    Effect.retry({ while: (e) => e === "not yet", schedule: Schedule.spaced("50 millis") }),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`not done within ${Duration.format(timeout)}`)
+    }),
+    Effect.orDie
+  )

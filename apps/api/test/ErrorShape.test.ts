@@ -5,8 +5,8 @@ import { Effect, Layer, Logger } from "effect"
 import { RecordingsMemory } from "../src/Recordings.js"
 import {
   makeTherapist,
-  memoryRepositories,
   memoryServer,
+  memoryStores,
   serve,
   startClock,
   therapistWithPatient
@@ -28,12 +28,12 @@ const request = (
     return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) : text }
   })
 
-describe("service quality", () => {
+describe("error shape and request ids (@clinic/http ErrorShape)", () => {
   it.effect("validation errors are 400 HttpApiDecodeError naming the field", () =>
     Effect.gen(function*() {
       yield* startClock
       const { patient, user } = yield* therapistWithPatient
-      const cases: Array<[string, Effect.Effect<{ status: number; body: any }, any, any>, RegExp]> = [
+      const cases: Array<[string, ReturnType<typeof request>, RegExp]> = [
         [
           "ends before it starts",
           request("POST", "/bookings", {
@@ -165,7 +165,7 @@ describe("service quality", () => {
       assert.include(line!, "defect-1")
     }).pipe(
       Effect.provide(
-        serve(Layer.provideMerge(brokenBookings, memoryRepositories), RecordingsMemory).pipe(Layer.provide(capture))
+        serve(Layer.provideMerge(brokenBookings, memoryStores), RecordingsMemory).pipe(Layer.provide(capture))
       )
     )
   })

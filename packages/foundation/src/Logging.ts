@@ -1,0 +1,54 @@
+import type { ConfigError } from "effect"
+import { Cause, Config, Effect, Inspectable, Layer, Logger, LogLevel } from "effect"
+
+/** `LOG_FORMAT` and `LOG_LEVEL`, read by every process (apps, the launcher, the CLIs). */
+export const LoggingConfig = Config.all({
+  format: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
+  level: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+})
+
+const part = (value: unknown): string =>
+  typeof value === "string"
+    ? value
+    : value instanceof Error
+    ? value.message
+    : Inspectable.stringifyCircular(Inspectable.toJSON(value))
+
+/**
+ * One JSON object per line, with every annotation (`requestId`, `service`) and span. `message` is
+ * always one string: `Effect.log("a", b)` logs several values, which Effect's own JSON logger
+ * writes as an array, and a log pipeline that indexes `message` as text then drops the line.
+ */
+export const jsonLogger: Logger.Logger<unknown, string> = Logger.map(
+  Logger.structuredLogger,
+  (log) => Inspectable.stringifyCircular({ ...log, message: [log.message].flat().map(part).join(" ") })
+)
+
+/**
+ * The process's logger: JSON lines (`LOG_FORMAT=json`, the default) or a terminal's `pretty`
+ * output, at `LOG_LEVEL` and above (`Info` by default).
+ */
+export const layer: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(LoggingConfig, ({ format, level }) =>
+    Layer.merge(
+      Logger.replace(
+        Logger.defaultLogger,
+        format === "json" ? Logger.withConsoleLog(jsonLogger) : Logger.prettyLogger()
+      ),
+      Logger.minimumLogLevel(level)
+    ))
+)
+
+/**
+ * Runs a process's main program under `layer`, logging a failure (a bad setting, a port in use)
+ * through it rather than through `runMain`'s own report, which would come after the logger is
+ * gone and so ignore `LOG_FORMAT`. An interruption (SIGINT, SIGTERM) is a normal stop. Pair it
+ * with `NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })`.
+ */
+export const withProcessLogger = <A, E, R>(program: Effect.Effect<A, E, R>) =>
+  program.pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("the process failed", cause)
+    ),
+    Effect.provide(layer)
+  )

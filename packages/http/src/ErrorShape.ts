@@ -1,0 +1,125 @@
+import { InternalError, RouteNotFound } from "@clinic/domain"
+import {
+  HttpApiBuilder,
+  HttpApiError,
+  HttpApp,
+  HttpMiddleware,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import type { HttpApi, HttpApiGroup } from "@effect/platform"
+import type { Layer } from "effect"
+import { Cause, Effect, FiberRef, HashMap, Option } from "effect"
+
+const REQUEST_ID_HEADER = "x-request-id"
+// A caller's id is echoed into logs and headers, so only a plain token of sane length is trusted.
+const ACCEPTED_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+const currentRequestId = Effect.map(
+  FiberRef.get(FiberRef.currentLogAnnotations),
+  (annotations) => Option.getOrUndefined(HashMap.get(annotations, "requestId")) as string | undefined
+)
+
+const internalError = (cause: Cause.Cause<unknown>) =>
+  Effect.gen(function*() {
+    yield* Effect.logError("request failed unexpectedly", cause)
+    const requestId = yield* currentRequestId
+    return new InternalError({
+      message: "The server failed to handle this request; it has been logged",
+      ...(requestId === undefined ? {} : { requestId })
+    })
+  })
+
+const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map(String).join(".") || "request"
+
+type Issues = HttpApiError.HttpApiDecodeError["issues"]
+
+/**
+ * An optional field is `X | undefined` to the schema, so a bad value also reports "Expected
+ * undefined": noise beside the real problem with the same field, dropped.
+ */
+const relevantIssues = (issues: Issues): Issues =>
+  issues.filter((issue) =>
+    !(issue.message.startsWith("Expected undefined") &&
+      issues.some((other) => other !== issue && issuePath(other.path) === issuePath(issue.path)))
+  )
+
+/** `field: problem; other.field: problem`, one flat line the client can show. */
+export const describeIssues = (issues: Issues): string =>
+  issues.length === 0 ? "The request is invalid" : issues.map((i) => `${issuePath(i.path)}: ${i.message}`).join("; ")
+
+/** The failures this middleware answers with; an API using it declares them (`addError`). */
+export type ShapedFailure = HttpApiError.HttpApiDecodeError | InternalError | RouteNotFound
+
+const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
+  Effect.catchAllCause(app, (cause): Effect.Effect<never, ShapedFailure> => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    const failure = Cause.failureOption(cause)
+    // The platform reports an unreadable body as a defect, so server errors are looked for in both.
+    const error: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+    if (error instanceof HttpApiError.HttpApiDecodeError) {
+      const issues = relevantIssues(error.issues)
+      return Effect.fail(new HttpApiError.HttpApiDecodeError({ issues, message: describeIssues(issues) }))
+    }
+    if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
+      const url = new URL(error.request.url, "http://localhost")
+      return Effect.fail(
+        new RouteNotFound({
+          message: `No endpoint for ${error.request.method} ${url.pathname}`,
+          method: error.request.method,
+          path: url.pathname
+        })
+      )
+    }
+    if (HttpServerError.isServerError(error) && error._tag === "RequestError" && error.reason === "Decode") {
+      return Effect.fail(
+        new HttpApiError.HttpApiDecodeError({ issues: [], message: "body: not valid JSON for this endpoint" })
+      )
+    }
+    if (Option.isNone(failure) || HttpServerError.isServerError(error)) {
+      return Effect.flatMap(internalError(cause), Effect.fail)
+    }
+    // A typed error of an endpoint: the builder encodes it with its declared status.
+    return Effect.failCause(cause)
+  })
+
+/**
+ * Gives every failure of `api` the one error shape `{ _tag, message, ... }`: decode errors name
+ * their fields, unknown routes are a JSON 404 `RouteNotFound`, an unreadable body is a 400, and
+ * defects become a sanitized 500 `InternalError` (with the request id) whose cause (stack, SQL)
+ * only reaches the log. The API must declare `InternalError` and `RouteNotFound` (`addError`), so
+ * that the builder encodes them and the OpenAPI document lists them.
+ */
+export const layer = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+  api: [ShapedFailure] extends [E] ? HttpApi.HttpApi<Id, Groups, E, R>
+    : "the API must declare InternalError and RouteNotFound with addError"
+): Layer.Layer<never> =>
+  // The builder types a middleware by the API's own error union, which `shape` (written once for
+  // every API) cannot name; the conditional type above is the check that matters.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential over the API's errors
+  HttpApiBuilder.middleware(api as HttpApi.HttpApi<Id, Groups, E, R>, shape as any)
+
+/**
+ * Accepts the caller's `X-Request-Id` (or makes one), puts it on every log line of the request and
+ * echoes it. The header goes on through a pre-response handler: by the time a middleware gets the
+ * response back, the server has already sent it.
+ */
+export const withRequestId = HttpMiddleware.make((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const given = request.headers[REQUEST_ID_HEADER]
+    const requestId = given !== undefined && ACCEPTED_REQUEST_ID.test(given) ? given : crypto.randomUUID()
+    yield* HttpApp.appendPreResponseHandler((_request, response) =>
+      Effect.succeed(HttpServerResponse.setHeader(response, REQUEST_ID_HEADER, requestId))
+    )
+    return yield* Effect.annotateLogs(app, "requestId", requestId)
+  })
+)
+
+/**
+ * What `HttpApiBuilder.serve` wraps every request in: the request id outermost, so that the access
+ * log line carries it too.
+ */
+export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) =>
+  withRequestId(HttpMiddleware.logger(app))
