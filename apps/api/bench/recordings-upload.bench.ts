@@ -1,7 +1,7 @@
 import { projectRoot } from "@clinic/foundation"
 import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
- * `POST /sessions` with a 1 GiB recording through the API app in its own process, over HTTP on
+ * `POST /recordings` with a 1 GiB recording through the API app in its own process, over HTTP on
  * 127.0.0.1: throughput, and the API process's resident memory (idle, sampled peak, kernel high
  * water mark) against the target of a flat profile under 100 MiB above idle. Beside it, `cp` of the
  * same bytes to the same disk (and `cp` + `sync`, since the store fsyncs before answering). Results
@@ -79,7 +79,7 @@ const upload = (port: number, token: string, patientId: string, file: string) =>
   Effect.async<{ status: number; body: string }, Error>((resume) => {
     const boundary = `----clinic-bench-${crypto.randomUUID()}`
     const head = Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="patient_id"\r\n\r\n${patientId}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="patientId"\r\n\r\n${patientId}\r\n` +
         `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="session.mp3"\r\n` +
         `Content-Type: audio/mpeg\r\n\r\n`
     )
@@ -88,7 +88,7 @@ const upload = (port: number, token: string, patientId: string, file: string) =>
       host: "127.0.0.1",
       port,
       method: "POST",
-      path: "/sessions",
+      path: "/recordings",
       headers: {
         authorization: `Bearer ${token}`,
         "content-type": `multipart/form-data; boundary=${boundary}`,
@@ -143,14 +143,14 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, load: readonly [strin
   const cpus = Os.cpus()
   return [
     "<!-- recordings-upload:start -->",
-    "## `POST /sessions`: a 1 GiB recording",
+    "## `POST /recordings`: a 1 GiB recording",
     "",
     `- Date: ${started.toISOString()}`,
     `- Machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${
       Math.round(Os.totalmem() / 2 ** 30)
     } GiB RAM, ${Os.type()} ${Os.release()}, Node ${process.version}`,
     "- Command: `pnpm bench` (runs `apps/api/bench/recordings-upload.bench.ts`)",
-    `- Upload: ${SIZE / MIB} MiB multipart (\`patient_id\`, \`file\`) streamed from disk by a node:http client in ` +
+    `- Upload: ${SIZE / MIB} MiB multipart (\`patientId\`, \`file\`) streamed from disk by a node:http client in ` +
     "the bench process to the API app (real handlers, Postgres repositories, embedded PostgreSQL 17) in its own " +
     "process on 127.0.0.1; the store writes `.incoming/<id>.part`, hashes it, fsyncs and renames it. Time is " +
     "from the first byte sent to the 201. RSS from `/proc/<pid>/status` of the API process: idle (after " +

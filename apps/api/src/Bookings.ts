@@ -1,4 +1,11 @@
-import type { BookingStatus, CreateBooking, IdempotencyKeyReused, InvalidCursor, UserId } from "@clinic/domain"
+import type {
+  BookingStatus,
+  CreateBooking,
+  IdempotencyKeyReused,
+  InvalidCursor,
+  Pagination,
+  UserId
+} from "@clinic/domain"
 import {
   Booking,
   BookingId,
@@ -7,7 +14,9 @@ import {
   DEFAULT_PAGE_LIMIT,
   HoldExpired,
   InvalidTransition,
-  NotFound
+  makeCursor,
+  NotFound,
+  toPage
 } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
 import { BookingRepo, IdempotencyRepo, PatientRepo } from "@clinic/repository"
@@ -15,7 +24,6 @@ import { SqlClient, SqlError } from "@effect/sql"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { ApiConfig } from "./ApiConfig.js"
-import { makeCursor, toPage } from "./Cursor.js"
 
 const bookingCursor = makeCursor(Schema.Struct({ startsAt: Schema.DateTimeUtc, id: BookingId }))
 
@@ -162,7 +170,11 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
     const list = (
       therapistId: UserId,
       params: BookingListParams
-    ): Effect.Effect<{ items: ReadonlyArray<Booking>; nextCursor: string | null }, InvalidCursor> =>
+    ): Effect.Effect<
+      { readonly items: ReadonlyArray<Booking>; readonly nextCursor: string | null },
+      InvalidCursor,
+      Pagination
+    > =>
       Effect.gen(function*() {
         const after = yield* bookingCursor.decode(params.cursor)
         const limit = params.limit ?? DEFAULT_PAGE_LIMIT
@@ -173,7 +185,7 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
           limit: limit + 1,
           after
         })
-        return toPage(rows, limit, (last) => bookingCursor.encode({ startsAt: last.startsAt, id: last.id }))
+        return yield* toPage(rows, limit, (last) => bookingCursor.encode({ startsAt: last.startsAt, id: last.id }))
       }).pipe(Effect.withSpan("Bookings.list"))
 
     const get = (therapistId: UserId, id: BookingId) =>

@@ -8,6 +8,7 @@ import { AuthenticationLive } from "./AuthenticationLive.js"
 import { AuthLive } from "./AuthHandlers.js"
 import { BookingsLive } from "./BookingsHandlers.js"
 import { CalendarFeedLive, CalendarLive } from "./CalendarHandlers.js"
+import * as Cursor from "./Cursor.js"
 import { PatientsLive } from "./PatientsHandlers.js"
 import { RecordingsLive } from "./RecordingsHandlers.js"
 
@@ -20,7 +21,8 @@ export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
     CalendarLive,
     CalendarFeedLive,
     RecordingsLive
-  ])
+  ]),
+  Layer.provide(Cursor.layer)
 )
 
 /**

@@ -1,8 +1,7 @@
-import type { CreatePatient, InvalidCursor, NotFound, Patient, UpdatePatient, UserId } from "@clinic/domain"
-import { DEFAULT_PAGE_LIMIT, PatientId } from "@clinic/domain"
+import type { CreatePatient, InvalidCursor, NotFound, Pagination, Patient, UpdatePatient, UserId } from "@clinic/domain"
+import { DEFAULT_PAGE_LIMIT, makeCursor, PatientId, toPage } from "@clinic/domain"
 import { type PatientPatch, PatientRepo } from "@clinic/repository"
 import { Effect, Schema } from "effect"
-import { makeCursor, toPage } from "./Cursor.js"
 
 // A field left out of a PATCH stays as it is; only `null` clears it.
 const present = (patch: UpdatePatient): PatientPatch =>
@@ -30,12 +29,16 @@ export class Patients extends Effect.Service<Patients>()("@clinic/api/Patients",
       list: (
         therapistId: UserId,
         page: { readonly limit?: number | undefined; readonly cursor?: string | undefined }
-      ): Effect.Effect<{ items: ReadonlyArray<Patient>; nextCursor: string | null }, InvalidCursor> =>
+      ): Effect.Effect<
+        { readonly items: ReadonlyArray<Patient>; readonly nextCursor: string | null },
+        InvalidCursor,
+        Pagination
+      > =>
         Effect.gen(function*() {
           const after = yield* patientCursor.decode(page.cursor)
           const limit = page.limit ?? DEFAULT_PAGE_LIMIT
           const rows = yield* patients.list(therapistId, { limit: limit + 1, after })
-          return toPage(rows, limit, (last) => patientCursor.encode({ createdAt: last.createdAt, id: last.id }))
+          return yield* toPage(rows, limit, (last) => patientCursor.encode({ createdAt: last.createdAt, id: last.id }))
         }).pipe(Effect.withSpan("Patients.list"))
     } as const
   })

@@ -1,49 +1,25 @@
-import {
-  NoteExtractor,
-  Pipeline,
-  RateLimiter,
-  RecordingRepo,
-  RecordingsConfig,
-  RecordingService,
-  RecordingStore,
-  Transcriber,
-  UnitOfWork
-} from "@clinic/recordings"
+import { Pipeline, RecordingQueries, RecordingsConfig, RecordingSteps, RecordingUploads } from "@clinic/recordings"
 import { NodeFileSystem, NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 
 /**
- * The recordings feature's services (configuration from the environment): the service over its
- * repository, rate limiter, audio folder and providers. The task and outbox stores its pipeline
- * writes to are the app's own, provided once at the root, so that every feature shares them. The
- * `*Pg` and `*Memory` variants differ only in where state lives.
+ * The recordings feature's services, configured from the environment. Where their state lives is
+ * the repositories' business (`Repositories.layerPg` or `layerMemory`, with the matching
+ * `SqlClient`); the task and outbox stores are the app's own, provided once at the root.
  */
-const service = RecordingService.layer.pipe(
-  Layer.provideMerge(Layer.mergeAll(RecordingStore.RecordingStore.layer, Transcriber.layer, NoteExtractor.layer)),
+export const Recordings = Layer.mergeAll(
+  RecordingUploads.RecordingUploads.Default,
+  RecordingSteps.RecordingSteps.Default,
+  RecordingQueries.RecordingQueries.Default,
+  Pipeline.RecordingPipeline.Default
+).pipe(
+  Layer.provideMerge(RecordingsConfig.RecordingsConfig.layer),
   Layer.provide(Layer.merge(NodeFileSystem.layer, NodeHttpClient.layerUndici))
 )
 
-export const RecordingsPg = service.pipe(
-  Layer.provideMerge(
-    Layer.mergeAll(
-      RecordingRepo.layerPg,
-      RateLimiter.layerPg,
-      UnitOfWork.layerPg
-    )
-  ),
-  Layer.provideMerge(RecordingsConfig.RecordingsConfig.layer)
-)
-
-export const RecordingsMemory = service.pipe(
-  Layer.provideMerge(
-    Layer.mergeAll(
-      RecordingRepo.layerMemory,
-      RateLimiter.layerMemory,
-      UnitOfWork.layerMemory
-    )
-  ),
-  Layer.provideMerge(RecordingsConfig.RecordingsConfig.layer)
-)
+/** The same layer under the names callers used while it had a Postgres and a memory variant. */
+export const RecordingsPg = Recordings
+export const RecordingsMemory = Recordings
 
 /**
  * The `recordings` queue's worker in the API process, unless `CLINIC_RECORDINGS_WORKER=false`

@@ -1,8 +1,6 @@
 import type { RateLimited } from "@clinic/domain"
-import { ClinicApi, CurrentUser, Recording } from "@clinic/domain"
-import type { OutboxStore } from "@clinic/events"
-import type { TaskStore } from "@clinic/queue"
-import { Pipeline, RateLimiter, RecordingService } from "@clinic/recordings"
+import { ClinicApi, CurrentUser } from "@clinic/domain"
+import { Pipeline, RateLimiter, RecordingQueries, RecordingSteps, RecordingUploads } from "@clinic/recordings"
 import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 
@@ -28,42 +26,32 @@ const withRateLimitHeaders = <A extends { readonly rateLimit: RateLimiter.RateLi
     )
   )
 
+/** Maps the recordings services' results to HTTP; every rule lives in @clinic/recordings. */
 export const RecordingsLive = HttpApiBuilder.group(ClinicApi, "recordings", (handlers) =>
   Effect.gen(function*() {
-    const service = yield* RecordingService.RecordingService
-    const pipeline = yield* Effect.context<TaskStore | OutboxStore>()
-    const view = (recording: Recording) => {
-      const waitingReason = service.waitingReason(recording)
-      return waitingReason === undefined ? recording : new Recording({ ...recording, waitingReason })
-    }
+    const uploads = yield* RecordingUploads.RecordingUploads
+    const steps = yield* RecordingSteps.RecordingSteps
+    const queries = yield* RecordingQueries.RecordingQueries
+    const pipeline = yield* Pipeline.RecordingPipeline
     return handlers
       .handle("upload", ({ payload }) =>
-        Effect.flatMap(CurrentUser, ({ user }) =>
-          service.upload(
-            user.id,
-            payload,
-            (recording) => Effect.provide(Pipeline.onUploaded(recording), pipeline)
-          )).pipe(withRateLimitHeaders, Effect.map(({ recording }) => view(recording))))
-      .handle("list", ({ urlParams }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => service.list(user.id, urlParams)).pipe(
-          Effect.map((page) => ({ ...page, items: page.items.map(view) }))
+        Effect.flatMap(CurrentUser, ({ user }) => uploads.upload(user.id, payload)).pipe(
+          withRateLimitHeaders,
+          Effect.map(({ recording }) => queries.view(recording))
         ))
-      .handle("get", ({ path }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => service.get(user.id, path.id)).pipe(Effect.map(view)))
-      .handle("notes", ({ path }) =>
-        Effect.flatMap(CurrentUser, ({ user }) => service.notes(user.id, path.id)))
+      .handle("list", ({ urlParams }) => Effect.flatMap(CurrentUser, ({ user }) => queries.list(user.id, urlParams)))
+      .handle("get", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => queries.get(user.id, path.id)))
+      .handle("remove", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => uploads.remove(user.id, path.id)))
+      .handle("notes", ({ path }) => Effect.flatMap(CurrentUser, ({ user }) => queries.notes(user.id, path.id)))
       .handle("extractNotes", ({ path }) =>
         Effect.flatMap(CurrentUser, ({ user }) =>
-          service.requestNotes(user.id, path.id)).pipe(
+          pipeline.requestNotes(user.id, path.id)).pipe(
             withRateLimitHeaders,
-            Effect.tap(({ recording }) =>
-              Effect.provide(Pipeline.onNotesRequested(recording), pipeline)
-            ),
-            Effect.map(({ recording }) => view(recording))
+            Effect.map(({ recording }) => queries.view(recording))
           ))
       .handle("supplyTranscript", ({ path, payload }) =>
         Effect.flatMap(CurrentUser, ({ user }) =>
-          service.supplyTranscript(user.id, path.id, payload)).pipe(
-            Effect.map(view)
+          steps.supplyTranscript(user.id, path.id, payload)).pipe(
+            Effect.map(queries.view)
           ))
   }))

@@ -1,5 +1,6 @@
 import { TaskQueue, TaskStore, Worker } from "@clinic/queue"
-import { Pipeline, RecordingRepo } from "@clinic/recordings"
+import { Pipeline } from "@clinic/recordings"
+import { RecordingRepo } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
@@ -49,12 +50,12 @@ describe("recordings pipeline (memory, TestClock)", () => {
       const fake = yield* FakeOpenAi.make([serverError, transcription, completion])
       yield* Effect.gen(function*() {
         const { patient, user } = yield* therapistWithPatient
-        const created = (yield* upload(user.id, [["patient_id", patient.id], ["file", file]])).body
+        const created = (yield* upload(user.id, [["patientId", patient.id], ["file", file]])).body
         assert.isUndefined(created.waitingReason)
 
         const first = yield* drain
         assert.deepStrictEqual(first.map((r) => [r.name, r.outcome]), [["recording.transcribe", "retried"]])
-        assert.strictEqual((yield* get(user.id, `/sessions/${created.id}`)).body.status, "transcribing")
+        assert.strictEqual((yield* get(user.id, `/recordings/${created.id}`)).body.status, "transcribing")
         assert.deepStrictEqual(yield* drain, [], "nothing is due before the backoff")
 
         yield* TestClock.adjust("1 minute")
@@ -63,11 +64,11 @@ describe("recordings pipeline (memory, TestClock)", () => {
           ["recording.transcribe", "succeeded"],
           ["recording.extract-notes", "succeeded"]
         ])
-        const done = (yield* get(user.id, `/sessions/${created.id}`)).body
+        const done = (yield* get(user.id, `/recordings/${created.id}`)).body
         assert.strictEqual(done.status, "completed")
         assert.strictEqual(done.attempts, 3, "two transcription attempts and one extraction")
         assert.isNull(done.error)
-        const got = yield* get(user.id, `/sessions/${created.id}/notes`)
+        const got = yield* get(user.id, `/recordings/${created.id}/notes`)
         assert.strictEqual(got.status, 200)
         assert.deepStrictEqual(got.body.notes, notes)
         assert.deepStrictEqual(yield* paths(fake), [
@@ -85,19 +86,19 @@ describe("recordings pipeline (memory, TestClock)", () => {
       const fake = yield* FakeOpenAi.make([serverError])
       yield* Effect.gen(function*() {
         const { patient, user } = yield* therapistWithPatient
-        const created = (yield* upload(user.id, [["patient_id", patient.id], ["file", file]])).body
+        const created = (yield* upload(user.id, [["patientId", patient.id], ["file", file]])).body
         const outcomes: Array<string> = []
         for (let i = 0; i < 5; i++) {
           outcomes.push(...(yield* drain).map((r) => r.outcome))
           yield* TestClock.adjust("1 hour")
         }
         assert.deepStrictEqual(outcomes, ["retried", "retried", "retried", "retried", "succeeded"])
-        const failed = (yield* get(user.id, `/sessions/${created.id}`)).body
+        const failed = (yield* get(user.id, `/recordings/${created.id}`)).body
         assert.strictEqual(failed.status, "failed")
         assert.strictEqual(failed.attempts, 5)
         assert.match(failed.error, /gave up after 5 attempts/)
         assert.deepStrictEqual(yield* publishedTypes, ["recording.uploaded", "recording.failed"])
-        assert.strictEqual((yield* get(user.id, `/sessions/${created.id}/notes`)).status, 404)
+        assert.strictEqual((yield* get(user.id, `/recordings/${created.id}/notes`)).status, 404)
       }).pipe(Effect.provide(Layer.merge(memoryServer({ settings: provider(fake.baseUrl) }), NodeFileSystem.layer)))
     }))
 
@@ -107,9 +108,9 @@ describe("recordings pipeline (memory, TestClock)", () => {
       const fake = yield* FakeOpenAi.make([FakeOpenAi.json(400, { error: { message: "Invalid file format." } })])
       yield* Effect.gen(function*() {
         const { patient, user } = yield* therapistWithPatient
-        const created = (yield* upload(user.id, [["patient_id", patient.id], ["file", file]])).body
+        const created = (yield* upload(user.id, [["patientId", patient.id], ["file", file]])).body
         assert.deepStrictEqual((yield* drain).map((r) => r.outcome), ["succeeded"])
-        const failed = (yield* get(user.id, `/sessions/${created.id}`)).body
+        const failed = (yield* get(user.id, `/recordings/${created.id}`)).body
         assert.strictEqual(failed.status, "failed")
         assert.strictEqual(failed.attempts, 1)
         assert.match(failed.error, /Invalid file format/)
@@ -120,7 +121,7 @@ describe("recordings pipeline (memory, TestClock)", () => {
 
 const waitForStatus = (token: string, id: string, status: string) =>
   pollUntil(
-    get(token, `/sessions/${id}`),
+    get(token, `/recordings/${id}`),
     (res) => res.body.status === status,
     Duration.seconds(30)
   )
@@ -136,7 +137,7 @@ describe("recordings pipeline (Postgres, real worker)", () => {
         yield* Effect.gen(function*() {
           const { patient, user } = yield* therapistWithPatient
           // No worker yet: the upload's transaction left the task behind it.
-          const created = (yield* upload(user.id, [["patient_id", patient.id], ["file", file]])).body
+          const created = (yield* upload(user.id, [["patientId", patient.id], ["file", file]])).body
           const pending = yield* Effect.flatMap(TaskStore, (s) => s.list({ queue: Pipeline.QUEUE, limit: 10 }))
           assert.deepStrictEqual(pending.map((t) => [t.name, t.status]), [["recording.transcribe", "pending"]])
 
@@ -149,7 +150,7 @@ describe("recordings pipeline (Postgres, real worker)", () => {
           const first = yield* worker()
           yield* fake.firstRequest
           yield* Scope.close(first, Exit.void)
-          const stopped = yield* get(user.id, `/sessions/${created.id}`)
+          const stopped = yield* get(user.id, `/recordings/${created.id}`)
           assert.strictEqual(stopped.body.status, "transcribing")
 
           const second = yield* worker()
@@ -178,7 +179,7 @@ describe("recordings pipeline (Postgres, real worker)", () => {
             idempotencyKey: `recording.transcribe:${created.id}:${created.sha256}`
           })
           assert.isFalse(again.inserted)
-          assert.deepStrictEqual((yield* get(user.id, `/sessions/${created.id}/notes`)).body.notes, notes)
+          assert.deepStrictEqual((yield* get(user.id, `/recordings/${created.id}/notes`)).body.notes, notes)
         }).pipe(
           Effect.provide(
             Layer.merge(postgresServer({ settings: provider(fake.baseUrl) }, database), NodeFileSystem.layer)
@@ -200,14 +201,14 @@ describe("recordings pipeline (Postgres, real worker)", () => {
         )
         const { created, user } = yield* Effect.gen(function*() {
           const { patient, user } = yield* therapistWithPatient
-          const created = (yield* upload(user.id, [["patient_id", patient.id], ["file", file]])).body
+          const created = (yield* upload(user.id, [["patientId", patient.id], ["file", file]])).body
           assert.match(created.waitingReason, /No transcription provider is configured/)
           // The step finds no provider: it ends without spending attempts, the recording stays.
           assert.deepStrictEqual((yield* drain).map((r) => [r.name, r.outcome]), [[
             "recording.transcribe",
             "succeeded"
           ]])
-          const waiting = (yield* get(user.id, `/sessions/${created.id}`)).body
+          const waiting = (yield* get(user.id, `/recordings/${created.id}`)).body
           assert.strictEqual(waiting.status, "uploaded")
           assert.strictEqual(waiting.attempts, 0)
           assert.match(waiting.waitingReason, /CLINIC_RECORDINGS_PROVIDER_BASE_URL/)
@@ -229,7 +230,7 @@ describe("recordings pipeline (Postgres, real worker)", () => {
           yield* Pipeline.resume
           const tasks = yield* Effect.flatMap(TaskStore, (s) => s.list({ queue: Pipeline.QUEUE, limit: 10 }))
           assert.strictEqual(tasks.filter((t) => t.status === "pending").length, 0)
-          const row = yield* Effect.flatMap(RecordingRepo.RecordingRepo, (r) => r.findById(created.id))
+          const row = yield* Effect.flatMap(RecordingRepo, (r) => r.findById(created.id))
           assert.strictEqual(row.status, "completed")
         }).pipe(
           Effect.provide(

@@ -1,13 +1,10 @@
 import { Storage } from "@clinic/repository"
+import { FileStore } from "@clinic/storage"
+import { NodeFileSystem } from "@effect/platform-node"
 import { Context, Effect, Layer, Ref } from "effect"
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 
 /** What a removal did: files gone (or already absent) and files that could not be removed. */
-export interface MediaRemoval {
-  readonly removed: ReadonlyArray<string>
-  readonly failed: ReadonlyArray<string>
-}
+export type MediaRemoval = FileStore.Removal
 
 export interface MediaStoreShape {
   /**
@@ -19,41 +16,17 @@ export interface MediaStoreShape {
 
 export class MediaStore extends Context.Tag("@clinic/cleanup/MediaStore")<MediaStore, MediaStoreShape>() {
   /**
-   * Files on the local disk under `CLINIC_AUTH_SESSION_MEDIA_DIR`. Relative paths resolve against it; a path
-   * that resolves outside it is refused, so a bad row can never delete an arbitrary file.
+   * The file store of `CLINIC_AUTH_SESSION_MEDIA_DIR` (`@clinic/storage`), the folder the API writes auth session
+   * media to: a path outside it, or a name it did not generate, is refused, so a bad row can never
+   * delete an arbitrary file.
    */
   static readonly layer = Layer.effect(
     MediaStore,
     Effect.gen(function*() {
-      const root = yield* Storage.authSessionMediaDir
-      const removeOne = (path: string) => {
-        const resolved = Path.resolve(root, path)
-        const inside = resolved.startsWith(root + Path.sep)
-        return inside
-          ? Effect.tryPromise(() => Fs.rm(resolved, { force: true })).pipe(
-            Effect.as(true),
-            Effect.catchAll((error) => Effect.as(Effect.logWarning("media file not removed", error), false))
-          )
-          : Effect.as(
-            Effect.logWarning("media path outside the media folder refused").pipe(
-              Effect.annotateLogs({ path, root })
-            ),
-            false
-          )
-      }
-      return MediaStore.of({
-        remove: (paths) =>
-          Effect.forEach(paths, (path) => Effect.map(removeOne(path), (ok) => [path, ok] as const), {
-            concurrency: 8
-          }).pipe(
-            Effect.map((results) => ({
-              removed: results.filter(([, ok]) => ok).map(([path]) => path),
-              failed: results.filter(([, ok]) => !ok).map(([path]) => path)
-            }))
-          )
-      })
+      const files = yield* FileStore.make(yield* Storage.authSessionMediaDir)
+      return MediaStore.of({ remove: files.remove })
     })
-  )
+  ).pipe(Layer.provide(NodeFileSystem.layer))
 }
 
 /** The paths the memory store was asked to remove, in order; tests read it. */

@@ -6,15 +6,19 @@ import * as Path from "node:path"
 import { MediaStore } from "../src/MediaStore.js"
 
 describe("MediaStore.layer (node fs)", () => {
-  it.live("removes files under the media folder, treats missing ones as removed, refuses paths outside it", () =>
+  it.live("removes stored files of the media folder, treats missing ones as removed, refuses any other path", () =>
     Effect.gen(function*() {
       const parent = yield* Effect.acquireRelease(
         Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "clinic-media-"))),
         (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
       )
       const root = Path.join(parent, "media")
-      yield* Effect.promise(() => Fs.mkdir(Path.join(root, "sessions"), { recursive: true }))
-      yield* Effect.promise(() => Fs.writeFile(Path.join(root, "sessions", "a.png"), "a"))
+      const stored = `${crypto.randomUUID()}.png`
+      const gone = `${crypto.randomUUID()}.png`
+      yield* Effect.promise(() => Fs.mkdir(root, { recursive: true }))
+      yield* Effect.promise(() => Fs.writeFile(Path.join(root, stored), "a"))
+      // A file the store did not name, inside the folder, and one outside it.
+      yield* Effect.promise(() => Fs.writeFile(Path.join(root, "notes.txt"), "keep"))
       const outside = Path.join(parent, "keep.txt")
       yield* Effect.promise(() => Fs.writeFile(outside, "keep"))
 
@@ -27,11 +31,12 @@ describe("MediaStore.layer (node fs)", () => {
           )
         )
       )
-      const result = yield* store.remove(["sessions/a.png", "sessions/gone.png", "../keep.txt", outside])
-      assert.deepStrictEqual(result.removed, ["sessions/a.png", "sessions/gone.png"])
-      assert.deepStrictEqual(result.failed, ["../keep.txt", outside])
+      const result = yield* store.remove([Path.join(root, stored), gone, "../keep.txt", outside, "notes.txt"])
+      assert.deepStrictEqual(result.removed, [Path.join(root, stored), gone])
+      assert.deepStrictEqual(result.failed, ["../keep.txt", outside, "notes.txt"])
       const exists = (path: string) => Effect.promise(() => Fs.access(path).then(() => true, () => false))
-      assert.isFalse(yield* exists(Path.join(root, "sessions", "a.png")))
+      assert.isFalse(yield* exists(Path.join(root, stored)))
       assert.isTrue(yield* exists(outside))
+      assert.isTrue(yield* exists(Path.join(root, "notes.txt")))
     }).pipe(Effect.scoped))
 })

@@ -1,9 +1,11 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
 import type { DateTime } from "effect"
-import { Either, Encoding, Option, ParseResult, Schema } from "effect"
+import { Either, Option, Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { InvalidTransition, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
+import { InvalidCursor } from "./HttpErrors.js"
 import { PatientId, UserId } from "./Ids.js"
+import { Page, PageParams } from "./Pagination.js"
 import { Timestamp } from "./Timestamp.js"
 
 export const RecordingId = Schema.UUID.pipe(Schema.brand("RecordingId"))
@@ -197,52 +199,31 @@ export const transition = (
 // ---------------------------------------------------------------------------------------------
 // HTTP contract
 
-/** Keyset position in (createdAt desc, id desc) order, sent to clients as an opaque string. */
+/** Keyset position in (createdAt desc, id desc) order, sealed into an opaque cursor for clients. */
 export class RecordingCursorPosition extends Schema.Class<RecordingCursorPosition>("RecordingCursorPosition")({
   createdAt: Schema.DateTimeUtc,
   id: RecordingId
 }) {}
 
-const cursorJson = Schema.parseJson(RecordingCursorPosition)
-
-export const RecordingCursor = Schema.transformOrFail(Schema.String, Schema.typeSchema(RecordingCursorPosition), {
-  strict: true,
-  decode: (input, _options, ast) =>
-    Either.match(Encoding.decodeBase64UrlString(input), {
-      onLeft: () => ParseResult.fail(new ParseResult.Type(ast, input, "Invalid cursor")),
-      onRight: (json) =>
-        ParseResult.mapError(
-          ParseResult.decodeUnknown(cursorJson)(json),
-          () => new ParseResult.Type(ast, input, "Invalid cursor")
-        )
-    }),
-  encode: (position) => ParseResult.map(ParseResult.encode(cursorJson)(position), Encoding.encodeBase64Url)
-}).annotations({ identifier: "RecordingCursor" })
-
-export const RecordingListLimit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
-
 export const ListRecordingsParams = Schema.Struct({
-  patient_id: Schema.optional(PatientId),
+  patientId: Schema.optional(PatientId),
   status: Schema.optional(RecordingStatus),
-  limit: Schema.optionalWith(RecordingListLimit, { default: () => 20 }),
-  cursor: Schema.optional(RecordingCursor)
+  ...PageParams
 })
 export type ListRecordingsParams = typeof ListRecordingsParams.Type
 
-export class RecordingPage extends Schema.Class<RecordingPage>("RecordingPage")({
-  items: Schema.Array(Recording),
-  nextCursor: Schema.NullOr(Schema.String)
-}) {}
+export const RecordingPage = Page(Recording, "RecordingPage")
+export type RecordingPage = typeof RecordingPage.Type
 
 export const RecordingPath = Schema.Struct({ id: RecordingId })
 
 /**
- * The upload form: `patient_id` and `file`. Declared as a multipart *stream* so that the handler
+ * The upload form: `patientId` and `file`. Declared as a multipart *stream* so that the handler
  * receives the parts as they arrive and writes the file to disk without buffering it; the handler
  * checks for missing parts itself (`MissingField`).
  */
 export const UploadRecordingForm = HttpApiSchema.MultipartStream(
-  Schema.Struct({ patient_id: PatientId, file: Multipart.SingleFileSchema }),
+  Schema.Struct({ patientId: PatientId, file: Multipart.SingleFileSchema }),
   // The file's size is enforced while it is written (413), not by the parser.
   { maxParts: Option.some(8), maxFieldSize: 64 * 1024 }
 )
@@ -254,7 +235,7 @@ export const SupplyTranscript = Schema.Struct({
 
 export class RecordingsApi extends HttpApiGroup.make("recordings")
   .add(
-    HttpApiEndpoint.post("upload", "/sessions")
+    HttpApiEndpoint.post("upload", "/recordings")
       .setPayload(UploadRecordingForm)
       .addSuccess(Recording, { status: 201 })
       .addError(NotFound)
@@ -267,24 +248,35 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(RateLimited)
   )
   .add(
-    HttpApiEndpoint.get("list", "/sessions")
+    HttpApiEndpoint.get("list", "/recordings")
       .setUrlParams(ListRecordingsParams)
       .addSuccess(RecordingPage)
+      .addError(InvalidCursor)
   )
   .add(
-    HttpApiEndpoint.get("get", "/sessions/:id")
+    HttpApiEndpoint.get("get", "/recordings/:id")
       .setPath(RecordingPath)
       .addSuccess(Recording)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.get("notes", "/sessions/:id/notes")
+    HttpApiEndpoint.del("remove", "/recordings/:id")
+      .setPath(RecordingPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(NotFound)
+      .annotate(
+        OpenApi.Description,
+        "Deletes the recording with its audio file, transcript and notes. Another therapist's recording is a 404."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("notes", "/recordings/:id/notes")
       .setPath(RecordingPath)
       .addSuccess(RecordingNotes)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.post("extractNotes", "/sessions/:id/extract-notes")
+    HttpApiEndpoint.post("extractNotes", "/recordings/:id/extract-notes")
       .setPath(RecordingPath)
       .addSuccess(Recording, { status: 202 })
       .addError(NotFound)
@@ -293,7 +285,7 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(RateLimited)
   )
   .add(
-    HttpApiEndpoint.put("supplyTranscript", "/sessions/:id/transcript")
+    HttpApiEndpoint.put("supplyTranscript", "/recordings/:id/transcript")
       .setPath(RecordingPath)
       .setPayload(SupplyTranscript)
       .addSuccess(Recording)
@@ -301,10 +293,11 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(InvalidTransition)
   )
   .middleware(Authentication)
-  .annotate(OpenApi.Title, "Therapy session recordings")
+  .annotate(OpenApi.Title, "Recordings")
   .annotate(
     OpenApi.Description,
-    "Uploads are accepted even when no transcription provider is configured: they wait in `uploaded` " +
+    "Therapy recordings: upload audio, get a transcript and clinical notes. " +
+      "Uploads are accepted even when no transcription provider is configured: they wait in `uploaded` " +
       "until one is."
   )
 {}

@@ -1,6 +1,6 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Either, Schema } from "effect"
+import { DateTime, Either, Schema } from "effect"
 import type { RecordingStatus } from "../src/index.js"
 import {
   ClinicalNotes,
@@ -8,8 +8,6 @@ import {
   PatientId,
   RateLimited,
   Recording,
-  RecordingCursor,
-  RecordingCursorPosition,
   RecordingId,
   RecordingPath,
   RecordingsApi,
@@ -84,23 +82,7 @@ describe("Recording status transitions", () => {
 })
 
 describe("Recording contract schemas", () => {
-  it.effect("a cursor round-trips and garbage is refused", () =>
-    Effect.gen(function*() {
-      const position = new RecordingCursorPosition({
-        createdAt: T0,
-        id: RecordingId.make("0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2f")
-      })
-      const encoded = yield* Schema.encode(RecordingCursor)(position)
-      assert.match(encoded, /^[A-Za-z0-9_-]+$/)
-      const decoded = yield* Schema.decode(RecordingCursor)(encoded)
-      assert.strictEqual(decoded.id, position.id)
-      assert.strictEqual(decoded.createdAt.epochMillis, T0.epochMillis)
-      for (const bad of ["", "not a cursor", "e30", "'; DROP TABLE recordings; --"]) {
-        assert.isTrue(Either.isLeft(Schema.decodeEither(RecordingCursor)(bad)), bad)
-      }
-    }))
-
-  it("a malformed session id in the path is refused (400), a UUID accepted", () => {
+  it("a malformed recording id in the path is refused (400), a UUID accepted", () => {
     for (const id of ["abc", "1", "../etc", "0b6c5d3e-7a3f-4c51-9d0e-2a4b8c6d1e2", "' OR 1=1 --"]) {
       assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(RecordingPath)({ id })), id)
     }
@@ -111,7 +93,7 @@ describe("Recording contract schemas", () => {
 
   it("list params: limit 1..100 with a default, unknown status and malformed ids refused", () => {
     const decode = Schema.decodeUnknownEither(ListRecordingsParams)
-    assert.strictEqual(Either.getOrThrow(decode({})).limit, 20)
+    assert.strictEqual(Either.getOrThrow(decode({})).limit, undefined)
     assert.strictEqual(Either.getOrThrow(decode({ limit: "100", status: "failed" })).limit, 100)
     for (
       const bad of [
@@ -120,7 +102,7 @@ describe("Recording contract schemas", () => {
         { limit: "2.5" },
         { limit: "ten" },
         { status: "deleted" },
-        { patient_id: "1 OR 1=1" }
+        { patientId: "1 OR 1=1" }
       ]
     ) {
       assert.isTrue(Either.isLeft(decode(bad)), JSON.stringify(bad))
@@ -150,10 +132,17 @@ describe("Recording contract schemas", () => {
 describe("RecordingsApi", () => {
   it("builds an OpenAPI document with a multipart upload and the error statuses", () => {
     const spec = OpenApi.fromApi(HttpApi.make("test").add(RecordingsApi))
-    const upload = spec.paths["/sessions"].post!
+    const upload = spec.paths["/recordings"].post!
     assert.isDefined(upload.requestBody?.content["multipart/form-data"])
     const statuses = Object.keys(upload.responses).sort()
     assert.deepStrictEqual(statuses, ["201", "400", "401", "404", "413", "415", "429"])
-    assert.isDefined(spec.paths["/sessions/{id}/extract-notes"].post!.responses["409"])
+    assert.isDefined(spec.paths["/recordings/{id}/extract-notes"].post!.responses["409"])
+    assert.deepStrictEqual(Object.keys(spec.paths["/recordings/{id}"].delete!.responses).sort(), [
+      "204",
+      "400",
+      "401",
+      "404"
+    ])
+    assert.isDefined(spec.paths["/recordings"].get!.responses["400"])
   })
 })

@@ -1,23 +1,8 @@
 import { DomainEvent, EventId, type EventType } from "@clinic/domain"
+import { BackgroundLoop } from "@clinic/foundation"
 import { Backoff, Registry, Task, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
 import { SqlClient, SqlError } from "@effect/sql"
-import {
-  Clock,
-  Context,
-  DateTime,
-  Duration,
-  Effect,
-  ExecutionStrategy,
-  Exit,
-  Layer,
-  Option,
-  Queue,
-  Ref,
-  Schedule,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Context, DateTime, Duration, Effect, Layer, Option, Queue, Ref, Schema, type Scope } from "effect"
 import { OutboxStore } from "./OutboxStore.js"
 
 export interface DeliveryContext {
@@ -195,7 +180,7 @@ export interface EventBusConfig<Subs extends ReadonlyArray<AnySubscriber>> {
 }
 
 export interface EventBusStatus {
-  readonly state: "running" | "stopped"
+  readonly state: BackgroundLoop.State
   /** Whether outbox notifications reach the relay (otherwise it polls). */
   readonly listening: boolean
   /** Events relayed to their subscribers by this process. */
@@ -232,7 +217,6 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
   OutboxStore | TaskStore | SqlClient.SqlClient | SubscriberContext<Subs[number]> | Scope.Scope
 > =>
   Effect.gen(function*() {
-    const outer = yield* Scope.Scope
     const context = yield* Effect.context<
       OutboxStore | TaskStore | SqlClient.SqlClient | SubscriberContext<Subs[number]>
     >()
@@ -266,10 +250,8 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
     }
 
     const dispatched = yield* Ref.make(0)
-    const running = yield* Ref.make<Option.Option<{ scope: Scope.CloseableScope; worker: Worker.TaskWorkerShape }>>(
-      Option.none()
-    )
-    const listening = yield* Ref.make(false)
+    const worker = yield* Ref.make<Option.Option<Worker.TaskWorkerShape>>(Option.none())
+    const listening = yield* Ref.make<Effect.Effect<boolean>>(Effect.succeed(false))
 
     const dispatchOnce = Effect.gen(function*() {
       const now = yield* DateTime.now
@@ -285,76 +267,64 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
       return count
     }).pipe(Effect.provide(context), Effect.withSpan("EventBus.dispatchOnce"))
 
-    const start = Effect.gen(function*() {
-      if (Option.isSome(yield* Ref.get(running))) {
-        return
-      }
-      const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-      const worker = yield* Worker.make(registry, {
-        queues: [queue],
-        ...(config.shutdownBudget !== undefined ? { shutdownBudget: config.shutdownBudget } : {})
-      }).pipe(Scope.extend(scope))
-      const wake = yield* Queue.sliding<void>(1)
-
-      yield* store.notifications.pipe(
-        Stream.runForEach((id) => (id === probe ? Ref.set(listening, true) : wake.offer(undefined))),
-        Effect.catchAllCause((cause) =>
-          Effect.logWarning("outbox notifications unavailable; polling", cause)
-        ),
-        Effect.zipRight(Ref.set(listening, false)),
-        Effect.repeat(Schedule.spaced("5 seconds")),
-        Effect.forkIn(scope)
-      )
-      // Real time on purpose: this waits for the subscription's I/O, not for business time.
-      yield* store.ping(probe).pipe(
-        Effect.zipRight(Effect.sleep("50 millis")),
-        Effect.repeat({ until: () => Ref.get(listening), times: 200 }),
-        Effect.withClock(Clock.make()),
-        Effect.forkIn(scope)
-      )
-      yield* Effect.gen(function*() {
-        const count = yield* dispatchOnce
-        if (count > 0) yield* worker.wake(queue)
-        // A full batch means more may be waiting: go again at once.
-        if (count < batchSize) yield* Effect.raceFirst(Effect.sleep(pollInterval), wake.take)
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.logError("event relay failed", cause).pipe(Effect.zipRight(Effect.sleep(pollInterval)))
-        ),
-        Effect.forever,
-        Effect.annotateLogs({ service: "EventBus" }),
-        Effect.forkIn(scope)
-      )
-      yield* Ref.set(running, Option.some({ scope, worker }))
-    }).pipe(Effect.provide(context))
-
-    const probe = `probe:${crypto.randomUUID()}`
+    /** Each start: the delivery worker, the outbox listener, and the relay that hands events to the worker. */
+    const relay = yield* BackgroundLoop.make({
+      name: "EventBus",
+      drainBudget: config.shutdownBudget ?? "10 seconds",
+      iterations: Effect.gen(function*() {
+        const deliveries = yield* Worker.make(registry, {
+          queues: [queue],
+          ...(config.shutdownBudget !== undefined ? { shutdownBudget: config.shutdownBudget } : {})
+        })
+        yield* Ref.set(worker, Option.some(deliveries))
+        yield* Effect.addFinalizer(() =>
+          Ref.set(worker, Option.none())
+        )
+        const wake = yield* Queue.sliding<void>(1)
+        // Notifications wake the relay at once; while they are lost, it polls.
+        const live = yield* BackgroundLoop.listen({
+          name: "EventBus",
+          notifications: store.notifications,
+          ping: store.ping,
+          onNotification: () => Effect.asVoid(wake.offer(undefined))
+        })
+        yield* Ref.set(listening, live)
+        yield* Effect.addFinalizer(() => Ref.set(listening, Effect.succeed(false)))
+        return [{
+          run: Effect.gen(function*() {
+            const count = yield* dispatchOnce
+            if (count > 0) yield* deliveries.wake(queue)
+            // A full batch means more may be waiting: go again at once.
+            return count >= batchSize
+          }),
+          idle: Effect.raceFirst(Effect.sleep(pollInterval), wake.take),
+          backoff: { initial: pollInterval, max: Duration.max(pollInterval, Duration.seconds(30)) }
+        }]
+      })
+    })
 
     const stop = (budget?: Duration.DurationInput) =>
       Effect.gen(function*() {
-        const current = yield* Ref.getAndSet(running, Option.none())
-        if (Option.isNone(current)) return
-        yield* current.value.worker.stop(budget)
-        yield* Scope.close(current.value.scope, Exit.void)
-        yield* Ref.set(listening, false)
+        // The worker first, under the caller's budget: its running handlers are what a stop drains.
+        const current = yield* Ref.get(worker)
+        if (Option.isSome(current)) yield* current.value.stop(budget)
+        yield* relay.stop(budget)
       })
-
-    yield* Effect.addFinalizer(() => stop())
 
     return {
       registry,
       queue,
-      start,
+      start: Effect.asVoid(relay.start),
       stop,
       dispatchOnce,
       status: Effect.gen(function*() {
-        const current = yield* Ref.get(running)
+        const current = yield* Ref.get(worker)
         return {
-          state: Option.isSome(current) ? "running" as const : "stopped" as const,
-          listening: yield* Ref.get(listening),
+          state: yield* relay.state,
+          listening: yield* Effect.flatten(Ref.get(listening)),
           dispatched: yield* Ref.get(dispatched),
           subscribers: config.subscribers.map((s) => ({ name: s.name, events: s.events })),
-          worker: Option.isSome(current) ? Option.some(yield* current.value.worker.status) : Option.none()
+          worker: Option.isSome(current) ? Option.some(yield* current.value.status) : Option.none()
         }
       })
     }

@@ -146,7 +146,7 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
         assert.isTrue(Option.isSome(yield* store.get(recent)))
       }).pipe(Effect.provide(layer)))
 
-    it.scoped("started, it wakes on publish, reports status, and stops after draining its handlers", () =>
+    it.scoped("not started until started; it wakes on publish, reports status, and stops after draining its handlers", () =>
       Effect.gen(function*() {
         yield* startClock
         const started = yield* Deferred.make<void>()
@@ -164,7 +164,7 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
         const scope = yield* Scope.make()
         const bus = yield* EventBus.make({ subscribers: [slow], pollInterval: "1 hour", shutdownBudget: "30 seconds" })
           .pipe(Scope.extend(scope))
-        assert.strictEqual((yield* bus.status).state, "stopped")
+        assert.strictEqual((yield* bus.status).state, "not-started")
         yield* bus.start
         yield* eventually(Effect.map(bus.status, (s) => s.listening && Option.exists(s.worker, (w) => w.listening)))
         // The poll interval never passes: only the notification can deliver this.

@@ -1,3 +1,4 @@
+export * as BackgroundLoop from "./BackgroundLoop.js"
 export * as Logging from "./Logging.js"
 export * from "./ProjectRoot.js"
 export * as Settings from "./Settings.js"

@@ -1,22 +1,19 @@
+import { BackgroundLoop } from "@clinic/foundation"
 import type { Scope } from "effect"
 import {
   Cause,
-  Clock,
   Context,
   DateTime,
-  Deferred,
   Duration,
   Effect,
   Exit,
-  Fiber,
   Layer,
   Metric,
   Option,
   Queue,
   Ref,
   Schedule,
-  Schema,
-  Stream
+  Schema
 } from "effect"
 import * as Backoff from "./Backoff.js"
 import * as Metrics from "./Metrics.js"
@@ -66,7 +63,7 @@ export interface WorkerOptions {
 }
 
 export interface WorkerStatus {
-  readonly state: "running" | "stopping" | "stopped"
+  readonly state: BackgroundLoop.State
   /** Whether enqueue notifications reach this worker; without them it finds work by polling. */
   readonly listening: boolean
   readonly queues: ReadonlyArray<{ readonly name: string; readonly concurrency: number; readonly inFlight: number }>
@@ -87,6 +84,7 @@ export interface TaskWorkerShape {
 export class TaskWorker extends Context.Tag("@clinic/queue/TaskWorker")<TaskWorker, TaskWorkerShape>() {}
 
 const UNKNOWN_TASK_DELAY = Duration.minutes(1)
+const MAX_BACKOFF = Duration.seconds(30)
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
@@ -268,8 +266,6 @@ export const make = <R>(
       if (!queue) throw new Error(`queue "${name}" is not configured`)
       return queue
     })
-    const state = yield* Ref.make<WorkerStatus["state"]>("running")
-    const stopping = yield* Deferred.make<void>()
     const inFlight = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
     const outcomes = yield* Ref.make<Record<Outcome, number>>({ succeeded: 0, retried: 0, dead: 0, released: 0 })
     const wakers = new Map<string, Queue.Queue<void>>()
@@ -283,60 +279,42 @@ export const make = <R>(
     const count = (queue: string, delta: number) =>
       Ref.update(inFlight, (map) => new Map(map).set(queue, (map.get(queue) ?? 0) + delta))
 
-    const slot = (queue: ResolvedQueue) => {
-      const waker = wakers.get(queue.name)!
-      const idle = Effect.raceAll([
-        Effect.sleep(queue.pollInterval),
-        waker.take,
-        Deferred.await(stopping)
-      ])
-      const step = Effect.gen(function*() {
-        if (yield* Deferred.isDone(stopping)) return false
-        const ran = yield* Effect.acquireUseRelease(
-          count(queue.name, 1),
-          () => runOne(registry, queue.name, options.hooks ? { hooks: options.hooks } : {}),
-          () => count(queue.name, -1)
-        )
-        if (Option.isSome(ran)) {
-          yield* Ref.update(outcomes, (o) => ({ ...o, [ran.value.outcome]: o[ran.value.outcome] + 1 }))
-        } else {
-          yield* idle
-        }
-        return true
-      })
-      return step.pipe(
-        // A database outage must not kill the worker: log, wait a poll interval, go on.
-        Effect.catchAllCause((cause) =>
-          Effect.logError("task worker step failed", cause).pipe(Effect.zipRight(idle), Effect.as(true))
+    /** One slot: claim and run a task, again at once after a run, else wait a poll interval or a wake-up. */
+    const slot = (queue: ResolvedQueue): BackgroundLoop.Iteration<TaskStore | R> => ({
+      run: Effect.acquireUseRelease(
+        count(queue.name, 1),
+        () => runOne(registry, queue.name, options.hooks ? { hooks: options.hooks } : {}),
+        () => count(queue.name, -1)
+      ).pipe(
+        Effect.tap((ran) =>
+          Option.isSome(ran)
+            ? Ref.update(outcomes, (o) => ({ ...o, [ran.value.outcome]: o[ran.value.outcome] + 1 }))
+            : Effect.void
         ),
-        Effect.repeat({ while: (again) => again }),
-        Effect.annotateLogs({ service: "TaskWorker", queue: queue.name })
+        Effect.map(Option.isSome)
+      ),
+      idle: Effect.raceFirst(Effect.sleep(queue.pollInterval), wakers.get(queue.name)!.take),
+      // A database outage must not kill the worker: the first retry after a poll interval, then slower.
+      backoff: { initial: queue.pollInterval, max: Duration.max(queue.pollInterval, MAX_BACKOFF) },
+      annotations: { queue: queue.name }
+    })
+
+    const loop = yield* BackgroundLoop.make({
+      name: "TaskWorker",
+      drainBudget: budget,
+      iterations: Effect.succeed(
+        queues.flatMap((queue) => Array.from({ length: queue.concurrency }, () => slot(queue)))
       )
-    }
+    })
+    yield* loop.start
 
-    const slots = yield* Effect.forEach(
-      queues.flatMap((queue) => Array.from({ length: queue.concurrency }, () => queue)),
-      (queue) => Effect.forkScoped(slot(queue))
-    )
-
-    // Wake-ups from enqueues anywhere; if listening fails, polling still finds the work.
-    const listening = yield* Ref.make(false)
-    const probe = `probe:${crypto.randomUUID()}`
-    yield* store.notifications.pipe(
-      Stream.runForEach((queue) => queue === probe ? Ref.set(listening, true) : wake(queue)),
-      Effect.catchAllCause((cause) => Effect.logWarning("task notifications unavailable; polling", cause)),
-      Effect.zipRight(Ref.set(listening, false)),
-      Effect.repeat(Schedule.spaced("5 seconds")),
-      Effect.forkScoped
-    )
-    // The subscription is established asynchronously; a probe of our own tells when it is live.
-    // Real time on purpose: this waits for I/O, not for business time.
-    yield* store.ping(probe).pipe(
-      Effect.zipRight(Effect.sleep("50 millis")),
-      Effect.repeat({ until: () => Ref.get(listening), times: 200 }),
-      Effect.withClock(Clock.make()),
-      Effect.forkScoped
-    )
+    // Wake-ups from enqueues anywhere; while they are lost, polling still finds the work.
+    const listening = yield* BackgroundLoop.listen({
+      name: "TaskWorker",
+      notifications: store.notifications,
+      ping: store.ping,
+      onNotification: wake
+    })
     yield* Effect.gen(function*() {
       const now = yield* DateTime.now
       for (const depth of yield* store.depth(now)) {
@@ -350,39 +328,17 @@ export const make = <R>(
       Effect.forkScoped
     )
 
-    const stop = (within?: Duration.DurationInput) =>
-      Effect.gen(function*() {
-        const current = yield* Ref.getAndUpdate(state, (s) => s === "running" ? "stopping" : s)
-        if (current !== "running") {
-          // Someone else is stopping: wait for them rather than returning while tasks still run.
-          return yield* Effect.asVoid(Fiber.awaitAll(slots))
-        }
-        yield* Deferred.succeed(stopping, undefined)
-        // Finalizers run uninterruptibly; the wait itself must stay interruptible for the budget to cut it.
-        const drained = yield* Fiber.awaitAll(slots).pipe(
-          Effect.interruptible,
-          Effect.timeoutOption(within ?? budget)
-        )
-        if (Option.isNone(drained)) {
-          yield* Effect.logWarning("shutdown budget spent; handing running tasks back")
-          yield* Fiber.interruptAll(slots)
-        }
-        yield* Ref.set(state, "stopped")
-      }).pipe(Effect.annotateLogs({ service: "TaskWorker" }))
-
-    yield* Effect.addFinalizer(() => stop())
-
     return {
       status: Effect.gen(function*() {
         const counts = yield* Ref.get(inFlight)
         return {
-          state: yield* Ref.get(state),
-          listening: yield* Ref.get(listening),
+          state: yield* loop.state,
+          listening: yield* listening,
           queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency, inFlight: counts.get(q.name) ?? 0 })),
           outcomes: yield* Ref.get(outcomes)
         }
       }),
-      stop,
+      stop: (within) => Effect.asVoid(loop.stop(within)),
       wake
     }
   })

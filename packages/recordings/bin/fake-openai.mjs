@@ -3,7 +3,8 @@
 // `node packages/recordings/bin/fake-openai.mjs` (FAKE_OPENAI_PORT, default 8089), then
 // CLINIC_RECORDINGS_PROVIDER_BASE_URL=http://127.0.0.1:8089. It answers
 // /v1/audio/transcriptions with a fixed transcript and /v1/chat/completions with fixed notes,
-// reading (and discarding) the uploaded audio as it streams in.
+// reading (and discarding) the uploaded audio as it streams in. Then upload with
+// `curl -H "Authorization: Bearer $TOKEN" -F patientId=$PATIENT -F file=@session.mp3 http://127.0.0.1:3000/recordings`.
 import * as Http from "node:http"
 
 const port = Number(process.env.FAKE_OPENAI_PORT ?? 8089)

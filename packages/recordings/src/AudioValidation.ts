@@ -1,5 +1,6 @@
 import type { AudioFormat } from "@clinic/domain"
 import { FileTooSmall, MissingField, PayloadTooLarge, UnsupportedMediaType } from "@clinic/domain"
+import { FileSignature } from "@clinic/storage"
 import { Either } from "effect"
 
 /** Below this a "recording" cannot hold a second of audio: refused with 400. */
@@ -7,9 +8,6 @@ export const MIN_AUDIO_BYTES = 1024
 
 /** The default upper bound (200 MiB); the configured one is `RecordingsConfig.maxUploadBytes`. */
 export const DEFAULT_MAX_AUDIO_BYTES = 200 * 1024 * 1024
-
-/** How many leading bytes `matchesMagic` needs to decide. */
-export const MAGIC_BYTES = 12
 
 const MAX_FILENAME_LENGTH = 255
 
@@ -62,36 +60,13 @@ export const checkContentType = (contentType: string | undefined): Either.Either
     )
 }
 
-const ascii = (bytes: Uint8Array, from: number, length: number) =>
-  String.fromCharCode(...bytes.subarray(from, from + length))
-
-// Major brands of MP4 files that carry audio: iTunes audio/audiobook, generic MP4 v1/v2, ISO base
-// media, and 3GPP. A video brand (`qt  `, `avc1`...) is refused.
-const m4aBrands: ReadonlySet<string> = new Set(["M4A ", "M4B ", "M4P ", "mp41", "mp42", "isom", "iso2", "3gp4"])
-
 /**
- * Whether the leading bytes are what the format's files start with: an ID3v2 tag or an MPEG audio
- * frame sync (valid version and layer) for mp3, `RIFF....WAVE` for wav, and an `ftyp` box with an
- * audio brand for m4a. Needs `MAGIC_BYTES` bytes.
+ * Whether the leading bytes are what the format's files start with (`@clinic/storage`
+ * `FileSignature`): an ID3v2 tag or an MPEG frame sync for mp3, `RIFF....WAVE` for wav, an `ftyp`
+ * box with an audio brand for m4a.
  */
-export const matchesMagic = (format: AudioFormat, head: Uint8Array): boolean => {
-  if (head.length < MAGIC_BYTES) return false
-  switch (format) {
-    case "mp3": {
-      if (ascii(head, 0, 3) === "ID3") return true
-      const versionBits = (head[1] >> 3) & 0b11
-      const layerBits = (head[1] >> 1) & 0b11
-      return head[0] === 0xff && (head[1] & 0xe0) === 0xe0 && versionBits !== 0b01 && layerBits !== 0b00
-    }
-    case "wav":
-      return ascii(head, 0, 4) === "RIFF" && ascii(head, 8, 4) === "WAVE"
-    case "m4a":
-      return ascii(head, 4, 4) === "ftyp" && m4aBrands.has(ascii(head, 8, 4))
-  }
-}
-
 export const checkMagic = (format: AudioFormat, head: Uint8Array): Either.Either<void, UnsupportedMediaType> =>
-  matchesMagic(format, head)
+  FileSignature.matches(format, head)
     ? Either.void
     : Either.left(new UnsupportedMediaType({ message: `The file content is not ${format} audio` }))
 

@@ -1,13 +1,17 @@
-import type { Recording } from "@clinic/domain"
-import { RecordingId } from "@clinic/domain"
+import type { NotFound, RateLimited, Recording, UserId } from "@clinic/domain"
+import { canTransition, InvalidTransition, RecordingId, TranscriptMissing } from "@clinic/domain"
 import type { OutboxStore } from "@clinic/events"
 import { EventBus } from "@clinic/events"
-import type { TaskStore } from "@clinic/queue"
-import { Backoff, Registry, Task, TaskQueue, Worker } from "@clinic/queue"
+import { Backoff, Registry, Task, TaskQueue, TaskStore, Worker } from "@clinic/queue"
+import { RecordingRepo } from "@clinic/repository/RecordingRepo"
+import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { RecordingRepo } from "./RecordingRepo.js"
-import type { StepOutcome } from "./RecordingService.js"
-import { RecordingService } from "./RecordingService.js"
+import type { RateLimitStatus } from "./RateLimiter.js"
+import { RateLimiter } from "./RateLimiter.js"
+import { RecordingQueries } from "./RecordingQueries.js"
+import type { StepOutcome } from "./RecordingSteps.js"
+import { RecordingSteps } from "./RecordingSteps.js"
+import { transactional } from "./Transaction.js"
 
 /**
  * The recordings pipeline on the durable queue: `recording.transcribe` then
@@ -15,7 +19,7 @@ import { RecordingService } from "./RecordingService.js"
  *
  * - Idempotency: the upload queues `transcribe` in the transaction of the row's insert under the key
  *   `recording.transcribe:<id>:<sha256>`, so a retried request or a replayed step never adds a
- *   second run; the steps themselves skip work already saved (see `RecordingService.transcribe`).
+ *   second run; the steps themselves skip work already saved (see `RecordingSteps.transcribe`).
  * - Retries: a provider that is down or slow (`ProviderUnavailable`) fails the run and the queue
  *   retries it with backoff; on the last attempt the recording is marked `failed` instead
  *   (`recording.failed` event). A provider that refuses for good fails the recording at once.
@@ -55,18 +59,18 @@ const publishOutcome = (outcome: StepOutcome) =>
  * Runs a step; `ProviderUnavailable` is retried by the queue until the last attempt, which marks
  * the recording `failed` (with the error; its `attempts` counts the provider calls).
  */
-const runStep = (
+const runStep = <R>(
   id: RecordingId,
-  step: (id: RecordingId) => Effect.Effect<StepOutcome, { readonly message: string }>,
+  step: Effect.Effect<StepOutcome, { readonly message: string }, R>,
   context: Task.TaskContext
 ) =>
   Effect.gen(function*() {
-    const service = yield* RecordingService
-    const outcome = yield* step(id).pipe(
+    const steps = yield* RecordingSteps
+    const outcome = yield* step.pipe(
       Effect.catchAll((error) =>
         context.attempt < context.maxAttempts
           ? Effect.fail(error)
-          : service.markFailed(id, `${error.message} (gave up after ${context.attempt} attempts)`).pipe(
+          : steps.markFailed(id, `${error.message} (gave up after ${context.attempt} attempts)`).pipe(
             Effect.map((recording): StepOutcome => ({ _tag: "Failed", recording })),
             Effect.orElseSucceed((): StepOutcome => ({ _tag: "Skipped", reason: "the recording moved on" }))
           )
@@ -84,7 +88,9 @@ export const extractNotesTask = Task.make({
   backoff,
   timeout: "15 minutes",
   handler: ({ recordingId }, context) =>
-    Effect.flatMap(RecordingService, (service) => runStep(recordingId, service.extract, context)).pipe(Effect.asVoid)
+    Effect.flatMap(RecordingSteps, (steps) => runStep(recordingId, steps.extract(recordingId), context)).pipe(
+      Effect.asVoid
+    )
 })
 
 const extractKey = (recording: Recording) => `recording.extract-notes:${recording.id}:${recording.sha256}`
@@ -98,13 +104,16 @@ export const transcribeTask = Task.make({
   // A long session's audio is uploaded to the provider and transcribed in one request.
   timeout: "15 minutes",
   handler: ({ recordingId }, context) =>
-    Effect.gen(function*() {
-      const service = yield* RecordingService
-      const outcome = yield* runStep(recordingId, service.transcribe, context)
-      if (outcome._tag === "Done") {
-        yield* TaskQueue.enqueue(extractNotesTask, { recordingId }, { idempotencyKey: extractKey(outcome.recording) })
-      }
-    })
+    Effect.flatMap(RecordingSteps, (steps) =>
+      runStep(
+        recordingId,
+        // Queued in the transaction that marks the recording transcribed: never one without the other.
+        steps.transcribe(recordingId, (recording) =>
+          Effect.asVoid(
+            TaskQueue.enqueue(extractNotesTask, { recordingId }, { idempotencyKey: extractKey(recording) })
+          )),
+        context
+      )).pipe(Effect.asVoid)
 })
 
 export const tasks = [transcribeTask, extractNotesTask] as const
@@ -137,10 +146,10 @@ export const onUploaded = (recording: Recording) =>
   })
 
 /**
- * `POST /sessions/:id/extract-notes`: each request is a new run (the rate limit bounds them); the
+ * `POST /recordings/:id/extract-notes`: each request is a new run (the rate limit bounds them); the
  * step itself refuses to run twice at once (`extracting` is claimed).
  */
-export const onNotesRequested = (recording: Recording) =>
+const onNotesRequested = (recording: Recording) =>
   Effect.flatMap(DateTime.now, (now) =>
     TaskQueue.enqueue(extractNotesTask, { recordingId: recording.id }, {
       idempotencyKey: `${extractKey(recording)}:requested:${DateTime.formatIso(now)}`
@@ -174,7 +183,7 @@ const enqueueAgain = (
  */
 export const resume = Effect.gen(function*() {
   const repo = yield* RecordingRepo
-  const service = yield* RecordingService
+  const service = yield* RecordingQueries
   let queued = 0
   for (const recording of yield* repo.listByStatus("uploaded", 1000)) {
     if (service.waitingReason(recording) !== undefined) break
@@ -200,4 +209,53 @@ export const workerLayer = (options: Worker.WorkerOptions = {}) =>
     })
   )
 
-export type PipelineServices = RecordingService | RecordingRepo | TaskStore | OutboxStore
+export type PipelineServices = RecordingSteps | RecordingQueries | RecordingRepo | TaskStore | OutboxStore
+
+/** What a therapist asks of the pipeline. */
+export class RecordingPipeline extends Effect.Service<RecordingPipeline>()("@clinic/recordings/RecordingPipeline", {
+  effect: Effect.gen(function*() {
+    const transaction = transactional(yield* SqlClient.SqlClient)
+    const repo = yield* RecordingRepo
+    const limiter = yield* RateLimiter
+    const tasks = yield* TaskStore
+    return {
+      /**
+       * `POST /recordings/:id/extract-notes`: 404 for another therapist's recording, 409 without a
+       * transcript (or while extraction runs), then the extract-notes rate limit and the
+       * `recording.extract-notes` task in one transaction (a request that queues nothing is not
+       * counted).
+       */
+      requestNotes: (
+        therapistId: UserId,
+        id: RecordingId
+      ): Effect.Effect<
+        { readonly recording: Recording; readonly rateLimit: RateLimitStatus },
+        NotFound | TranscriptMissing | InvalidTransition | RateLimited
+      > =>
+        Effect.gen(function*() {
+          const recording = yield* repo.findOwned(therapistId, id)
+          if (Option.isNone(yield* repo.findTranscript(id))) {
+            return yield* new TranscriptMissing({
+              message: "The recording has no transcript yet: wait for transcription or supply one",
+              recordingId: id
+            })
+          }
+          if (recording.status === "extracting" || !canTransition(recording.status, "extracting")) {
+            return yield* new InvalidTransition({
+              message: recording.status === "extracting"
+                ? "Notes are already being extracted"
+                : `Notes cannot be extracted while the recording is ${recording.status}`,
+              from: recording.status,
+              to: "extracting"
+            })
+          }
+          const rateLimit = yield* limiter.consume(therapistId, "extract-notes").pipe(
+            Effect.tap(() => Effect.provideService(onNotesRequested(recording), TaskStore, tasks)),
+            transaction
+          )
+          return { recording, rateLimit }
+        }).pipe(Effect.withSpan("RecordingPipeline.requestNotes"))
+    } as const
+  }),
+  dependencies: [RateLimiter.Default]
+}) {}

@@ -29,7 +29,7 @@ export type UploadError =
   | FileTooSmall
   | PayloadTooLarge
 
-const PATIENT_FIELD = "patient_id"
+const PATIENT_FIELD = "patientId"
 const FILE_FIELD = "file"
 
 const decodePatientId = Schema.decodeUnknownEither(PatientId)
@@ -54,7 +54,7 @@ const fromMultipartError = (
 }
 
 /**
- * Reads the `POST /sessions` form (`patient_id` and `file`, in either order) from the parts as they
+ * Reads the `POST /recordings` form (`patientId` and `file`, in either order) from the parts as they
  * arrive, streaming the file to the `RecordingStore` under `id`. `authorize` (the patient must be
  * the therapist's own) runs as soon as the patient id is known: before any byte is stored when
  * the field comes first, otherwise right after, and a refusal removes the stored file. Any
@@ -93,11 +93,11 @@ export const receive = <E, R>(
           }
           if (part.key !== PATIENT_FIELD) return
           if (Option.isSome(yield* Ref.get(patient))) {
-            return yield* new InvalidField({ message: "patient_id was given twice", field: PATIENT_FIELD })
+            return yield* new InvalidField({ message: "patientId was given twice", field: PATIENT_FIELD })
           }
           const patientId = yield* Either.mapLeft(
             decodePatientId(part.value.trim()),
-            () => new InvalidField({ message: "patient_id must be a UUID", field: PATIENT_FIELD })
+            () => new InvalidField({ message: "patientId must be a UUID", field: PATIENT_FIELD })
           )
           yield* options.authorize(patientId)
           yield* Ref.set(patient, Option.some(patientId))
@@ -123,7 +123,7 @@ export const receive = <E, R>(
       }
       const patientId = yield* Ref.get(patient)
       if (Option.isNone(patientId)) {
-        return yield* new MissingField({ message: "The form needs a `patient_id` field", field: PATIENT_FIELD })
+        return yield* new MissingField({ message: "The form needs a `patientId` field", field: PATIENT_FIELD })
       }
       return { patientId: patientId.value, ...upload.value }
     })

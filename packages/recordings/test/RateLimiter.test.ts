@@ -1,10 +1,12 @@
-import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import * as Repositories from "@clinic/repository/Repositories"
 import { Layer } from "effect"
-import * as RateLimiter from "../src/RateLimiter.js"
-import { rateLimiterContract } from "./RateLimiterContract.js"
+import { RateLimiter } from "../src/RateLimiter.js"
+import { rateLimiterRules } from "./RateLimiterRules.js"
 
-rateLimiterContract("memory", (config) => RateLimiter.layerMemory.pipe(Layer.provide(config)))
-rateLimiterContract(
-  "postgres",
-  (config) => RateLimiter.layerPg.pipe(Layer.provide(config), Layer.provide(TestDatabase.layer))
+// The limiter's rule over the memory store; the store itself is tested on both databases in
+// @clinic/repository (`RateLimitRepoContract`).
+rateLimiterRules(
+  "memory",
+  (config) =>
+    RateLimiter.DefaultWithoutDependencies.pipe(Layer.provide(config), Layer.provide(Repositories.layerMemory))
 )

@@ -137,7 +137,7 @@ describe("RecordingStore", () => {
       yield* Deferred.await(midway)
       const partial = yield* files
       assert.strictEqual(partial.length, 1)
-      assert.match(partial[0], /^\.incoming\/[0-9a-f-]{36}\.wav\.part$/)
+      assert.match(partial[0], /^\.[0-9a-f-]{36}\.part$/)
       const exit = yield* Fiber.interrupt(fiber)
       assert.isTrue(Exit.isInterrupted(exit))
       assert.deepStrictEqual(yield* files, [])
@@ -163,7 +163,14 @@ describe("RecordingStore", () => {
       yield* store.remove(stored.storedPath)
       yield* store.remove(stored.storedPath)
       assert.deepStrictEqual(yield* files, [])
-      for (const bad of ["../../etc/passwd", "x.mp3", `${stored.storedPath}/../../a.mp3`, ".incoming/a.mp3"]) {
+      for (
+        const bad of [
+          "../../etc/passwd",
+          "x.mp3",
+          `${stored.storedPath}/../../a.mp3`,
+          `.${stored.storedPath.slice(0, 36)}.part`
+        ]
+      ) {
         assert.throws(() => store.absolutePath(bad))
       }
     }))

@@ -87,7 +87,7 @@ describe("UploadForm", () => {
   it.scoped("patient first: authorised before any byte is stored, then the file is streamed and hashed", () =>
     Effect.gen(function*() {
       const { authorized, files, receive } = yield* setup
-      const upload = yield* receive(partsOf([{ field: "patient_id", value: patientId }, mp3Part()]))
+      const upload = yield* receive(partsOf([{ field: "patientId", value: patientId }, mp3Part()]))
       assert.strictEqual(upload.patientId, patientId)
       assert.deepStrictEqual(upload.declared, {
         format: "mp3",
@@ -104,12 +104,12 @@ describe("UploadForm", () => {
     Effect.gen(function*() {
       const { files, receive } = yield* setup
       const error = yield* Effect.flip(
-        receive(partsOf([mp3Part(), { field: "patient_id", value: patientId }]), () => false)
+        receive(partsOf([mp3Part(), { field: "patientId", value: patientId }]), () => false)
       )
       assert.strictEqual(error._tag, "NotFound")
       assert.deepStrictEqual(yield* files, [])
       const ok = yield* receive(
-        partsOf([mp3Part(), { field: "other", value: "x" }, { field: "patient_id", value: patientId }])
+        partsOf([mp3Part(), { field: "other", value: "x" }, { field: "patientId", value: patientId }])
       )
       assert.strictEqual(ok.patientId, patientId)
     }))
@@ -117,16 +117,16 @@ describe("UploadForm", () => {
   it.scoped("missing parts are 400 MissingField, a malformed patient id 400 InvalidField, nothing left", () =>
     Effect.gen(function*() {
       const { files, receive } = yield* setup
-      const noFile = yield* Effect.flip(receive(partsOf([{ field: "patient_id", value: patientId }])))
+      const noFile = yield* Effect.flip(receive(partsOf([{ field: "patientId", value: patientId }])))
       assert.deepInclude(noFile, { _tag: "MissingField", field: "file" })
       const noPatient = yield* Effect.flip(receive(partsOf([mp3Part()])))
-      assert.deepInclude(noPatient, { _tag: "MissingField", field: "patient_id" })
+      assert.deepInclude(noPatient, { _tag: "MissingField", field: "patientId" })
       for (const value of ["1 OR 1=1", "'; DROP TABLE patients; --", ""]) {
-        const bad = yield* Effect.flip(receive(partsOf([mp3Part(), { field: "patient_id", value }])))
-        assert.deepInclude(bad, { _tag: "InvalidField", field: "patient_id" }, value)
+        const bad = yield* Effect.flip(receive(partsOf([mp3Part(), { field: "patientId", value }])))
+        assert.deepInclude(bad, { _tag: "InvalidField", field: "patientId" }, value)
       }
       const twoFiles = yield* Effect.flip(
-        receive(partsOf([{ field: "patient_id", value: patientId }, mp3Part(), mp3Part()]))
+        receive(partsOf([{ field: "patientId", value: patientId }, mp3Part(), mp3Part()]))
       )
       assert.strictEqual(twoFiles._tag, "InvalidField")
       assert.deepStrictEqual(yield* files, [])
@@ -147,7 +147,7 @@ describe("UploadForm", () => {
         [mp3Part("session.mp3", "audio/mpeg", audioBytes(heads.mp3Id3, 50_001)), "PayloadTooLarge"]
       ]
       for (const [part, expected] of cases) {
-        const error = yield* Effect.flip(receive(partsOf([{ field: "patient_id", value: patientId }, part])))
+        const error = yield* Effect.flip(receive(partsOf([{ field: "patientId", value: patientId }, part])))
         assert.strictEqual(error._tag, expected, JSON.stringify({ ...part, data: undefined }))
       }
       assert.deepStrictEqual(yield* files, [])
@@ -157,13 +157,13 @@ describe("UploadForm", () => {
     Effect.gen(function*() {
       const { files, receive } = yield* setup
       const wav = yield* receive(partsOf([
-        { field: "patient_id", value: patientId },
+        { field: "patientId", value: patientId },
         mp3Part("../../../etc/cron.d/evil.wav", "audio/x-wav", audioBytes(heads.wav, 4096))
       ]))
       assert.strictEqual(wav.declared.originalFilename, "evil.wav")
       assert.match(wav.stored.storedPath, /^[0-9a-f-]{36}\.wav$/)
       const m4a = yield* receive(partsOf([
-        { field: "patient_id", value: patientId },
+        { field: "patientId", value: patientId },
         mp3Part("Robert'); DROP TABLE recordings;--.m4a", "audio/mp4", audioBytes(heads.m4aMp42, 4096))
       ]))
       assert.strictEqual(m4a.declared.originalFilename, "Robert'); DROP TABLE recordings;--.m4a")

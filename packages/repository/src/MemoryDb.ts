@@ -1,4 +1,14 @@
-import type { AuthSession, AuthSessionMedia, Booking, ExternalCalendar, Patient, User } from "@clinic/domain"
+import type {
+  AuthSession,
+  AuthSessionMedia,
+  Booking,
+  ExternalCalendar,
+  Patient,
+  Recording,
+  RecordingNotes,
+  Transcript,
+  User
+} from "@clinic/domain"
 import { SqlClient, SqlError } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, identity, Layer, Ref } from "effect"
@@ -14,6 +24,13 @@ export interface Tables {
   readonly externalCalendars: ReadonlyMap<string, ExternalCalendar>
   /** Busy intervals by external calendar id. */
   readonly externalBusy: ReadonlyMap<string, ReadonlyArray<BusyInterval>>
+  readonly recordings: ReadonlyMap<string, Recording>
+  /** By recording id. */
+  readonly recordingTranscripts: ReadonlyMap<string, Transcript>
+  /** By recording id. */
+  readonly recordingNotes: ReadonlyMap<string, RecordingNotes>
+  /** Counted attempts (epoch millis, oldest first) by `userId:action`. */
+  readonly rateLimitEvents: ReadonlyMap<string, ReadonlyArray<number>>
 }
 
 export interface BusyInterval {
@@ -29,7 +46,11 @@ export const emptyTables: Tables = {
   bookings: new Map(),
   calendarFeedTokens: new Map(),
   externalCalendars: new Map(),
-  externalBusy: new Map()
+  externalBusy: new Map(),
+  recordings: new Map(),
+  recordingTranscripts: new Map(),
+  recordingNotes: new Map(),
+  rateLimitEvents: new Map()
 }
 
 /**

@@ -5,6 +5,8 @@ import { CalendarFeedRepo } from "./CalendarFeedRepo.js"
 import { ExternalCalendarRepo } from "./ExternalCalendarRepo.js"
 import { MemoryDb, sqlClientLayer } from "./MemoryDb.js"
 import { PatientRepo } from "./PatientRepo.js"
+import { RateLimitRepo } from "./RateLimitRepo.js"
+import { RecordingRepo } from "./RecordingRepo.js"
 import { UserRepo } from "./UserRepo.js"
 
 /** Every repository on Postgres; needs a `SqlClient`. */
@@ -14,7 +16,9 @@ export const layerPg = Layer.mergeAll(
   PatientRepo.layerPg,
   BookingRepo.layerPg,
   CalendarFeedRepo.layerPg,
-  ExternalCalendarRepo.layerPg
+  ExternalCalendarRepo.layerPg,
+  RecordingRepo.layerPg,
+  RateLimitRepo.layerPg
 )
 
 /**
@@ -27,5 +31,7 @@ export const layerMemory = Layer.mergeAll(
   PatientRepo.layerMemory,
   BookingRepo.layerMemory,
   CalendarFeedRepo.layerMemory,
-  ExternalCalendarRepo.layerMemory
+  ExternalCalendarRepo.layerMemory,
+  RecordingRepo.layerMemory,
+  RateLimitRepo.layerMemory
 ).pipe(Layer.provideMerge(Layer.merge(MemoryDb.layer, sqlClientLayer)))

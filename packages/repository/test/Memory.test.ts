@@ -6,6 +6,8 @@ import { bookingRepoContract } from "./BookingRepoContract.js"
 import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
+import { rateLimitRepoContract } from "./RateLimitRepoContract.js"
+import { recordingRepoContract } from "./RecordingRepoContract.js"
 import { userRepoContract } from "./UserRepoContract.js"
 
 userRepoContract("memory", Repositories.layerMemory)
@@ -13,4 +15,6 @@ authSessionRepoContract("memory", Repositories.layerMemory)
 patientRepoContract("memory", Repositories.layerMemory)
 bookingRepoContract("memory", Repositories.layerMemory)
 calendarRepoContract("memory", Repositories.layerMemory)
+recordingRepoContract("memory", Repositories.layerMemory)
+rateLimitRepoContract("memory", Repositories.layerMemory)
 idempotencyRepoContract("memory", Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory))

@@ -7,6 +7,8 @@ import { bookingRepoContract } from "./BookingRepoContract.js"
 import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
+import { rateLimitRepoContract } from "./RateLimitRepoContract.js"
+import { recordingRepoContract } from "./RecordingRepoContract.js"
 import { userRepoContract } from "./UserRepoContract.js"
 
 const layer = Repositories.layerPg.pipe(Layer.provideMerge(TestDatabase.layer))
@@ -16,6 +18,8 @@ authSessionRepoContract("postgres", layer)
 patientRepoContract("postgres", layer)
 bookingRepoContract("postgres", layer)
 calendarRepoContract("postgres", layer)
+recordingRepoContract("postgres", layer)
+rateLimitRepoContract("postgres", layer)
 idempotencyRepoContract(
   "postgres",
   Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))

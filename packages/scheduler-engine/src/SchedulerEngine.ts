@@ -8,6 +8,7 @@ import {
   type SchedulerState,
   SchedulerStatus
 } from "@clinic/domain"
+import { BackgroundLoop } from "@clinic/foundation"
 import {
   Cause,
   Clock,
@@ -15,17 +16,13 @@ import {
   DateTime,
   Duration,
   Effect,
-  Either,
-  ExecutionStrategy,
   Exit,
   Fiber,
-  FiberSet,
   Layer,
   Option,
   Ref,
   Schedule,
-  Schema,
-  Scope
+  Schema
 } from "effect"
 import type { Job } from "./Job.js"
 import * as JobSchedule from "./JobSchedule.js"
@@ -48,8 +45,8 @@ export interface EngineOptions {
   readonly maxRecordedSkips?: number
   /** How many upcoming fire times `status` lists per job. */
   readonly upcoming?: number
-  /** Backoff between attempts while the run history is unreachable. */
-  readonly retry?: Schedule.Schedule<unknown>
+  /** Backoff between attempts while the run history is unreachable; default 200 ms doubling up to 15 s. */
+  readonly backoff?: BackgroundLoop.Backoff
 }
 
 export interface SchedulerEngineShape {
@@ -82,27 +79,25 @@ const errorText = (cause: Cause.Cause<unknown>): string => {
   return text.slice(0, 2000)
 }
 
+/** The domain's view of the loop: a stopping engine takes no ticks any more. */
+const schedulerState = (state: BackgroundLoop.State): SchedulerState =>
+  state === "not-started" ? "not-started" : state === "starting" || state === "running" ? "running" : "stopped"
+
 export const make = (options: EngineOptions) =>
   Effect.gen(function*() {
     const store = yield* RunStore
-    const engineScope = yield* Effect.scope
     const replica = options.replica
     const lease = Duration.min(Duration.decode(options.lease ?? "10 seconds"), Duration.seconds(10))
     const stopBudget = Duration.decode(options.stopBudget ?? "30 seconds")
     const tolerance = Duration.toMillis(Duration.decode(options.lateTolerance ?? "5 seconds"))
     const maxRecordedSkips = options.maxRecordedSkips ?? 1000
     const upcoming = options.upcoming ?? 5
-    const retry = options.retry ??
-      Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("15 seconds")), Schedule.jittered)
+    const backoff = options.backoff ?? { initial: "200 millis", max: "15 seconds" }
     const jobs = new Map(options.jobs.map((job) => [job.name, job]))
     if (jobs.size !== options.jobs.length) return yield* Effect.dieMessage("job names must be unique")
 
-    const state = yield* Ref.make<SchedulerState>("not-started")
-    const lifecycle = yield* Effect.makeSemaphore(1)
-    const runs = yield* FiberSet.make<JobRun>()
     const runningByJob = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
     const activeRunIds = yield* Ref.make<ReadonlySet<number>>(new Set())
-    const loops = yield* Ref.make<Option.Option<Scope.CloseableScope>>(Option.none())
 
     const leaseFrom = (now: DateTime.Utc) => DateTime.addDuration(now, lease)
     const countRunning = (name: string, delta: number) =>
@@ -171,7 +166,7 @@ export const make = (options: EngineOptions) =>
           Effect.annotateLogs({ job: job.name, runId: run.id, scheduledAt: DateTime.formatIso(run.scheduledAt) }),
           Effect.withSpan("SchedulerEngine.run", { attributes: { job: job.name } })
         )
-      ).pipe(FiberSet.run(runs))
+      ).pipe((run) => loop.fork(run))
 
     /** Claims one tick; runs it when the claim is ours and the job free, else it is recorded skipped. */
     const fire = (job: Job, scheduledAt: number, trigger: RunTrigger, ignorePause = false) =>
@@ -208,31 +203,25 @@ export const make = (options: EngineOptions) =>
         }))
 
     /**
-     * One job's loop: sleep until the next fire time (on the Clock, so TestClock drives it), then
-     * handle every tick due since the last handled one. On time: claim and run. Late beyond the
-     * tolerance (downtime, a lost database): the missed-run policy. The cursor only moves past
-     * ticks whose claim or skip was stored, so a lost database delays ticks but never loses them.
+     * One job's iteration: handle every tick due since the last handled one, then sleep until the
+     * next fire time (on the Clock, so TestClock drives it). On time: claim and run. Late beyond the
+     * tolerance (downtime, a lost database): the missed-run policy. The cursor only moves past ticks
+     * whose claim or skip was stored, so a lost database (the loop backs off) delays ticks but never
+     * loses them. Each start reads the cursor afresh from the run history.
      */
-    const jobLoop = (job: Job) =>
-      Effect.gen(function*() {
-        const backoff = yield* Schedule.driver(retry)
-        const waitAndRetry = (error: StoreUnavailable) =>
-          Effect.logWarning("run history unreachable; retrying", error.message).pipe(
-            Effect.zipRight(Effect.ignore(backoff.next(undefined)))
-          )
-        let cursor: number = yield* store.lastScheduled(job.name).pipe(
-          Effect.tapError(waitAndRetry),
-          Effect.retry({ while: () => true }),
-          Effect.flatMap(Option.match({
-            onNone: () => Clock.currentTimeMillis,
-            onSome: (last) => Effect.succeed(DateTime.toEpochMillis(last))
-          }))
-        )
-        yield* backoff.reset
-        while (true) {
-          const next = JobSchedule.nextAfter(job.schedule, cursor)
-          const before = yield* Clock.currentTimeMillis
-          if (next > before) yield* Effect.sleep(Duration.millis(next - before))
+    const jobIteration = (job: Job): BackgroundLoop.Iteration => {
+      let cursor: number | undefined
+      return {
+        annotations: { job: job.name },
+        run: Effect.gen(function*() {
+          if (cursor === undefined) {
+            cursor = yield* store.lastScheduled(job.name).pipe(
+              Effect.flatMap(Option.match({
+                onNone: () => Clock.currentTimeMillis,
+                onSome: (last) => Effect.succeed(DateTime.toEpochMillis(last))
+              }))
+            )
+          }
           const now = yield* Clock.currentTimeMillis
           const due = JobSchedule.fireTimesBetween(job.schedule, cursor, now, 1_000_000)
           const late = due.filter((t) => now - t > tolerance)
@@ -254,18 +243,17 @@ export const make = (options: EngineOptions) =>
           }
           for (const t of onTime) plan.push([t, "schedule"])
           for (const [t, action] of plan) {
-            const handled = yield* Effect.either(
-              action === "skip" ? Effect.asVoid(recordMissed(job, t)) : Effect.asVoid(fire(job, t, action))
-            )
-            if (Either.isLeft(handled)) {
-              yield* waitAndRetry(handled.left)
-              break
-            }
-            yield* backoff.reset
+            yield* action === "skip" ? Effect.asVoid(recordMissed(job, t)) : Effect.asVoid(fire(job, t, action))
             cursor = t
           }
-        }
-      }).pipe(Effect.annotateLogs({ job: job.name }))
+          return false
+        }),
+        idle: Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const next = JobSchedule.nextAfter(job.schedule, cursor ?? now)
+          return next > now ? Effect.sleep(Duration.millis(next - now)) : Effect.void
+        })
+      }
+    }
 
     const takeOverExpired = Effect.gen(function*() {
       const now = yield* DateTime.now
@@ -288,41 +276,35 @@ export const make = (options: EngineOptions) =>
       return taken
     })
 
-    const reaper = takeOverExpired.pipe(
-      Effect.catchAll((e) => Effect.logWarning("lease reaper: run history unreachable", e.message)),
-      Effect.repeat(Schedule.spaced(Duration.divide(lease, 2).pipe(Option.getOrElse(() => lease))))
-    )
+    /** Takes over expired claims every half lease. */
+    const reaper: BackgroundLoop.Iteration = {
+      run: Effect.as(takeOverExpired, false),
+      idle: Effect.sleep(Duration.divide(lease, 2).pipe(Option.getOrElse(() => lease))),
+      annotations: { reaper: true }
+    }
 
-    const start = lifecycle.withPermits(1)(Effect.gen(function*() {
-      if ((yield* Ref.get(state)) === "running") {
-        return yield* Effect.logWarning("scheduler already running; start ignored")
-      }
-      const scope = yield* Scope.fork(engineScope, ExecutionStrategy.sequential)
-      yield* Ref.set(loops, Option.some(scope))
-      // Forked fibers inherit the caller's log annotations, not the constructor's: annotate here.
-      for (const job of jobs.values()) {
-        yield* Effect.forkIn(jobLoop(job).pipe(Effect.annotateLogs({ service: "scheduler", replica })), scope)
-      }
-      yield* Effect.forkIn(reaper.pipe(Effect.annotateLogs({ service: "scheduler", replica })), scope)
-      yield* Ref.set(state, "running")
+    const loop = yield* BackgroundLoop.make({
+      name: "scheduler",
+      drainBudget: stopBudget,
+      backoff,
+      annotations: { replica },
+      iterations: Effect.sync(() => [...[...jobs.values()].map(jobIteration), reaper])
+    })
+
+    const start = Effect.gen(function*() {
+      if (!(yield* loop.start)) return yield* Effect.logWarning("scheduler already running; start ignored")
       yield* Effect.logInfo("scheduler started").pipe(
         Effect.annotateLogs({ replica, jobs: [...jobs.keys()].join(",") })
       )
-    }))
+    })
 
-    const stop = lifecycle.withPermits(1)(Effect.gen(function*() {
-      if ((yield* Ref.get(state)) !== "running") return yield* Effect.logDebug("scheduler not running; stop ignored")
-      yield* Ref.set(state, "stopped")
-      const scope = yield* Ref.getAndSet(loops, Option.none())
-      if (Option.isSome(scope)) yield* Scope.close(scope.value, Exit.void)
-      const drained = yield* FiberSet.awaitEmpty(runs).pipe(Effect.timeout(stopBudget), Effect.option)
-      if (Option.isNone(drained)) {
-        yield* Effect.logWarning("stop budget spent; interrupting running jobs")
-        yield* Fiber.interruptAll(Array.from(runs))
-      }
+    /** Stops taking ticks, drains running jobs under the stop budget, then interrupts them (recorded interrupted). */
+    const stop = Effect.gen(function*() {
+      if (!(yield* loop.stop())) return yield* Effect.logDebug("scheduler not running; stop ignored")
       yield* Effect.logInfo("scheduler stopped")
-    }))
+    })
 
+    // After the loop's own finalizer was added, so this one (with its log line) runs first.
     yield* Effect.addFinalizer(() => stop)
 
     const lookup = (name: string) => {
@@ -364,7 +346,7 @@ export const make = (options: EngineOptions) =>
       status: Effect.gen(function*() {
         const paused = yield* store.pausedJobs
         return new SchedulerStatus({
-          state: yield* Ref.get(state),
+          state: schedulerState(yield* loop.state),
           replica,
           jobs: yield* Effect.forEach(jobs.values(), (job) => statusOf(job, paused))
         })

@@ -10,7 +10,6 @@ import {
   Layer,
   Option,
   Ref,
-  Schedule,
   TestClock
 } from "effect"
 import * as Job from "../src/Job.js"
@@ -371,7 +370,7 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
       const { count, run } = yield* counter
       const scheduler = yield* engine([every("job", "1 minute", run, { missed: "runOnce" })], {
         lateTolerance: "5 seconds",
-        retry: Schedule.spaced("20 seconds")
+        backoff: { initial: "20 seconds", max: "20 seconds" }
       })
       yield* scheduler.start
       yield* advance("1 minute")

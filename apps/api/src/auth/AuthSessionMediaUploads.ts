@@ -1,30 +1,27 @@
 import { InvalidUpload, PayloadTooLarge, PublicAuthSessionMedia, UnsupportedMediaType } from "@clinic/domain"
 import type { AuthSession } from "@clinic/domain"
 import { AuthSessionRepo } from "@clinic/repository"
-import { FileSystem, Multipart } from "@effect/platform"
+import { FileSignature, FileStore } from "@clinic/storage"
+import { Multipart } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Option, Stream } from "effect"
-import * as Path from "node:path"
 import { ApiConfig } from "../ApiConfig.js"
-import { detect, type DetectedMedia, SNIFF_BYTES } from "./MediaType.js"
 
 export type UploadError = PayloadTooLarge | UnsupportedMediaType | InvalidUpload
 
 // Room for the multipart boundaries and part headers around the file itself.
 const ENVELOPE_BYTES = 64 * 1024
 
+/** The images and videos accepted, recognised by their signatures alone. */
+const MEDIA_FORMATS = ["png", "jpeg", "gif", "webp", "mp4", "quicktime", "webm"] as const
+type Detected = FileSignature.Detected<typeof MEDIA_FORMATS[number]>
+const detect = (head: Uint8Array) => FileSignature.detect(head, MEDIA_FORMATS)
+const SNIFF_BYTES = FileSignature.SNIFF_BYTES
+
 interface Written {
   readonly size: number
   readonly head: Uint8Array
-  readonly detected: DetectedMedia | undefined
-}
-
-const appendHead = (head: Uint8Array, chunk: Uint8Array): Uint8Array => {
-  if (head.length >= SNIFF_BYTES) return head
-  const next = new Uint8Array(Math.min(SNIFF_BYTES, head.length + chunk.length))
-  next.set(head)
-  next.set(chunk.subarray(0, next.length - head.length), head.length)
-  return next
+  readonly detected: Detected | undefined
 }
 
 /**
@@ -35,10 +32,9 @@ const appendHead = (head: Uint8Array, chunk: Uint8Array): Uint8Array => {
 export class AuthSessionMediaUploads
   extends Effect.Service<AuthSessionMediaUploads>()("@clinic/api/AuthSessionMediaUploads", {
     effect: Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
       const sessions = yield* AuthSessionRepo
       const { dir, maxBytes } = (yield* ApiConfig).authSessionMedia
-      yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.orDie)
+      const files = yield* FileStore.make(dir)
 
       const tooLarge = new PayloadTooLarge({ message: `A media file has at most ${maxBytes} bytes`, maxBytes })
       const unsupported = new UnsupportedMediaType({
@@ -49,48 +45,43 @@ export class AuthSessionMediaUploads
           ? tooLarge
           : new InvalidUpload({ message: `The multipart body cannot be read (${error.reason})`, field: "file" })
 
-      // Writes the content to `path`, failing as soon as it is too large or its first bytes are not
-      // an accepted type, so that a rejected upload is not read to its end.
-      const write = (content: Stream.Stream<Uint8Array, Multipart.MultipartError>, path: string) =>
-        Effect.scoped(Effect.gen(function*() {
-          const file = yield* fs.open(path, { flag: "wx" }).pipe(Effect.orDie)
-          const written = yield* content.pipe(
-            Stream.mapError(fromMultipart),
-            Stream.runFoldEffect(
-              { size: 0, head: new Uint8Array(0), detected: undefined } as Written,
-              (state, chunk) =>
-                Effect.gen(function*() {
-                  const size = state.size + chunk.length
-                  if (size > maxBytes) return yield* Effect.fail(tooLarge)
-                  const head = appendHead(state.head, chunk)
-                  const detected = state.detected ?? (head.length >= SNIFF_BYTES ? detect(head) : undefined)
-                  if (head.length >= SNIFF_BYTES && detected === undefined) return yield* Effect.fail(unsupported)
-                  yield* file.writeAll(chunk).pipe(Effect.orDie)
-                  return { size, head, detected }
-                })
-            )
-          )
-          const detected = written.detected ?? detect(written.head)
-          if (detected === undefined) return yield* Effect.fail(unsupported)
-          return { size: written.size, detected }
-        }))
+      // The checks run on the bytes as they pass to the store, failing as soon as the file is too
+      // large or its first bytes are not an accepted type, so that a rejected upload is not read to
+      // its end (and the store leaves nothing behind).
+      const put = (content: Stream.Stream<Uint8Array, Multipart.MultipartError>) =>
+        Effect.gen(function*() {
+          let written: Written = { size: 0, head: new Uint8Array(0), detected: undefined }
+          const checked = Stream.mapEffect(Stream.mapError(content, fromMultipart), (chunk) =>
+            Effect.gen(function*() {
+              const size = written.size + chunk.length
+              if (size > maxBytes) return yield* Effect.fail(tooLarge)
+              const head = FileSignature.appendHead(written.head, chunk)
+              const detected = written.detected ?? (head.length >= SNIFF_BYTES ? detect(head) : undefined)
+              if (head.length >= SNIFF_BYTES && detected === undefined) return yield* Effect.fail(unsupported)
+              written = { size, head, detected }
+              return chunk
+            }))
+          // A file shorter than the sniffed bytes is judged on what it has, once complete.
+          const typeOf = Effect.suspend(() => {
+            const detected = written.detected ?? detect(written.head)
+            return detected === undefined ? Effect.fail(unsupported) : Effect.succeed(detected)
+          })
+          const stored = yield* files.put(checked, { extension: Effect.map(typeOf, (type) => type.extension) })
+          return { stored, detected: yield* typeOf }
+        })
 
       const store = Effect.fn("AuthSessionMediaUploads.store")(
         function*(session: AuthSession, content: Stream.Stream<Uint8Array, Multipart.MultipartError>) {
-          const name = crypto.randomUUID()
-          const partial = Path.join(dir, `.${name}.part`)
-          const { detected, size } = yield* write(content, partial).pipe(
-            Effect.onError(() => fs.remove(partial, { force: true }).pipe(Effect.ignore))
-          )
-          const filePath = Path.join(dir, `${name}.${detected.extension}`)
-          yield* fs.rename(partial, filePath).pipe(Effect.orDie)
+          const { detected, stored } = yield* put(content)
+          // Rows keep the absolute path, which the cleanup's store (the same folder) resolves.
+          const filePath = files.absolutePath(stored.path)
           // If the session went meanwhile (logout), its row refuses the media: drop the file too.
           const media = yield* sessions.addMedia({
             authSessionId: session.id,
             kind: detected.kind,
             filePath,
-            sizeBytes: size
-          }).pipe(Effect.onError(() => fs.remove(filePath, { force: true }).pipe(Effect.ignore)))
+            sizeBytes: stored.sizeBytes
+          }).pipe(Effect.onError(() => files.remove([stored.path])))
           return new PublicAuthSessionMedia({
             id: media.id,
             authSessionId: media.authSessionId,
@@ -137,14 +128,7 @@ export class AuthSessionMediaUploads
           ),
         /** Deletes stored files whose rows are gone; a file already missing is fine. */
         remove: (paths: ReadonlyArray<string>): Effect.Effect<void> =>
-          Effect.forEach(
-            paths,
-            (path) =>
-              fs.remove(path, { force: true }).pipe(
-                Effect.catchAll((error) => Effect.logWarning("media file not removed", error))
-              ),
-            { discard: true, concurrency: 4 }
-          ).pipe(Effect.withSpan("AuthSessionMediaUploads.remove"))
+          Effect.asVoid(files.remove(paths)).pipe(Effect.withSpan("AuthSessionMediaUploads.remove"))
       } as const
     }),
     dependencies: [NodeFileSystem.layer]

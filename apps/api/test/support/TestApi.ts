@@ -201,6 +201,7 @@ export const send = (token: string, request: HttpClientRequest.HttpClientRequest
 
 export const get = (token: string, url: string) => send(token, HttpClientRequest.get(url))
 export const post = (token: string, url: string) => send(token, HttpClientRequest.post(url))
+export const del = (token: string, url: string) => send(token, HttpClientRequest.del(url))
 export const putJson = (token: string, url: string, body: unknown) =>
   send(token, HttpClientRequest.put(url).pipe(HttpClientRequest.bodyUnsafeJson(body)))
 
@@ -222,7 +223,7 @@ export interface FilePart {
   readonly bytes: Uint8Array
 }
 
-/** `POST /sessions` with the given fields and files, in the order given. */
+/** `POST /recordings` with the given fields and files, in the order given. */
 export const upload = (
   token: string,
   parts: ReadonlyArray<readonly [string, string | FilePart]>
@@ -232,10 +233,10 @@ export const upload = (
     if (typeof value === "string") form.append(key, value)
     else form.append(key, new Blob([value.bytes], { type: value.type }), value.name)
   }
-  return send(token, HttpClientRequest.post("/sessions").pipe(HttpClientRequest.bodyFormData(form)))
+  return send(token, HttpClientRequest.post("/recordings").pipe(HttpClientRequest.bodyFormData(form)))
 }
 
-/** Every file under the recordings folder, relative to it (`.incoming/` included). */
+/** Every file under the recordings folder, relative to it (unfinished `.<id>.part` files included). */
 export const storedFiles = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const { storageDir } = yield* RecordingsConfig.RecordingsConfig

@@ -1,11 +1,11 @@
 import type { PatientId, RecordingCursorPosition, User } from "@clinic/domain"
 import { ClinicalNotes, Email, RecordingId, Sha256Hex } from "@clinic/domain"
-import { PatientRepo } from "@clinic/repository/PatientRepo"
-import { UserRepo } from "@clinic/repository/UserRepo"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, type Layer, Option, Schema, TestClock } from "effect"
+import { PatientRepo } from "../src/PatientRepo.js"
 import type { NewRecording } from "../src/RecordingRepo.js"
 import { RecordingRepo } from "../src/RecordingRepo.js"
+import { UserRepo } from "../src/UserRepo.js"
 import { at, startClock } from "./fixtures.js"
 
 export type RecordingRepoLayer = Layer.Layer<RecordingRepo | UserRepo | PatientRepo>
@@ -78,7 +78,7 @@ export const recordingRepoContract = (name: string, layer: RecordingRepoLayer) =
           "NotFound"
         )
         // The table is still there.
-        assert.strictEqual((yield* repo.list(alice.id, { limit: 10 })).items.length, 1)
+        assert.strictEqual((yield* repo.list(alice.id, { limit: 10 })).length, 1)
       }).pipe(Effect.provide(layer)))
 
     it.effect("lists newest first with combined filters and keyset pages", () =>
@@ -96,30 +96,30 @@ export const recordingRepoContract = (name: string, layer: RecordingRepoLayer) =
         yield* repo.transition(ids[0], { to: "transcribing" })
 
         const all = yield* repo.list(alice.id, { limit: 100 })
-        assert.strictEqual(all.items.length, 7)
-        assert.isTrue(Option.isNone(all.next))
-        const order = all.items.map((r) => r.id)
+        assert.strictEqual(all.length, 7)
+        const order = all.map((r) => r.id)
         const tie = [ids[5], ids[6]].sort().reverse()
         assert.deepStrictEqual(order, [...tie, ids[4], ids[3], ids[2], ids[1], ids[0]])
 
         const pages: Array<ReadonlyArray<RecordingId>> = []
-        let after = Option.none<RecordingCursorPosition>()
+        let after: RecordingCursorPosition | undefined
         do {
-          const page = yield* repo.list(alice.id, { limit: 2, after: Option.getOrUndefined(after) })
-          pages.push(page.items.map((r) => r.id))
-          after = page.next
-        } while (Option.isSome(after))
+          const page = yield* repo.list(alice.id, { limit: 2, after })
+          pages.push(page.map((r) => r.id))
+          const last = page[page.length - 1]
+          after = page.length === 2 ? { createdAt: last.createdAt, id: last.id } as RecordingCursorPosition : undefined
+        } while (after !== undefined)
         assert.deepStrictEqual(pages.flat(), order)
         assert.deepStrictEqual(pages.map((p) => p.length), [2, 2, 2, 1])
 
         const patOnly = yield* repo.list(alice.id, { limit: 100, patientId: pat.id })
-        assert.deepStrictEqual(patOnly.items.map((r) => r.id), [...tie, ids[4], ids[2], ids[0]])
+        assert.deepStrictEqual(patOnly.map((r) => r.id), [...tie, ids[4], ids[2], ids[0]])
         const combined = yield* repo.list(alice.id, { limit: 100, patientId: pat.id, status: "uploaded" })
-        assert.deepStrictEqual(combined.items.map((r) => r.id), [...tie, ids[4], ids[2]])
+        assert.deepStrictEqual(combined.map((r) => r.id), [...tie, ids[4], ids[2]])
         const transcribing = yield* repo.list(alice.id, { limit: 1, status: "transcribing" })
-        assert.deepStrictEqual(transcribing.items.map((r) => r.id), [ids[0]])
+        assert.deepStrictEqual(transcribing.map((r) => r.id), [ids[0]])
         assert.strictEqual(
-          (yield* repo.list(alice.id, { limit: 100, patientId: (yield* patient(bob)).id })).items.length,
+          (yield* repo.list(alice.id, { limit: 100, patientId: (yield* patient(bob)).id })).length,
           0
         )
       }).pipe(Effect.provide(layer)))

@@ -1,4 +1,4 @@
-import type { AudioFormat, NotFound, Sha256Hex, TranscriptSource } from "@clinic/domain"
+import type { AudioFormat, NotFound, RecordingCursorPosition, Sha256Hex, TranscriptSource } from "@clinic/domain"
 import {
   allowedTransitions,
   ClinicalNotes,
@@ -6,7 +6,6 @@ import {
   notFound,
   PatientId,
   Recording,
-  RecordingCursorPosition,
   RecordingId,
   RecordingNotes,
   RecordingStatus,
@@ -17,6 +16,7 @@ import {
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Either, Layer, Option, Ref, Schema } from "effect"
+import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
 
 export interface NewRecording {
   readonly id: RecordingId
@@ -33,17 +33,10 @@ export interface NewRecording {
 export interface RecordingQuery {
   readonly patientId?: PatientId | undefined
   readonly status?: RecordingStatus | undefined
-  /** 1 to 100 (the HTTP contract enforces it). */
+  /** How many rows to read (a page's size plus one, to know whether another page follows). */
   readonly limit: number
   /** The last recording of the previous page. */
   readonly after?: RecordingCursorPosition | undefined
-}
-
-export interface RecordingPageResult {
-  /** Newest first: (createdAt desc, id desc). */
-  readonly items: ReadonlyArray<Recording>
-  /** Where the next page starts; `None` on the last page. */
-  readonly next: Option.Option<RecordingCursorPosition>
 }
 
 export interface TransitionRequest {
@@ -67,7 +60,8 @@ export interface RecordingRepoShape {
   readonly findById: (id: RecordingId) => Effect.Effect<Recording, NotFound>
   /** A therapist's own recording; another therapist's is as missing as a deleted one. */
   readonly findOwned: (therapistId: UserId, id: RecordingId) => Effect.Effect<Recording, NotFound>
-  readonly list: (therapistId: UserId, query: RecordingQuery) => Effect.Effect<RecordingPageResult>
+  /** Newest first: (createdAt desc, id desc), after the keyset position when given. */
+  readonly list: (therapistId: UserId, query: RecordingQuery) => Effect.Effect<ReadonlyArray<Recording>>
   /**
    * Moves a recording by the rules of `@clinic/domain` `transition` (attempts, error), atomically:
    * two workers claiming the same recording cannot both succeed.
@@ -90,11 +84,6 @@ export interface RecordingRepoShape {
   readonly delete: (therapistId: UserId, id: RecordingId) => Effect.Effect<Recording, NotFound>
 }
 
-export class RecordingRepo extends Context.Tag("@clinic/recordings/RecordingRepo")<
-  RecordingRepo,
-  RecordingRepoShape
->() {}
-
 const recordingNotFound = (id: string) => notFound("Recording", id)
 
 /** The statuses from which `to` may be reached, narrowed by `from`. */
@@ -102,17 +91,6 @@ const sourcesOf = (request: TransitionRequest): ReadonlyArray<RecordingStatus> =
   RecordingStatus.literals.filter((status) =>
     allowedTransitions[status].includes(request.to) && (request.from === undefined || request.from.includes(status))
   )
-
-const pageOf = (rows: ReadonlyArray<Recording>, limit: number): RecordingPageResult => {
-  const items = rows.slice(0, limit)
-  const last = items[items.length - 1]
-  return {
-    items,
-    next: rows.length > limit && last !== undefined
-      ? Option.some(new RecordingCursorPosition({ createdAt: last.createdAt, id: last.id }))
-      : Option.none()
-  }
-}
 
 const invalid = (recording: Recording, request: TransitionRequest): InvalidTransition =>
   new InvalidTransition({
@@ -136,7 +114,7 @@ const NewRecordingRow = Schema.Struct({
   sha256: Recording.fields.sha256
 })
 
-export const makePg = Effect.gen(function*() {
+const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
 
   const insertRow = SqlSchema.single({
@@ -195,9 +173,8 @@ export const makePg = Effect.gen(function*() {
                 ? [sql`(created_at, id) < (${iso(query.after.createdAt)}::timestamptz, ${query.after.id}::uuid)`]
                 : [])
             ])
-          } ORDER BY created_at DESC, id DESC LIMIT ${query.limit + 1}`
+          } ORDER BY created_at DESC, id DESC LIMIT ${query.limit}`
       })(undefined).pipe(
-        Effect.map((rows) => pageOf(rows, query.limit)),
         Effect.orDie,
         Effect.withSpan("RecordingRepo.list")
       ),
@@ -284,12 +261,6 @@ export const makePg = Effect.gen(function*() {
   })
 })
 
-interface MemoryTables {
-  readonly recordings: ReadonlyMap<string, Recording>
-  readonly transcripts: ReadonlyMap<string, Transcript>
-  readonly notes: ReadonlyMap<string, RecordingNotes>
-}
-
 const newestFirst = (a: Recording, b: Recording) =>
   b.createdAt.epochMillis - a.createdAt.epochMillis || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 
@@ -297,8 +268,8 @@ const before = (recording: Recording, cursor: RecordingCursorPosition) =>
   recording.createdAt.epochMillis < cursor.createdAt.epochMillis ||
   (recording.createdAt.epochMillis === cursor.createdAt.epochMillis && recording.id < cursor.id)
 
-export const makeMemory = Effect.gen(function*() {
-  const db = yield* Ref.make<MemoryTables>({ recordings: new Map(), transcripts: new Map(), notes: new Map() })
+const makeMemory = Effect.gen(function*() {
+  const db = yield* MemoryDb
   const find = (id: string, predicate: (recording: Recording) => boolean = () => true) =>
     Effect.flatMap(Ref.get(db), (t) => {
       const recording = t.recordings.get(id)
@@ -317,31 +288,28 @@ export const makeMemory = Effect.gen(function*() {
           createdAt: now,
           updatedAt: now
         })
-        yield* Ref.update(db, (t) => ({ ...t, recordings: new Map(t.recordings).set(recording.id, recording) }))
+        yield* Ref.update(db, (t) => ({ ...t, recordings: withRow(t.recordings, recording.id, recording) }))
         return recording
       }),
     findById: (id) => find(id),
     findOwned: (therapistId, id) => find(id, (r) => r.therapistId === therapistId),
     list: (therapistId, query) =>
       Effect.map(Ref.get(db), (t) =>
-        pageOf(
-          [...t.recordings.values()]
-            .filter((r) =>
-              r.therapistId === therapistId &&
-              (query.patientId === undefined || r.patientId === query.patientId) &&
-              (query.status === undefined || r.status === query.status) &&
-              (query.after === undefined || before(r, query.after))
-            )
-            .sort(newestFirst)
-            .slice(0, query.limit + 1),
-          query.limit
-        )),
+        [...t.recordings.values()]
+          .filter((r) =>
+            r.therapistId === therapistId &&
+            (query.patientId === undefined || r.patientId === query.patientId) &&
+            (query.status === undefined || r.status === query.status) &&
+            (query.after === undefined || before(r, query.after))
+          )
+          .sort(newestFirst)
+          .slice(0, query.limit)),
     transition: (id, request) =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
         const result = yield* Ref.modify(db, (t): readonly [
           Either.Either<Recording, NotFound | InvalidTransition>,
-          MemoryTables
+          Tables
         ] => {
           const current = t.recordings.get(id)
           if (current === undefined) return [Either.left(recordingNotFound(id)), t] as const
@@ -349,25 +317,28 @@ export const makeMemory = Effect.gen(function*() {
             return [Either.left(invalid(current, request)), t] as const
           }
           const next = Either.getOrThrow(applyTransition(current, request.to, now, request.error))
-          return [Either.right(next), { ...t, recordings: new Map(t.recordings).set(id, next) }] as const
+          return [Either.right(next), { ...t, recordings: withRow(t.recordings, id, next) }] as const
         })
         return yield* result
       }),
     saveTranscript: (input) =>
       Effect.gen(function*() {
         const transcript = new Transcript({ ...input, createdAt: yield* DateTime.now })
-        yield* Ref.update(db, (t) => ({ ...t, transcripts: new Map(t.transcripts).set(input.recordingId, transcript) }))
+        yield* Ref.update(db, (t) => ({
+          ...t,
+          recordingTranscripts: withRow(t.recordingTranscripts, input.recordingId, transcript)
+        }))
         return transcript
       }),
     findTranscript: (recordingId) =>
-      Effect.map(Ref.get(db), (t) => Option.fromNullable(t.transcripts.get(recordingId))),
+      Effect.map(Ref.get(db), (t) => Option.fromNullable(t.recordingTranscripts.get(recordingId))),
     saveNotes: (input) =>
       Effect.gen(function*() {
         const notes = new RecordingNotes({ ...input, createdAt: yield* DateTime.now })
-        yield* Ref.update(db, (t) => ({ ...t, notes: new Map(t.notes).set(input.recordingId, notes) }))
+        yield* Ref.update(db, (t) => ({ ...t, recordingNotes: withRow(t.recordingNotes, input.recordingId, notes) }))
         return notes
       }),
-    findNotes: (recordingId) => Effect.map(Ref.get(db), (t) => Option.fromNullable(t.notes.get(recordingId))),
+    findNotes: (recordingId) => Effect.map(Ref.get(db), (t) => Option.fromNullable(t.recordingNotes.get(recordingId))),
     listByStatus: (status, limit) =>
       Effect.map(Ref.get(db), (t) =>
         [...t.recordings.values()]
@@ -375,24 +346,33 @@ export const makeMemory = Effect.gen(function*() {
           .sort((a, b) => -newestFirst(a, b))
           .slice(0, limit)),
     delete: (therapistId, id) =>
-      Effect.flatten(Ref.modify(db, (t): readonly [Effect.Effect<Recording, NotFound>, MemoryTables] => {
+      Effect.flatten(Ref.modify(db, (t): readonly [Effect.Effect<Recording, NotFound>, Tables] => {
         const recording = t.recordings.get(id)
         if (recording === undefined || recording.therapistId !== therapistId) {
           return [Effect.fail(recordingNotFound(id)), t] as const
         }
-        const without = <V>(map: ReadonlyMap<string, V>) => {
-          const next = new Map(map)
-          next.delete(id)
-          return next
-        }
+        // One modify, as the Postgres cascade is one statement.
         return [Effect.succeed(recording), {
-          recordings: without(t.recordings),
-          transcripts: without(t.transcripts),
-          notes: without(t.notes)
+          ...t,
+          recordings: withoutRows(t.recordings, [id]),
+          recordingTranscripts: withoutRows(t.recordingTranscripts, [id]),
+          recordingNotes: withoutRows(t.recordingNotes, [id])
         }] as const
       }))
   })
 })
 
-export const layerPg: Layer.Layer<RecordingRepo, never, SqlClient.SqlClient> = Layer.effect(RecordingRepo, makePg)
-export const layerMemory: Layer.Layer<RecordingRepo> = Layer.effect(RecordingRepo, makeMemory)
+/** Therapy recordings with their transcript and notes (`recordings`, `recording_*` tables). */
+export class RecordingRepo extends Context.Tag("@clinic/repository/RecordingRepo")<
+  RecordingRepo,
+  RecordingRepoShape
+>() {
+  static readonly layerPg: Layer.Layer<RecordingRepo, never, SqlClient.SqlClient> = Layer.effect(
+    RecordingRepo,
+    makePg
+  )
+  static readonly layerMemory: Layer.Layer<RecordingRepo, never, MemoryDb> = Layer.effect(
+    RecordingRepo,
+    makeMemory
+  )
+}

@@ -10,7 +10,7 @@ export type RateLimiterLayer = (config: Layer.Layer<RecordingsConfig>) => Layer.
 
 const hourly = RecordingsConfig.layerTest()
 
-export const rateLimiterContract = (name: string, make: RateLimiterLayer) =>
+export const rateLimiterRules = (name: string, make: RateLimiterLayer) =>
   describe(`RateLimiter (${name})`, () => {
     it.effect("ten uploads per rolling hour: the 11th at 59:59 is refused, at 60:00 it is allowed", () =>
       Effect.gen(function*() {

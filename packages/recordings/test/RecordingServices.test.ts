@@ -1,23 +1,27 @@
 import type { User } from "@clinic/domain"
-import { ClinicalNotes, Email, ListRecordingsParams, RecordingId } from "@clinic/domain"
+import { ClinicalNotes, Email, ListRecordingsParams, Pagination, RecordingId } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
 import { PatientRepo } from "@clinic/repository/PatientRepo"
+import { RecordingRepo } from "@clinic/repository/RecordingRepo"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { UserRepo } from "@clinic/repository/UserRepo"
 import { FileSystem, Multipart } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
+import type { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Option, Ref, Schema, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Redacted, Ref, Schema, Stream } from "effect"
 import * as NoteExtractor from "../src/NoteExtractor.js"
+import { RecordingPipeline } from "../src/Pipeline.js"
 import { ProviderRejected, ProviderUnavailable } from "../src/ProviderErrors.js"
-import * as RateLimiter from "../src/RateLimiter.js"
-import * as RecordingRepo from "../src/RecordingRepo.js"
+import { RateLimiter } from "../src/RateLimiter.js"
+import { RecordingQueries } from "../src/RecordingQueries.js"
 import { RecordingsConfig } from "../src/RecordingsConfig.js"
-import { RecordingService } from "../src/RecordingService.js"
-import * as RecordingServiceModule from "../src/RecordingService.js"
+import { RecordingSteps } from "../src/RecordingSteps.js"
 import { RecordingStore } from "../src/RecordingStore.js"
+import { RecordingUploads } from "../src/RecordingUploads.js"
 import * as Transcriber from "../src/Transcriber.js"
-import * as UnitOfWork from "../src/UnitOfWork.js"
 import { audioBytes, chunked, heads } from "./audio.js"
 import { startClock } from "./fixtures.js"
 
@@ -43,14 +47,10 @@ const notes = Schema.decodeUnknownSync(ClinicalNotes)({
   followUpActions: ["sleep diary"]
 })
 
-type DbLayer = Layer.Layer<
-  RecordingRepo.RecordingRepo | RateLimiter.RateLimiter | UserRepo | PatientRepo | UnitOfWork.UnitOfWork,
-  never,
-  RecordingsConfig
->
+type Db = Layer.Layer.Success<typeof Repositories.layerPg> | SqlClient.SqlClient | TaskStore | OutboxStore
 
 const setup = (
-  db: DbLayer,
+  db: Layer.Layer<Db>,
   options: {
     readonly transcripts?: ReadonlyArray<Reply<Transcriber.Transcription>>
     readonly notes?: ReadonlyArray<Reply<NoteExtractor.ExtractedNotes>>
@@ -96,14 +96,38 @@ const setup = (
     })
     // The database and store outlive service instances: a "restart" builds a new service on them.
     const shared = yield* Layer.build(
-      Layer.mergeAll(db, RecordingStore.layer).pipe(
+      Layer.mergeAll(
+        RecordingStore.layer,
+        RateLimiter.DefaultWithoutDependencies
+      ).pipe(
+        Layer.provideMerge(db),
         Layer.provideMerge(config),
         Layer.provideMerge(NodeFileSystem.layer)
       )
     )
-    const newService = Layer.build(RecordingServiceModule.layer.pipe(Layer.provide(providers))).pipe(
+    // The services of one process, seen as one object: what an instance of the API runs.
+    const newService = Layer.build(
+      Layer.mergeAll(
+        RecordingUploads.DefaultWithoutDependencies,
+        RecordingSteps.DefaultWithoutDependencies,
+        RecordingQueries.DefaultWithoutDependencies,
+        RecordingPipeline.DefaultWithoutDependencies
+      ).pipe(Layer.provide(providers))
+    ).pipe(
       Effect.provide(shared),
-      Effect.map((context) => Context.get(context, RecordingService))
+      Effect.map((context) => {
+        const uploads = Context.get(context, RecordingUploads)
+        const steps = Context.get(context, RecordingSteps)
+        const queries = Context.get(context, RecordingQueries)
+        return {
+          ...uploads,
+          ...Context.get(context, RecordingQueries),
+          ...Context.get(context, RecordingPipeline),
+          ...steps,
+          transcribe: (id: RecordingId) => steps.transcribe(id, () => Effect.void),
+          list: (...args: Parameters<typeof queries.list>) => queries.list(...args).pipe(Effect.provide(pagination))
+        }
+      })
     )
     const therapist = (name: string) =>
       Effect.flatMap(UserRepo, (users) =>
@@ -120,8 +144,8 @@ const setup = (
       ).pipe(
         Effect.provide(shared)
       )
-    const files = fs.readDirectory(storageDir).pipe(Effect.map((entries) => entries.filter((e) => e !== ".incoming")))
-    const repo = Effect.provide(RecordingRepo.RecordingRepo, shared)
+    const files = fs.readDirectory(storageDir)
+    const repo = Effect.provide(RecordingRepo, shared)
     return { newService, therapist, patientOf, files, transcriber, extractor, received: Ref.get(received), repo }
   }).pipe(Effect.provide(NodeFileSystem.layer))
 
@@ -130,7 +154,7 @@ const mp3 = audioBytes(heads.mp3Id3, 20_000)
 const form = (patientId: string, data: Uint8Array = mp3, filename = "session.mp3") => {
   const boundary = "b0undary"
   const body = Buffer.concat([
-    encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="patient_id"\r\n\r\n${patientId}\r\n`),
+    encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="patientId"\r\n\r\n${patientId}\r\n`),
     encoder.encode(
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
         `Content-Type: audio/mpeg\r\n\r\n`
@@ -143,10 +167,12 @@ const form = (patientId: string, data: Uint8Array = mp3, filename = "session.mp3
   )
 }
 
+const pagination = Pagination.layer(Redacted.make("recordings services test"))
+
 const listParams = (params: Record<string, string>) => Schema.decodeUnknownSync(ListRecordingsParams)(params)
 
-const suite = (name: string, db: DbLayer) =>
-  describe(`RecordingService (${name})`, () => {
+const suite = (name: string, db: Layer.Layer<Db>) =>
+  describe(`recordings services (${name})`, () => {
     it.scoped("upload: 201 in uploaded with the file on disk; another therapist's patient 404; 11th upload 429", () =>
       Effect.gen(function*() {
         const t = yield* setup(db)
@@ -174,7 +200,7 @@ const suite = (name: string, db: DbLayer) =>
         assert.strictEqual(limited._tag, "RateLimited")
         assert.strictEqual((yield* t.files).length, 10)
 
-        const page = yield* service.list(alice.id, listParams({ limit: "4", patient_id: pat.id, status: "uploaded" }))
+        const page = yield* service.list(alice.id, listParams({ limit: "4", patientId: pat.id, status: "uploaded" }))
         assert.strictEqual(page.items.length, 4)
         const next = yield* service.list(alice.id, listParams({ limit: "100", cursor: page.nextCursor! }))
         assert.strictEqual(next.items.length, 6)
@@ -354,7 +380,7 @@ const suite = (name: string, db: DbLayer) =>
         ])
         assert.strictEqual(new Set(accepted.map((r) => r.storedPath)).size, 10)
         assert.strictEqual((yield* t.files).length, 10)
-        assert.strictEqual((yield* service.list(alice.id, listParams({ patient_id: patient.id }))).items.length, 10)
+        assert.strictEqual((yield* service.list(alice.id, listParams({ patientId: patient.id }))).items.length, 10)
       }))
 
     it.scoped("remove deletes the row and the audio file", () =>
@@ -372,13 +398,10 @@ const suite = (name: string, db: DbLayer) =>
       }))
   })
 
-suite(
-  "memory",
-  Layer.mergeAll(RecordingRepo.layerMemory, RateLimiter.layerMemory, Repositories.layerMemory, UnitOfWork.layerMemory)
-)
+suite("memory", Layer.mergeAll(Repositories.layerMemory, TaskStore.layerMemory, OutboxStore.layerMemory))
 suite(
   "postgres",
-  Layer.mergeAll(RecordingRepo.layerPg, RateLimiter.layerPg, Repositories.layerPg, UnitOfWork.layerPg).pipe(
-    Layer.provide(TestDatabase.layer)
+  Layer.mergeAll(Repositories.layerPg, TaskStore.layerPg, OutboxStore.layerPg).pipe(
+    Layer.provideMerge(TestDatabase.layer)
   )
 )

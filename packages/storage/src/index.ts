@@ -1,0 +1,2 @@
+export * as FileSignature from "./FileSignature.js"
+export * as FileStore from "./FileStore.js"
