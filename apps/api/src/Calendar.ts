@@ -1,6 +1,8 @@
+import { enqueueFeedSync } from "@clinic/calendar/ExternalCalendarSync"
 import { renderFeed } from "@clinic/calendar/ICalendar"
 import type { AddExternalCalendar, ExternalCalendarId, NotFound, UserId } from "@clinic/domain"
 import { CalendarFeedCreated, MAX_EXTERNAL_CALENDARS, notFound } from "@clinic/domain"
+import { TaskStore } from "@clinic/queue"
 import { BookingRepo, CalendarFeedRepo, ExternalCalendarRepo, UserRepo } from "@clinic/repository"
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Option } from "effect"
@@ -25,6 +27,7 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
     const externals = yield* ExternalCalendarRepo
     const bookings = yield* BookingRepo
     const users = yield* UserRepo
+    const tasks = yield* TaskStore
     const sql = yield* SqlClient.SqlClient
     const { publicUrl } = yield* ApiConfig
 
@@ -68,9 +71,12 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
         return renderFeed({ name: `Clinic: ${therapist.name}`, now, includeInactive: true }, entries)
       }).pipe(Effect.withSpan("Calendar.feed"))
 
+    /** The feed and its first sync (`calendar.sync-feed`, run by the scheduler) commit together. */
     const addExternal = (therapistId: UserId, input: AddExternalCalendar) =>
       externals.add({ therapistId, url: input.url, label: input.label ?? null }, MAX_EXTERNAL_CALENDARS).pipe(
-        // The limit check and the insert are one unit of work (the owner's row lock lasts till commit).
+        // The limit check, the insert and the first sync are one unit of work (the owner's row lock
+        // lasts till commit; the sync task exists exactly when the feed does).
+        Effect.tap((calendar) => Effect.provideService(enqueueFeedSync(calendar), TaskStore, tasks)),
         sql.withTransaction,
         Effect.catchTag("SqlError", Effect.die),
         Effect.tap((calendar) =>

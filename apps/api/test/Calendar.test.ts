@@ -1,9 +1,13 @@
-import { ExternalCalendarRepo, MemoryDb } from "@clinic/repository"
+import { OutboxStore } from "@clinic/events"
+import { TaskStore } from "@clinic/queue"
+import { ExternalCalendarRepo, IdempotencyRepo, layerPg as RepositoriesPg, MemoryDb } from "@clinic/repository"
+import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Ref, TestClock } from "effect"
+import { DateTime, Effect, Layer, Logger, Ref, TestClock } from "effect"
 import ICAL from "ical.js"
 import { createHash } from "node:crypto"
+import { RecordingsPg } from "../src/Recordings.js"
 import {
   at,
   clientFor,
@@ -11,6 +15,7 @@ import {
   memoryServer,
   postBooking,
   postgresServer,
+  serve,
   startClock,
   therapistWithPatient
 } from "./support/TestApi.js"
@@ -36,6 +41,27 @@ const parseFeed = (text: string) => {
     }
   })
 }
+
+const syncTasks = Effect.flatMap(TaskStore, (store) => store.list({ name: "calendar.sync-feed", limit: 20 }))
+
+/**
+ * `POST /calendar/external` queues the feed's first sync (run by the scheduler's calendar queue)
+ * with the feed, due now: it is synced without waiting for the periodic `calendar-sync`.
+ */
+const addingQueuesSync = Effect.gen(function*() {
+  yield* startClock
+  const { client, user } = yield* therapistWithPatient
+  const added = yield* client.calendar.addExternal({ payload: { url: "https://example.com/new.ics" } })
+  const queued = yield* syncTasks
+  assert.deepStrictEqual(queued.map((t) => [t.queue, t.payload, t.status]), [
+    ["calendar", { therapistId: user.id, calendarId: added.id }, "pending"]
+  ])
+  assert.deepStrictEqual(queued[0].runAt, yield* DateTime.now)
+  // A refused add queues nothing.
+  const again = yield* Effect.flip(client.calendar.addExternal({ payload: { url: "https://example.com/new.ics" } }))
+  assert.strictEqual(again._tag, "ExternalCalendarExists")
+  assert.strictEqual((yield* syncTasks).length, 1)
+})
 
 /** Bookings in every state, and the feed as a calendar app would read it. */
 const feedScenario = Effect.gen(function*() {
@@ -180,6 +206,9 @@ describe("calendar feed over HTTP (memory)", () => {
       assert.isFalse((yield* client.calendar.listExternal()).some((c) => c.id === added.id))
     }).pipe(Effect.provide(memoryServer())))
 
+  it.effect("adding an external calendar queues its first sync with it", () =>
+    addingQueuesSync.pipe(Effect.provide(memoryServer())))
+
   it.effect("an imported busy time makes POST /bookings a 409 BusyInExternalCalendar, replayed under its key", () =>
     Effect.gen(function*() {
       yield* startClock
@@ -227,7 +256,40 @@ describe("calendar feed over HTTP (memory)", () => {
   })
 })
 
+/** The Postgres task store, except that a sync of a feed cannot be queued. */
+const syncNotQueued = Layer.effect(
+  TaskStore,
+  Effect.map(TaskStore, (store) =>
+    TaskStore.of({
+      ...store,
+      insert: (task) =>
+        task.name === "calendar.sync-feed"
+          ? Effect.zipRight(store.insert(task), Effect.dieMessage("the task table is unavailable"))
+          : store.insert(task)
+    }))
+).pipe(Layer.provide(TaskStore.layerPg))
+
 describe("calendar feed over HTTP (Postgres)", () => {
+  it.effect("adding an external calendar queues its first sync in the insert's transaction", () =>
+    addingQueuesSync.pipe(Effect.provide(postgresServer())))
+
+  it.effect("a feed whose sync cannot be queued is not added either (one transaction)", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const { client } = yield* therapistWithPatient
+      const failed = yield* Effect.flip(client.calendar.addExternal({ payload: { url: "https://example.com/x.ics" } }))
+      assert.strictEqual(failed._tag, "InternalError")
+      assert.deepStrictEqual(yield* client.calendar.listExternal(), [])
+      assert.deepStrictEqual(yield* syncTasks, [])
+    }).pipe(Effect.provide(
+      serve(
+        Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, syncNotQueued).pipe(
+          Layer.provideMerge(TestDatabase.layer)
+        ),
+        RecordingsPg
+      )
+    )))
+
   it.effect("the feed of a therapist with bookings imports into ical.js with the right times", () =>
     Effect.gen(function*() {
       const { cancelled, confirmed, created, pending } = yield* feedScenario

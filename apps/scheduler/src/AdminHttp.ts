@@ -1,5 +1,5 @@
 import { SessionCleanup } from "@clinic/cleanup"
-import { NotReady, SchedulerAdminApi } from "@clinic/domain"
+import { EndedAuthSessions, NotReady, SchedulerAdminApi } from "@clinic/domain"
 import { createHoldingServer, ErrorShape, Health } from "@clinic/http"
 import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
@@ -38,12 +38,31 @@ const CleanupLive = HttpApiBuilder.group(SchedulerAdminApi, "cleanup", (handlers
       .handle("expiredBookings", ({ urlParams }) => cleanup.previewExpiredBookings({ limit: urlParams.limit ?? 100 }))
   }))
 
+const AuthSessionsLive = HttpApiBuilder.group(SchedulerAdminApi, "authSessions", (handlers) =>
+  Effect.gen(function*() {
+    const cleanup = yield* SessionCleanup
+    return handlers.handle("endForUser", ({ path }) =>
+      cleanup.endUserAuthSessions(path.userId).pipe(
+        Effect.map((ended) =>
+          new EndedAuthSessions({
+            userId: path.userId,
+            deletedSessions: ended.deletedSessions,
+            deletedMedia: ended.deletedMedia,
+            removedFiles: ended.removedFiles
+          })
+        ),
+        // A failed delete was logged with its cause; the operator gets a 500 and may retry.
+        Effect.catchTag("CleanupFailed", Effect.die)
+      ))
+  }))
+
 /** The admin API's handlers; needs the engine, the cleanup service, the task store, the database and the config. */
 export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
   Layer.provide(
-    Layer.mergeAll(Health.layer(SchedulerAdminApi, "scheduler"), JobsLive, CleanupLive, MetricsLive).pipe(
-      Layer.provide(AdminAuthLive)
-    )
+    Layer.mergeAll(Health.layer(SchedulerAdminApi, "scheduler"), JobsLive, CleanupLive, AuthSessionsLive, MetricsLive)
+      .pipe(
+        Layer.provide(AdminAuthLive)
+      )
   )
 )
 

@@ -1,3 +1,4 @@
+import { calendarQueue, syncFeedTask } from "@clinic/calendar"
 import { EventBus } from "@clinic/events"
 import { BookingEmails } from "@clinic/mail"
 import { Registry, Task, TaskStore, Worker } from "@clinic/queue"
@@ -24,14 +25,13 @@ export const maintenancePrune = Task.make({
 })
 
 /** Every task this scheduler's workers run (event deliveries live in the bus's own registry). */
-export const tasks = [...BookingEmails.tasks, maintenancePrune] as const
+export const tasks = [...BookingEmails.tasks, maintenancePrune, syncFeedTask] as const
 
 export type TaskContext = Task.Context<(typeof tasks)[number]>
 
 /**
- * The checked task registry: the email and maintenance queues and the periodic entries from
- * `SCHEDULER_PERIODIC_TASKS`. An entry naming an unknown task, a bad cron or payload fails
- * start-up with `RegistryError`, which lists every problem.
+ * The checked task registry: the email, maintenance and calendar queues and their tasks. (The
+ * entries of `SCHEDULER_PERIODIC_TASKS` name these tasks; they become engine jobs in `Jobs.ts`.)
  */
 export class TaskRegistry extends Context.Tag("@clinic/scheduler/TaskRegistry")<
   TaskRegistry,
@@ -45,10 +45,9 @@ export class TaskRegistry extends Context.Tag("@clinic/scheduler/TaskRegistry")<
         tasks,
         queues: [
           { name: BookingEmails.EMAIL_QUEUE, concurrency: config.emailConcurrency },
-          { name: MAINTENANCE_QUEUE, concurrency: 1 }
-        ],
-        // `every` was checked to be a duration when the config was read.
-        periodic: config.periodicTasks as ReadonlyArray<Registry.PeriodicEntry>
+          { name: MAINTENANCE_QUEUE, concurrency: 1 },
+          yield* calendarQueue
+        ]
       })
     }).pipe(Effect.tapError((error) => Effect.logError(error.message)))
   )

@@ -1,22 +1,28 @@
-import { ExternalCalendarSync } from "@clinic/calendar"
+import { enqueueFeedSyncs } from "@clinic/calendar"
 import { SessionCleanup } from "@clinic/cleanup"
 import { EventBus, OutboxStore } from "@clinic/events"
-import { Beat, TaskStore } from "@clinic/queue"
+import { TaskStore } from "@clinic/queue"
+import { ExternalCalendarRepo } from "@clinic/repository"
 import { Job, RunStore, SchedulerEngine } from "@clinic/scheduler-engine"
-import { DateTime, Effect, Layer, Ref } from "effect"
+import { DateTime, Effect, Layer } from "effect"
 import { TaskRegistry } from "./Background.js"
+import * as PeriodicTasks from "./PeriodicTasks.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
-export const SESSION_CLEANUP = "session-cleanup"
-export const BOOKING_EXPIRY = "booking-expiry"
+export const AUTH_SESSION_CLEANUP = "auth-session-cleanup"
+export const BOOKING_HOLD_EXPIRY = "booking-hold-expiry"
 export const HISTORY_PRUNE = "run-history-prune"
 export const EVENTS_PRUNE = "processed-events-prune"
-export const TASK_BEAT = "task-beat"
 export const CALENDAR_SYNC = "calendar-sync"
 
+/** The names of the clinic's own jobs; a periodic task entry may not take one. */
+export const BUILT_IN_JOBS = [AUTH_SESSION_CLEANUP, BOOKING_HOLD_EXPIRY, HISTORY_PRUNE, EVENTS_PRUNE, CALENDAR_SYNC]
+
 /**
- * The jobs of the clinic. Each is idempotent, so a missed tick is caught up once (`runOnce`) after
- * downtime rather than skipped: a backlog of expired sessions is work still to do.
+ * The jobs of the clinic, then one job per entry of `SCHEDULER_PERIODIC_TASKS`. Each is
+ * idempotent, so a missed tick is caught up once (`runOnce`) after downtime rather than skipped:
+ * a backlog of expired sessions is work still to do. A bad periodic entry fails with
+ * `RegistryError`, which lists every problem.
  */
 export const makeJobs = Effect.gen(function*() {
   const config = yield* SchedulerConfig
@@ -24,15 +30,12 @@ export const makeJobs = Effect.gen(function*() {
   const store = yield* RunStore
   const outbox = yield* OutboxStore
   const tasks = yield* TaskStore
+  const calendars = yield* ExternalCalendarRepo
   const registry = yield* TaskRegistry
-  const calendars = yield* ExternalCalendarSync
-  // Where the beat resumes after a (re)start: occurrences older than the catch-up window are not
-  // enqueued again; those inside it are, once (the idempotency key names entry and instant).
-  const lastBeat = yield* Ref.make(DateTime.subtractDuration(yield* DateTime.now, config.beatCatchUp))
-  return [
+  const builtIn = [
     Job.make({
-      name: SESSION_CLEANUP,
-      schedule: config.sessionCleanup,
+      name: AUTH_SESSION_CLEANUP,
+      schedule: config.authSessionCleanup,
       run: Effect.gen(function*() {
         const expired = yield* cleanup.expiredSessions
         const inactive = yield* cleanup.cleanupInactiveSessions()
@@ -43,8 +46,8 @@ export const makeJobs = Effect.gen(function*() {
       missed: "runOnce"
     }),
     Job.make({
-      name: BOOKING_EXPIRY,
-      schedule: config.bookingExpiry,
+      name: BOOKING_HOLD_EXPIRY,
+      schedule: config.bookingHoldExpiry,
       run: cleanup.expirePendingBookingsOrFail,
       timeout: "55 seconds",
       missed: "runOnce"
@@ -69,28 +72,25 @@ export const makeJobs = Effect.gen(function*() {
       missed: "runOnce"
     }),
     Job.make({
-      name: TASK_BEAT,
-      schedule: config.beat,
-      run: Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const enqueued = yield* Beat.enqueueDue(registry, yield* Ref.get(lastBeat), now)
-        yield* Ref.set(lastBeat, now)
-        return {
-          enqueued: enqueued.map((e) => ({ entry: e.entry, at: DateTime.formatIso(e.at), inserted: e.inserted }))
-        }
-      }).pipe(Effect.provideService(TaskStore, tasks)),
-      timeout: "30 seconds",
-      missed: "skip"
-    }),
-    Job.make({
       name: CALENDAR_SYNC,
       schedule: config.calendarSync,
-      // A failing feed keeps its previous import and records why; the run reports the counts.
-      run: calendars.syncAll,
-      timeout: "5 minutes",
+      // One `calendar.sync-feed` task per feed, keyed by the tick; the calendar queue's workers
+      // fetch them, as they fetch a feed the API has just added.
+      run: ({ scheduledAt }) =>
+        enqueueFeedSyncs(scheduledAt).pipe(
+          Effect.provideService(TaskStore, tasks),
+          Effect.provideService(ExternalCalendarRepo, calendars)
+        ),
+      timeout: "1 minute",
       missed: "runOnce"
     })
   ]
+  const periodic = yield* PeriodicTasks.toJobs(registry.tasks, config.periodicTasks, { reservedNames: BUILT_IN_JOBS })
+    .pipe(
+      Effect.provideService(TaskStore, tasks),
+      Effect.tapError((error) => Effect.logError(error.message))
+    )
+  return [...builtIn, ...periodic]
 })
 
 /** The engine with the clinic's jobs; stopped gracefully (under the stop budget) when released. */

@@ -1,43 +1,17 @@
 import { JobSchedule } from "@clinic/scheduler-engine"
-import { Config, ConfigError, Duration, Effect, Either, Option, Schema } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Schema } from "effect"
 import * as Os from "node:os"
+import * as PeriodicTasks from "./PeriodicTasks.js"
 
-/**
- * A job's schedule from config: `every <duration>` (aligned to the wall clock: "every 15 minutes")
- * or a cron expression with an optional seconds field ("0 30 3 * * *"), in `SCHEDULER_TIME_ZONE`.
- */
 const timeZone = Config.string("SCHEDULER_TIME_ZONE").pipe(Config.withDefault("UTC"))
 
+/** A job's schedule from config, in `SCHEDULER_TIME_ZONE`: see `JobSchedule.parse`. */
 const schedule = (name: string, fallback: string) =>
   Config.all([timeZone, Config.string(name).pipe(Config.withDefault(fallback))]).pipe(
-    Config.mapOrFail(([timeZone, text]) => {
-      const every = /^every\s+(.+)$/i.exec(text.trim())
-      if (every) {
-        const interval = Duration.decodeUnknown(every[1])
-        return Option.isSome(interval) && Duration.toMillis(interval.value) >= 1000
-          ? Either.right(JobSchedule.every(interval.value))
-          : Either.left(ConfigError.InvalidData([name], `"${text}": expected "every <duration>" of at least 1 second`))
-      }
-      return Either.mapLeft(JobSchedule.cron(text, timeZone), (e) => ConfigError.InvalidData([name], e.message))
-    })
+    Config.mapOrFail(([timeZone, text]) =>
+      Either.mapLeft(JobSchedule.parse(text, timeZone), (e) => ConfigError.InvalidData([name], e.message))
+    )
   )
-
-/** A periodic task entry ("beat"); checked against the task registry at start-up. */
-const PeriodicEntry = Schema.Struct({
-  name: Schema.String,
-  task: Schema.String,
-  cron: Schema.optionalWith(Schema.String, { exact: true }),
-  every: Schema.optionalWith(
-    Schema.String.pipe(
-      Schema.filter((text) => Option.isSome(Duration.decodeUnknown(text)), {
-        message: (issue) => `"${issue.actual}" is not a duration (e.g. "15 minutes")`
-      })
-    ),
-    { exact: true }
-  ),
-  timeZone: Schema.optionalWith(Schema.String, { exact: true }),
-  payload: Schema.optionalWith(Schema.Unknown, { exact: true })
-})
 
 const DEFAULT_PERIODIC = JSON.stringify([{
   name: "nightly-maintenance",
@@ -45,13 +19,16 @@ const DEFAULT_PERIODIC = JSON.stringify([{
   cron: "15 4 * * *"
 }])
 
-/** `SCHEDULER_PERIODIC_TASKS`: a JSON array of `{ name, task, cron | every, timeZone?, payload? }`. */
+/**
+ * `SCHEDULER_PERIODIC_TASKS`: a JSON array of `{ name, task, cron | every, timeZone?, payload? }`.
+ * Only the shape is read here; tasks, schedules and payloads are checked when the jobs are made.
+ */
 const periodicTasks = (name: string) =>
   Config.string(name).pipe(
     Config.withDefault(DEFAULT_PERIODIC),
     Config.mapOrFail((text) =>
       Either.mapLeft(
-        Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(PeriodicEntry)))(text),
+        Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(PeriodicTasks.PeriodicEntry)))(text),
         (e) => ConfigError.InvalidData([name], `expected a JSON array of periodic entries: ${e.message}`)
       )
     )
@@ -80,17 +57,16 @@ const settings = Config.all({
   ),
   stopBudget: Config.duration("SCHEDULER_STOP_BUDGET").pipe(Config.withDefault(Duration.seconds(20))),
   historyRetention: Config.duration("SCHEDULER_HISTORY_RETENTION").pipe(Config.withDefault(Duration.days(30))),
-  sessionCleanup: schedule("SCHEDULER_SESSION_CLEANUP", "every 15 minutes"),
-  bookingExpiry: schedule("SCHEDULER_BOOKING_EXPIRY", "every 1 minute"),
+  /** Deletes expired and idle auth sessions with their media. */
+  authSessionCleanup: schedule("SCHEDULER_AUTH_SESSION_CLEANUP", "every 15 minutes"),
+  /** Expires pending bookings whose hold has passed. */
+  bookingHoldExpiry: schedule("SCHEDULER_BOOKING_HOLD_EXPIRY", "every 1 minute"),
   historyPrune: schedule("SCHEDULER_HISTORY_PRUNE", "0 30 3 * * *"),
   /** Forgets which subscriber handled which event once it is an hour old. */
   eventsPrune: schedule("SCHEDULER_EVENTS_PRUNE", "every 1 hour"),
-  /** Imports therapists' external ICS feeds, whose busy times block bookings. */
+  /** Queues a sync of every external ICS feed (busy times block bookings). */
   calendarSync: schedule("SCHEDULER_CALENDAR_SYNC", "every 15 minutes"),
-  /** How often periodic tasks are looked at; their own schedules come from `periodicTasks`. */
-  beat: schedule("SCHEDULER_BEAT", "every 1 minute"),
-  /** After a restart, the beat enqueues the latest occurrence it missed within this window. */
-  beatCatchUp: Config.duration("SCHEDULER_BEAT_CATCH_UP").pipe(Config.withDefault(Duration.days(1))),
+  /** Tasks enqueued on their own schedules, one engine job each. */
   periodicTasks: periodicTasks("SCHEDULER_PERIODIC_TASKS"),
   outboxRetention: Config.duration("SCHEDULER_OUTBOX_RETENTION").pipe(Config.withDefault(Duration.days(7))),
   taskRetention: Config.duration("SCHEDULER_TASK_RETENTION").pipe(Config.withDefault(Duration.days(7))),

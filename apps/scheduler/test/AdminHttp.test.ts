@@ -1,14 +1,15 @@
-import { SessionCleanup } from "@clinic/cleanup"
-import { SchedulerAdminApi } from "@clinic/domain"
+import { RemovedMedia, SessionCleanup } from "@clinic/cleanup"
+import { Email, SchedulerAdminApi, UserId } from "@clinic/domain"
 import { Mailer } from "@clinic/mail"
 import { TaskQueue, Worker } from "@clinic/queue"
+import { AuthSessionRepo, UserRepo } from "@clinic/repository"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
+import { DateTime, Effect, Layer, Logger, Ref } from "effect"
 import { AdminServeLive } from "../src/AdminHttp.js"
 import { maintenancePrune, TaskRegistry } from "../src/Background.js"
-import { BOOKING_EXPIRY, SESSION_CLEANUP } from "../src/Jobs.js"
+import { AUTH_SESSION_CLEANUP, BOOKING_HOLD_EXPIRY, CALENDAR_SYNC } from "../src/Jobs.js"
 import { memoryApp } from "./layers.js"
 
 // The email tasks share the registry; these tests send no mail.
@@ -47,7 +48,7 @@ describe("scheduler admin API", () => {
     Effect.gen(function*() {
       assert.strictEqual(yield* status(HttpClientRequest.get("/jobs")), 401)
       assert.strictEqual(yield* status(HttpClientRequest.get("/jobs"), "wrong"), 401)
-      assert.strictEqual(yield* status(HttpClientRequest.post(`/jobs/${BOOKING_EXPIRY}/run`), "wrong"), 401)
+      assert.strictEqual(yield* status(HttpClientRequest.post(`/jobs/${BOOKING_HOLD_EXPIRY}/run`), "wrong"), 401)
       assert.strictEqual(yield* status(HttpClientRequest.get("/cleanup/preview/expired-bookings")), 401)
       assert.strictEqual(yield* status(HttpClientRequest.get("/jobs"), "s3cret"), 200)
       assert.strictEqual(yield* status(HttpClientRequest.get("/health")), 200)
@@ -67,33 +68,33 @@ describe("scheduler admin API", () => {
       const list = yield* api.jobs.list()
       assert.strictEqual(list.state, "not-started")
       assert.deepStrictEqual(list.jobs.map((j) => j.name), [
-        SESSION_CLEANUP,
-        BOOKING_EXPIRY,
+        AUTH_SESSION_CLEANUP,
+        BOOKING_HOLD_EXPIRY,
         "run-history-prune",
         "processed-events-prune",
-        "task-beat",
-        "calendar-sync"
+        CALENDAR_SYNC,
+        "nightly-maintenance"
       ])
       assert.strictEqual(list.jobs[1].nextRuns.length, 5)
 
-      const run = yield* api.jobs.runNow({ path: { name: BOOKING_EXPIRY } })
+      const run = yield* api.jobs.runNow({ path: { name: BOOKING_HOLD_EXPIRY } })
       assert.strictEqual(run.outcome, "succeeded")
       assert.strictEqual(run.trigger, "manual")
       assert.deepStrictEqual(run.result, { expiredBookingIds: [], complete: true })
 
-      const detail = yield* api.jobs.get({ path: { name: BOOKING_EXPIRY }, urlParams: { limit: 5 } })
+      const detail = yield* api.jobs.get({ path: { name: BOOKING_HOLD_EXPIRY }, urlParams: { limit: 5 } })
       assert.deepStrictEqual(detail.recentRuns.map((r) => r.id), [run.id])
       assert.strictEqual(detail.status.lastRun?.id, run.id)
 
-      assert.isTrue((yield* api.jobs.pause({ path: { name: SESSION_CLEANUP } })).paused)
+      assert.isTrue((yield* api.jobs.pause({ path: { name: AUTH_SESSION_CLEANUP } })).paused)
       assert.isTrue((yield* api.jobs.list()).jobs[0].paused)
-      assert.isFalse((yield* api.jobs.resume({ path: { name: SESSION_CLEANUP } })).paused)
+      assert.isFalse((yield* api.jobs.resume({ path: { name: AUTH_SESSION_CLEANUP } })).paused)
 
       const missing = yield* Effect.flip(api.jobs.get({ path: { name: "nope" }, urlParams: {} }))
       assert.strictEqual(missing._tag, "NotFound")
       assert.strictEqual(yield* status(HttpClientRequest.post("/jobs/nope/run"), "s3cret"), 404)
-      assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_EXPIRY}?limit=0`), "s3cret"), 400)
-      assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_EXPIRY}?limit=abc`), "s3cret"), 400)
+      assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_HOLD_EXPIRY}?limit=0`), "s3cret"), 400)
+      assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_HOLD_EXPIRY}?limit=abc`), "s3cret"), 400)
     }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
 
   it.live("cleanup previews answer (empty here) and validate their parameters", () =>
@@ -103,6 +104,57 @@ describe("scheduler admin API", () => {
       assert.deepStrictEqual(yield* api.cleanup.expiredBookings({ urlParams: { limit: 10 } }), [])
       const bad = HttpClientRequest.get("/cleanup/preview/inactive-sessions?olderThanHours=-1")
       assert.strictEqual(yield* status(bad, "s3cret"), 400)
+    }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+
+  it.live("DELETE /users/:userId/auth-sessions ends all of the user's auth sessions with their media", () =>
+    Effect.gen(function*() {
+      const users = yield* UserRepo
+      const sessions = yield* AuthSessionRepo
+      const makeUser = (name: string) =>
+        users.insert({
+          email: Email.make(`${name.toLowerCase()}.${crypto.randomUUID().slice(0, 8)}@clinic.test`),
+          name,
+          role: "therapist",
+          passwordHash: "x"
+        }).pipe(Effect.orDie)
+      const makeSession = (userId: UserId) =>
+        Effect.flatMap(DateTime.now, (now) =>
+          sessions.insert({
+            userId,
+            tokenHash: crypto.randomUUID(),
+            expiresAt: DateTime.add(now, { days: 30 }),
+            userAgent: null,
+            ip: null
+          }))
+      const alice = yield* makeUser("Alice")
+      const bob = yield* makeUser("Bob")
+      const phone = yield* makeSession(alice.id)
+      const laptop = yield* makeSession(alice.id)
+      const bobs = yield* makeSession(bob.id)
+      yield* sessions.addMedia({ authSessionId: phone.id, kind: "image", filePath: "sessions/a.png", sizeBytes: 3 })
+      yield* sessions.addMedia({ authSessionId: bobs.id, kind: "image", filePath: "sessions/b.png", sizeBytes: 3 })
+
+      const path = `/users/${alice.id}/auth-sessions`
+      assert.strictEqual(yield* status(HttpClientRequest.del(path)), 401)
+      assert.strictEqual((yield* sessions.listByUser(alice.id)).length, 2)
+
+      const api = yield* client("s3cret")
+      const ended = yield* api.authSessions.endForUser({ path: { userId: alice.id } })
+      assert.deepStrictEqual(
+        { ...ended },
+        { userId: alice.id, deletedSessions: 2, deletedMedia: 1, removedFiles: 1 }
+      )
+      assert.deepStrictEqual(yield* sessions.listByUser(alice.id), [])
+      assert.isTrue(yield* Effect.isFailure(sessions.findById(laptop.id)))
+      assert.deepStrictEqual((yield* sessions.listByUser(bob.id)).map((s) => s.id), [bobs.id])
+      assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), ["sessions/a.png"])
+      // Once more: nothing left. An unknown user is 404, a malformed id 400.
+      assert.strictEqual((yield* api.authSessions.endForUser({ path: { userId: alice.id } })).deletedSessions, 0)
+      const unknown = yield* Effect.flip(
+        api.authSessions.endForUser({ path: { userId: UserId.make(crypto.randomUUID()) } })
+      )
+      assert.strictEqual(unknown._tag, "NotFound")
+      assert.strictEqual(yield* status(HttpClientRequest.del("/users/not-a-uuid/auth-sessions"), "s3cret"), 400)
     }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
 
   it.live("queue metrics: JSON and Prometheus text, both behind the admin token", () =>
@@ -162,7 +214,7 @@ describe("scheduler admin API", () => {
       const anonymous = yield* json(HttpClientRequest.get("/jobs"))
       assert.strictEqual(anonymous.status, 401)
       assert.strictEqual(anonymous.body._tag, "Unauthorized")
-      const invalid = yield* json(HttpClientRequest.get(`/jobs/${BOOKING_EXPIRY}?limit=0`), "s3cret")
+      const invalid = yield* json(HttpClientRequest.get(`/jobs/${BOOKING_HOLD_EXPIRY}?limit=0`), "s3cret")
       assert.strictEqual(invalid.body._tag, "HttpApiDecodeError")
       assert.match(invalid.body.message, /^limit: /)
       // The memory setup's SqlClient fails every query, as a database that is down does.

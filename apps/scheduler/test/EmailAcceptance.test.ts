@@ -1,3 +1,4 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { OutboxStore } from "@clinic/events"
 import { smtpMailer, smtpSink } from "@clinic/mail/testing/SmtpSink"
 import { TaskStore } from "@clinic/queue"
@@ -42,7 +43,11 @@ describe("acceptance: booking confirmation email", () => {
             yield* Layer.buildWithScope(
               BackgroundLive.pipe(
                 Layer.provideMerge(TaskRegistry.layer),
-                Layer.provide(Layer.mergeAll(mailer, OutboxStore.layerPg, TaskStore.layerPg, Repositories.layerPg)),
+                Layer.provide(
+                  Layer.mergeAll(mailer, OutboxStore.layerPg, TaskStore.layerPg, ExternalCalendarSync.layer).pipe(
+                    Layer.provideMerge(Repositories.layerPg)
+                  )
+                ),
                 Layer.provide(configLayer({ SCHEDULER_STOP_BUDGET: "2 seconds", ...env }))
               ),
               scope

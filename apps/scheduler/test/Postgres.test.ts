@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer } from "effect"
 import { CleanupPg } from "../src/App.js"
 import { TaskRegistry } from "../src/Background.js"
-import { EngineLive, SESSION_CLEANUP } from "../src/Jobs.js"
+import { AUTH_SESSION_CLEANUP, EngineLive } from "../src/Jobs.js"
 import { configLayer } from "./layers.js"
 
 const app = EngineLive.pipe(
@@ -25,7 +25,7 @@ const app = EngineLive.pipe(
 )
 
 describe("scheduler app on Postgres", () => {
-  it.live("a manual session cleanup deletes expired sessions and its run is in the history table", () =>
+  it.live("a manual auth session cleanup deletes expired sessions and its run is in the history table", () =>
     Effect.gen(function*() {
       const user = yield* (yield* UserRepo).insert({
         email: Email.make("pg@clinic.test"),
@@ -42,7 +42,7 @@ describe("scheduler app on Postgres", () => {
         userAgent: null,
         ip: null
       })
-      const run = yield* (yield* SchedulerEngine).runNow(SESSION_CLEANUP)
+      const run = yield* (yield* SchedulerEngine).runNow(AUTH_SESSION_CLEANUP)
       assert.strictEqual(run.outcome, "succeeded")
       assert.strictEqual((run.result as { expired: { deletedSessions: number } }).expired.deletedSessions, 1)
       assert.isTrue(yield* Effect.isFailure(sessions.findById(expired.id)))

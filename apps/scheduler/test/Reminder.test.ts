@@ -1,3 +1,4 @@
+import { ExternalCalendarSync } from "@clinic/calendar"
 import { EventBus, OutboxStore } from "@clinic/events"
 import { BookingEmails, type Email, Mailer } from "@clinic/mail"
 import { TaskStore, Worker } from "@clinic/queue"
@@ -12,12 +13,13 @@ import { configLayer } from "./layers.js"
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
 
 // The memory repositories bring the memory SqlClient: the API's transactions are the identity.
+// The calendar queue's handler (in the same registry) needs the feed sync; nothing here calls it.
 const stores = Layer.mergeAll(
-  Repositories.layerMemory,
   IdempotencyRepo.layerMemory,
   OutboxStore.layerMemory,
-  TaskStore.layerMemory
-)
+  TaskStore.layerMemory,
+  ExternalCalendarSync.layer
+).pipe(Layer.provideMerge(Repositories.layerMemory))
 
 /** The API and the scheduler's task registry over one set of in-memory stores. */
 const app = Layer.mergeAll(apiServer, TaskRegistry.layer).pipe(

@@ -25,20 +25,25 @@ export const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(apiConfig)
 )
 
+/** A therapist who signed up and signed in over HTTP: the typed client carries their token. */
+export const signedInTherapist = (email: Email, name: string) =>
+  Effect.gen(function*() {
+    const anonymous = yield* HttpApiClient.make(ClinicApi)
+    const password = "correct horse battery staple"
+    yield* anonymous.auth.register({ payload: { email, name, password } })
+    const { token } = yield* anonymous.auth.login({ payload: { email, password } })
+    return yield* HttpApiClient.make(ClinicApi, {
+      transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(token)))
+    })
+  })
+
 /**
  * What a therapist does over HTTP: signs up, signs in, adds a patient with an email address,
  * books `startsAt` for 50 minutes and confirms it.
  */
 export const bookAndConfirm = (startsAt: DateTime.Utc) =>
   Effect.gen(function*() {
-    const anonymous = yield* HttpApiClient.make(ClinicApi)
-    const email = Email.make("dr.who@clinic.test")
-    const password = "correct horse battery staple"
-    yield* anonymous.auth.register({ payload: { email, name: "Dr Who", password } })
-    const { token } = yield* anonymous.auth.login({ payload: { email, password } })
-    const therapist = yield* HttpApiClient.make(ClinicApi, {
-      transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(token)))
-    })
+    const therapist = yield* signedInTherapist(Email.make("dr.who@clinic.test"), "Dr Who")
     const patient = yield* therapist.patients.create({
       payload: { name: "Pat Doe", email: Email.make("pat@example.test") }
     })

@@ -1,5 +1,5 @@
 import { type ExternalCalendar, ExternalCalendarId, UserId } from "@clinic/domain"
-import { Backoff, type Registry, Task } from "@clinic/queue"
+import { Backoff, type Registry, Task, TaskQueue, type TaskStore } from "@clinic/queue"
 import { ExternalCalendarRepo } from "@clinic/repository"
 import {
   FetchHttpClient,
@@ -26,7 +26,7 @@ const settings = Config.all({
     Config.validate({ message: "CALENDAR_SYNC_MAX_EVENTS must be positive", validation: (n) => n > 0 }),
     Config.withDefault(10_000)
   ),
-  /** Feeds fetched at once by one run. */
+  /** Feeds synced at once by one scheduler replica: the `calendar` queue's concurrency. */
   concurrency: Config.integer("CALENDAR_SYNC_CONCURRENCY").pipe(
     Config.validate({ message: "CALENDAR_SYNC_CONCURRENCY must be at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(4)
@@ -62,13 +62,6 @@ export class ExternalCalendarSyncError extends Schema.TaggedError<ExternalCalend
   }
 ) {}
 
-export interface SyncSummary {
-  readonly feeds: number
-  readonly synced: number
-  readonly failed: number
-  readonly busyTimes: number
-}
-
 /** `webcal://` is the same resource over https. */
 export const fetchUrl = (url: string): string => url.replace(/^webcal:\/\//i, "https://")
 
@@ -82,9 +75,10 @@ const hostOf = (url: string) => {
 }
 
 /**
- * Imports therapists' external ICS feeds: fetches each over HTTP (timeout, size limit), reads its
+ * Imports a therapist's external ICS feed: fetches it over HTTP (timeout, size limit), reads its
  * busy times up to the horizon and replaces the feed's previous import in one transaction. A feed
- * that fails keeps its previous import and records why.
+ * that fails keeps its previous import and records why. Feeds are synced one task each
+ * (`syncFeedTask`), whoever asks: the periodic job and the API when a feed is added.
  */
 export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()(
   "@clinic/calendar/ExternalCalendarSync",
@@ -211,29 +205,14 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
           host: hostOf(calendar.url)
         }))
 
-      /** Every feed, a few at a time; one broken feed does not stop the others. */
-      const syncAll: Effect.Effect<SyncSummary> = Effect.gen(function*() {
-        const calendars = yield* repo.listAll
-        const results = yield* Effect.forEach(calendars, (calendar) => Effect.either(syncOne(calendar)), {
-          concurrency: config.concurrency
-        })
-        const synced = results.filter(Either.isRight)
-        return {
-          feeds: calendars.length,
-          synced: synced.length,
-          failed: results.length - synced.length,
-          busyTimes: synced.reduce((n, result) => n + result.right, 0)
-        }
-      }).pipe(Effect.withSpan("ExternalCalendarSync.syncAll"))
-
-      /** One feed of a therapist, e.g. right after it was added; nothing if it was removed since. */
+      /** One feed of a therapist by id; nothing if it was removed since it was asked for. */
       const syncFeed = (therapistId: UserId, id: ExternalCalendarId) =>
         Effect.flatMap(repo.list(therapistId), (own) => {
           const calendar = own.find((c) => c.id === id)
           return calendar ? Effect.asVoid(syncOne(calendar)) : Effect.void
         })
 
-      return { syncOne, syncAll, syncFeed } as const
+      return { syncOne, syncFeed } as const
     }),
     dependencies: [CalendarSyncConfig.Default]
   }
@@ -245,50 +224,53 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
   static readonly layer = ExternalCalendarSync.DefaultWithoutDependencies.pipe(Layer.provide(FetchHttpClient.layer))
 }
 
-/** The plain Effect a scheduler job can run: imports every feed, returns counts. */
-export const syncExternalCalendars: Effect.Effect<SyncSummary, never, ExternalCalendarSync> = Effect.flatMap(
-  ExternalCalendarSync,
-  (sync) => sync.syncAll
-)
-
 export const CALENDAR_QUEUE = "calendar"
 
-/** The queue the task runs on; one run at a time is plenty (each run fetches feeds concurrently). */
-export const calendarQueue: Registry.QueueConfig = { name: CALENDAR_QUEUE, concurrency: 1 }
+/** The queue feed syncs run on, as many at once per replica as `CALENDAR_SYNC_CONCURRENCY`. */
+export const calendarQueue: Effect.Effect<Registry.QueueConfig, never, CalendarSyncConfig> = Effect.map(
+  CalendarSyncConfig,
+  (config) => ({ name: CALENDAR_QUEUE, concurrency: config.concurrency })
+)
 
 /**
- * The durable task: one run imports every feed. Broken feeds are recorded, not retried here: the
- * next periodic run tries them again.
+ * The one way a feed is synced. A broken feed fails the task, which retries it a few times
+ * within the sync period (a feed just added may be briefly unreachable); its failure is recorded
+ * on the feed either way, and the next periodic run tries it again.
  */
-export const syncExternalCalendarsTask = Task.make({
-  name: "calendar.sync-external",
-  payload: Schema.Struct({}),
-  queue: CALENDAR_QUEUE,
-  maxAttempts: 3,
-  backoff: Backoff.make({ base: "30 seconds", max: "5 minutes" }),
-  timeout: "10 minutes",
-  handler: () => Effect.asVoid(syncExternalCalendars)
-})
-
-/**
- * One feed now (enqueue it when a feed is added, so its busy times apply before the next periodic
- * run). A broken feed fails the task, which retries it a few times.
- */
-export const syncExternalCalendarTask = Task.make({
+export const syncFeedTask = Task.make({
   name: "calendar.sync-feed",
   payload: Schema.Struct({ therapistId: UserId, calendarId: ExternalCalendarId }),
   queue: CALENDAR_QUEUE,
   maxAttempts: 3,
-  backoff: Backoff.make({ base: "1 minute", max: "10 minutes" }),
+  backoff: Backoff.make({ base: "1 minute", max: "5 minutes" }),
   timeout: "2 minutes",
   handler: ({ calendarId, therapistId }) =>
     Effect.flatMap(ExternalCalendarSync, (sync) => sync.syncFeed(therapistId, calendarId))
 })
 
-/** The periodic ("beat") entry that enqueues the sync; register it with the task in the registry. */
-export const syncExternalCalendarsEntry = (every: Duration.DurationInput = "15 minutes"): Registry.PeriodicEntry => ({
-  name: "calendar-external-sync",
-  task: syncExternalCalendarsTask.name,
-  every,
-  payload: {}
-})
+/**
+ * Queues a sync of `calendar`. On Postgres it joins the caller's transaction, so a feed added
+ * in `sql.withTransaction` is synced exactly when its row commits.
+ */
+export const enqueueFeedSync = (
+  calendar: Pick<ExternalCalendar, "id" | "therapistId">,
+  options: TaskQueue.EnqueueOptions = {}
+): Effect.Effect<TaskQueue.Enqueued, never, TaskStore> =>
+  TaskQueue.enqueue(syncFeedTask, { therapistId: calendar.therapistId, calendarId: calendar.id }, options)
+
+/**
+ * What the periodic sync does on its tick: one `calendar.sync-feed` per feed, keyed by feed and
+ * tick, so a tick run again (a replica taking over a crashed run) queues nothing twice.
+ */
+export const enqueueFeedSyncs = (
+  tick: DateTime.Utc
+): Effect.Effect<{ readonly feeds: number; readonly enqueued: number }, never, ExternalCalendarRepo | TaskStore> =>
+  Effect.gen(function*() {
+    const calendars = yield* Effect.flatMap(ExternalCalendarRepo, (repo) => repo.listAll)
+    const results = yield* Effect.forEach(calendars, (calendar) =>
+      enqueueFeedSync(calendar, {
+        runAt: tick,
+        idempotencyKey: `${syncFeedTask.name}:${calendar.id}:${DateTime.formatIso(tick)}`
+      }))
+    return { feeds: calendars.length, enqueued: results.filter((r) => r.inserted).length }
+  }).pipe(Effect.withSpan("ExternalCalendarSync.enqueueFeedSyncs"))

@@ -1,19 +1,19 @@
 import { PatientId } from "@clinic/domain"
-import { Registry } from "@clinic/queue"
+import { Registry, TaskStore, Worker } from "@clinic/queue"
 import { BookingRepo, ExternalCalendarRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import {
+  CALENDAR_QUEUE,
   calendarQueue,
   CalendarSyncConfig,
+  enqueueFeedSync,
+  enqueueFeedSyncs,
   ExternalCalendarSync,
-  syncExternalCalendars,
-  syncExternalCalendarsEntry,
-  syncExternalCalendarsTask,
-  syncExternalCalendarTask
+  syncFeedTask
 } from "../src/ExternalCalendarSync.js"
 import { isPrivateAddress } from "../src/FeedAddress.js"
 import { calendar, event } from "./IcsFixtures.js"
@@ -33,8 +33,13 @@ const syncLayer = <A, E>(repositories: Layer.Layer<A, E>, allowPrivateNetworks =
     )
   )
 
-const memory = syncLayer(Repositories.layerMemory)
-const postgres = syncLayer(Repositories.layerPg.pipe(Layer.provideMerge(TestDatabase.layer)))
+const memory = syncLayer(Layer.merge(Repositories.layerMemory, TaskStore.layerMemory))
+const postgres = syncLayer(
+  Layer.merge(Repositories.layerPg, TaskStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
+)
+
+/** The calendar queue's tasks, as the scheduler's workers run them. */
+const registry = Registry.make({ tasks: [syncFeedTask], queues: [{ name: CALENDAR_QUEUE, concurrency: 1 }] })
 
 const oneBusyHour = calendar(event("meeting", "DTSTART:20260303T100000Z", "DTEND:20260303T110000Z"))
 
@@ -63,7 +68,7 @@ const therapistWithFeed = (url: string) =>
     return { therapist, feed, book }
   })
 
-type Needs = ExternalCalendarSync | ExternalCalendarRepo | BookingRepo | PatientRepo | UserRepo
+type Needs = ExternalCalendarSync | ExternalCalendarRepo | BookingRepo | PatientRepo | UserRepo | TaskStore
 
 const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
   describe(`external calendar sync (${name})`, () => {
@@ -152,7 +157,7 @@ const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
         assert.strictEqual((yield* ExternalCalendarRepo.pipe(Effect.flatMap((r) => r.busy(feed.id)))).length, 1)
       }).pipe(Effect.provide(layer)))
 
-    it.scoped("the task runs every feed: one broken feed does not stop the others", () =>
+    it.scoped("a periodic tick queues one sync per feed, once per tick; one broken feed does not stop the others", () =>
       Effect.gen(function*() {
         yield* startClock
         const server = yield* IcsServer
@@ -160,44 +165,63 @@ const suite = (name: string, layer: Layer.Layer<Needs, unknown>) =>
         server.set("/bad.ics", ics("nope", 503))
         const good = yield* therapistWithFeed(server.url("/good.ics"))
         const bad = yield* therapistWithFeed(server.url("/bad.ics"))
-        const summary = yield* syncExternalCalendars
-        assert.deepStrictEqual(summary, { feeds: 2, synced: 1, failed: 1, busyTimes: 1 })
+        const checked = yield* registry
         const repo = yield* ExternalCalendarRepo
+
+        assert.deepStrictEqual(yield* enqueueFeedSyncs(T0), { feeds: 2, enqueued: 2 })
+        // The same tick again (another replica, a run taken over) queues nothing more.
+        assert.deepStrictEqual(yield* enqueueFeedSyncs(T0), { feeds: 2, enqueued: 0 })
+        const keys = (yield* Effect.flatMap(TaskStore, (s) => s.list({ name: syncFeedTask.name, limit: 10 })))
+          .map((task) => task.idempotencyKey).sort()
+        assert.deepStrictEqual(
+          keys,
+          [
+            `calendar.sync-feed:${good.feed.id}:2026-03-02T09:00:00.000Z`,
+            `calendar.sync-feed:${bad.feed.id}:2026-03-02T09:00:00.000Z`
+          ].sort()
+        )
+
+        const ran = yield* Worker.drain(checked, CALENDAR_QUEUE)
+        assert.deepStrictEqual(ran.map((r) => r.outcome).sort(), ["retried", "succeeded"])
         assert.strictEqual((yield* repo.list(bad.therapist.id))[0].lastError, "status: the server answered HTTP 503")
         assert.strictEqual((yield* Effect.flip(good.book(25, 26)))._tag, "BusyInExternalCalendar")
 
-        // The queue's task does the same run; the registry accepts the task, its queue and its beat entry.
+        // The broken feed's task retries after its backoff; by then the feed answers.
         server.set("/bad.ics", ics(oneBusyHour))
-        yield* syncExternalCalendarsTask.handler({}, {
-          id: "t1",
-          name: syncExternalCalendarsTask.name,
-          queue: syncExternalCalendarsTask.queue,
-          attempt: 1,
-          maxAttempts: 3
-        })
+        yield* TestClock.adjust("2 minutes")
+        assert.deepStrictEqual((yield* Worker.drain(checked, CALENDAR_QUEUE)).map((r) => r.outcome), ["succeeded"])
         assert.isNull((yield* repo.list(bad.therapist.id))[0].lastError)
-        // One feed on its own; a feed removed since is no error.
-        server.set("/bad.ics", ics(calendar()))
-        const context = { id: "t2", name: "calendar.sync-feed", queue: "calendar", attempt: 1, maxAttempts: 3 }
-        yield* syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
-        assert.deepStrictEqual(yield* repo.busy(bad.feed.id), [])
-        assert.strictEqual((yield* repo.busy(good.feed.id)).length, 1)
-        server.set("/bad.ics", ics("nope", 500))
-        const failed = yield* Effect.flip(
-          syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
-        )
-        assert.strictEqual(failed.reason, "status")
-        yield* repo.remove(bad.therapist.id, bad.feed.id)
-        yield* syncExternalCalendarTask.handler({ therapistId: bad.therapist.id, calendarId: bad.feed.id }, context)
 
-        const registry = yield* Registry.make({
-          tasks: [syncExternalCalendarsTask, syncExternalCalendarTask],
-          queues: [calendarQueue],
-          periodic: [syncExternalCalendarsEntry()]
-        })
-        assert.strictEqual(registry.periodic[0].task.name, "calendar.sync-external")
+        // The next tick queues both again.
+        assert.deepStrictEqual(yield* enqueueFeedSyncs(at(0.25)), { feeds: 2, enqueued: 2 })
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a feed removed before its sync ran is no error", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const server = yield* IcsServer
+        server.set("/cal.ics", ics(oneBusyHour))
+        const { feed, therapist } = yield* therapistWithFeed(server.url("/cal.ics"))
+        yield* enqueueFeedSync(feed)
+        yield* Effect.flatMap(ExternalCalendarRepo, (repo) => repo.remove(therapist.id, feed.id))
+        const ran = yield* Worker.drain(yield* registry, CALENDAR_QUEUE)
+        assert.deepStrictEqual(ran.map((r) => r.outcome), ["succeeded"])
+        assert.strictEqual(server.requests(), 0)
       }).pipe(Effect.provide(layer)))
   })
+
+describe("the calendar queue", () => {
+  it.effect("works CALENDAR_SYNC_CONCURRENCY feeds at once", () =>
+    Effect.gen(function*() {
+      const queue = (env: Record<string, string>) =>
+        calendarQueue.pipe(
+          Effect.provide(CalendarSyncConfig.Default),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+        )
+      assert.deepStrictEqual(yield* queue({}), { name: CALENDAR_QUEUE, concurrency: 4 })
+      assert.deepStrictEqual(yield* queue({ CALENDAR_SYNC_CONCURRENCY: "2" }), { name: CALENDAR_QUEUE, concurrency: 2 })
+    }))
+})
 
 describe("external calendar sync: where it fetches from", () => {
   it.scoped("redirects are followed a few hops; loops fail", () =>

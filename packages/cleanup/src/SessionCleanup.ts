@@ -1,7 +1,7 @@
-import type { BookingId, DomainEvent, UserId } from "@clinic/domain"
+import type { BookingId, DomainEvent, NotFound, UserId } from "@clinic/domain"
 import { ExpiredBookingPreview, InactiveSessionPreview } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
-import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector } from "@clinic/repository"
+import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector, UserRepo } from "@clinic/repository"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
 import { CleanupConfig } from "./CleanupConfig.js"
@@ -31,18 +31,13 @@ export interface BookingExpiryResult {
   readonly error?: string
 }
 
-export interface ScheduledCleanupResult {
-  readonly expiredSessions: SessionCleanupResult
-  readonly inactiveSessions: SessionCleanupResult
-  readonly bookings: BookingExpiryResult
-}
-
 const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n")[0] ?? "unknown error"
 
 /**
  * The cleanup that keeps the database honest: expired and idle auth sessions (with their media
- * rows and files) and lapsed booking holds. Work runs in batches ordered by an indexed column; each
- * batch is one statement plus its domain events (`auth_session.expired` per deleted session,
+ * rows and files) and lapsed booking holds; and, on an operator's request, every auth session of
+ * one user. Work runs in batches ordered by an indexed column; each batch is one statement plus
+ * its domain events (`auth_session.expired` per deleted session,
  * idle or expired; `booking.expired` per lapsed hold), in one short transaction, and a run starts
  * no batch after its time budget. Failures are logged with their cause and carried in the result; interruption is not
  * caught, so a stopping scheduler stops the run between (or inside, rolled back) batches.
@@ -50,6 +45,7 @@ const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n"
 export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cleanup/SessionCleanup", {
   effect: Effect.gen(function*() {
     const sessions = yield* AuthSessionRepo
+    const users = yield* UserRepo
     const bookings = yield* BookingRepo
     const media = yield* MediaStore
     const config = yield* CleanupConfig
@@ -94,7 +90,12 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
               Effect.as(withError(partial(), describe(cause)))
             ))
 
-    const deleteSessions = (operation: string, selector: (now: DateTime.Utc) => SessionSelector, userId?: UserId) =>
+    /** Deletes what `batch` picks (at most a batch per call) until it picks less than a batch. */
+    const deleteSessions = (
+      operation: string,
+      batch: (now: DateTime.Utc) => Effect.Effect<DeletedSessions>,
+      userId?: UserId
+    ) =>
       Effect.suspend(() => {
         let totals = { deletedSessions: 0, deletedMedia: 0, removedFiles: 0 }
         const result = (complete: boolean): SessionCleanupResult => ({
@@ -106,7 +107,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
           const now = yield* DateTime.now
           const complete = yield* drain(
             withEvents(
-              sessions.deleteBatch(selector(now), config.batchSize),
+              batch(now),
               (deleted) =>
                 deleted.sessions.map((session) => ({
                   _tag: "auth_session.expired" as const,
@@ -138,7 +139,13 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
         )
       })
 
-    const expiredSessions = deleteSessions("cleanupExpiredSessions", (now) => SessionSelector.Expired({ now }))
+    const bySelector = (selector: (now: DateTime.Utc) => SessionSelector) => (now: DateTime.Utc) =>
+      sessions.deleteBatch(selector(now), config.batchSize)
+
+    const expiredSessions = deleteSessions(
+      "cleanupExpiredSessions",
+      bySelector((now) => SessionSelector.Expired({ now }))
+    )
 
     const inactiveBefore = (olderThan: Duration.DurationInput) => (now: DateTime.Utc) =>
       DateTime.subtractDuration(now, Duration.decode(olderThan))
@@ -146,13 +153,17 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
     const cleanupInactiveSessions = (olderThan: Duration.DurationInput = config.inactiveAfter) =>
       deleteSessions(
         "cleanupInactiveSessions",
-        (now) => SessionSelector.Inactive({ before: inactiveBefore(olderThan)(now) })
+        bySelector((now) => SessionSelector.Inactive({ before: inactiveBefore(olderThan)(now) }))
       )
 
-    const cleanupInactiveSessionsForUser = (userId: UserId, olderThan: Duration.DurationInput = config.inactiveAfter) =>
+    const endUserAuthSessions = (userId: UserId) =>
       deleteSessions(
-        "cleanupInactiveSessionsForUser",
-        (now) => SessionSelector.Inactive({ before: inactiveBefore(olderThan)(now), userId }),
+        "endUserAuthSessions",
+        () =>
+          Effect.flatMap(
+            sessions.listByUser(userId),
+            (own) => sessions.deleteByIds(own.slice(0, config.batchSize).map((session) => session.id))
+          ),
         userId
       )
 
@@ -200,20 +211,17 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
       /** The same run with its full result, failing when it failed: what a scheduled job records. */
       expiredSessions: Effect.flatMap(expiredSessions, failOnError("cleanupExpiredSessions")),
       cleanupInactiveSessions,
-      cleanupInactiveSessionsForUser,
+      /**
+       * Ends every auth session of the user now (signed out everywhere), with their media rows
+       * and files, publishing `auth_session.expired` for each; fails when the user does not exist.
+       */
+      endUserAuthSessions: (userId: UserId): Effect.Effect<SessionCleanupResult, NotFound | CleanupFailed> =>
+        users.findById(userId).pipe(
+          Effect.zipRight(endUserAuthSessions(userId)),
+          Effect.flatMap(failOnError("endUserAuthSessions"))
+        ),
       expirePendingBookings,
       expirePendingBookingsOrFail: Effect.flatMap(expirePendingBookings, failOnError("expirePendingBookings")),
-      /** Expired sessions, inactive sessions and lapsed holds, one after the other. */
-      scheduledCleanup: Effect.gen(function*() {
-        const expired = yield* expiredSessions
-        const inactive = yield* cleanupInactiveSessions()
-        const expiredBookings = yield* expirePendingBookings
-        return {
-          expiredSessions: expired,
-          inactiveSessions: inactive,
-          bookings: expiredBookings
-        } as ScheduledCleanupResult
-      }).pipe(Effect.withSpan("SessionCleanup.scheduledCleanup")),
       previewInactiveSessions: (
         options: { readonly olderThan?: Duration.DurationInput; readonly limit?: number } = {}
       ) =>

@@ -232,24 +232,40 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), [])
       }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { failFirst: 1 } }))))
 
-    it.effect("per-user cleanup touches only that user's idle sessions and names the user", () =>
+    it.effect("ending a user's auth sessions removes all of theirs, active or idle, with media; others stay", () =>
       Effect.gen(function*() {
         yield* startClock
         const alice = yield* makeUser("Alice")
         const bob = yield* makeUser("Bob")
         const aliceIdle = yield* makeSession(alice.id)
-        const bobIdle = yield* makeSession(bob.id)
+        yield* addMedia(aliceIdle.id, "sessions/alice.png")
         yield* TestClock.adjust("25 hours")
-        const result = yield* (yield* SessionCleanup).cleanupInactiveSessionsForUser(alice.id)
+        const aliceActive = yield* makeSession(alice.id)
+        const bobActive = yield* makeSession(bob.id)
+        yield* addMedia(bobActive.id, "sessions/bob.png")
+        const cleanup = yield* SessionCleanup
+
+        const result = yield* cleanup.endUserAuthSessions(alice.id)
         assert.deepStrictEqual(result, {
-          deletedSessions: 1,
-          deletedMedia: 0,
-          removedFiles: 0,
+          deletedSessions: 2,
+          deletedMedia: 1,
+          removedFiles: 1,
           complete: true,
           userId: alice.id
         })
         assert.isFalse(yield* exists(aliceIdle.id))
-        assert.isTrue(yield* exists(bobIdle.id))
+        assert.isFalse(yield* exists(aliceActive.id))
+        assert.isTrue(yield* exists(bobActive.id))
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), ["sessions/alice.png"])
+        const events = yield* published
+        assert.deepStrictEqual(
+          events.map((e) => [e._tag, (e as { authSessionId: string }).authSessionId]).sort(),
+          [["auth_session.expired", aliceIdle.id], ["auth_session.expired", aliceActive.id]].sort()
+        )
+        // Nothing left to end; an unknown user is NotFound.
+        assert.strictEqual((yield* cleanup.endUserAuthSessions(alice.id)).deletedSessions, 0)
+        const unknown = yield* Effect.flip(cleanup.endUserAuthSessions(crypto.randomUUID() as typeof alice.id))
+        assert.strictEqual(unknown._tag, "NotFound")
       }).pipe(Effect.provide(cleanupLayer(repos))))
 
     it.effect("expirePendingBookings with nothing lapsed expires nothing", () =>
@@ -301,21 +317,6 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.strictEqual((yield* Effect.flatMap(BookingRepo, (r) => r.listLapsedHolds(now, 10))).length, 1)
         assert.strictEqual((yield* cleanup.expirePendingBookingsOrFail).expiredBookingIds.length, 1)
       }).pipe(Effect.provide(cleanupLayer(repos, { failingBookings: 1 }))))
-
-    it.effect("scheduledCleanup runs the session and booking cleanups and combines their results", () =>
-      Effect.gen(function*() {
-        yield* startClock
-        const user = yield* makeUser()
-        const { book } = yield* bookingSetup
-        yield* makeSession(user.id, "1 hour")
-        yield* makeSession(user.id, "30 days")
-        const hold = yield* book("15 minutes")
-        yield* TestClock.adjust("25 hours")
-        const result = yield* (yield* SessionCleanup).scheduledCleanup
-        assert.strictEqual(result.expiredSessions.deletedSessions, 1)
-        assert.strictEqual(result.inactiveSessions.deletedSessions, 1)
-        assert.deepStrictEqual(result.bookings.expiredBookingIds, [hold.id])
-      }).pipe(Effect.provide(cleanupLayer(repos))))
 
     it.effect("previews list what would go, with users and ages, and change nothing", () =>
       Effect.gen(function*() {

@@ -11,6 +11,7 @@ import { Schema } from "effect"
 import { NotFound, Unauthorized } from "./Errors.js"
 import { HealthApi, NotReady } from "./HealthApi.js"
 import { InternalError, RouteNotFound } from "./HttpErrors.js"
+import { UserId } from "./Ids.js"
 import { QueueMetrics } from "./QueueMetrics.js"
 import {
   ExpiredBookingPreview,
@@ -73,6 +74,30 @@ export class CleanupPreviewApi extends HttpApiGroup.make("cleanup")
   .middleware(AdminAuthentication)
 {}
 
+/** What ending a user's auth sessions removed. */
+export class EndedAuthSessions extends Schema.Class<EndedAuthSessions>("EndedAuthSessions")({
+  userId: UserId,
+  deletedSessions: Schema.Int,
+  /** Media rows of those sessions, deleted with them. */
+  deletedMedia: Schema.Int,
+  /** Their files removed from the media folder. */
+  removedFiles: Schema.Int
+}) {}
+
+/**
+ * Signing a user out everywhere (a stolen device, a leaving employee): every auth session of the
+ * user ends now, with its media, as the cleanup jobs remove them. An unknown user is a 404.
+ */
+export class AuthSessionsApi extends HttpApiGroup.make("authSessions")
+  .add(
+    HttpApiEndpoint.del("endForUser", "/users/:userId/auth-sessions")
+      .setPath(Schema.Struct({ userId: UserId }))
+      .addSuccess(EndedAuthSessions)
+      .addError(NotFound)
+  )
+  .middleware(AdminAuthentication)
+{}
+
 /**
  * Task queue metrics: JSON for people and scripts, Prometheus text for scrapers. Both need the
  * admin token (Prometheus sends it with `authorization: { credentials: ... }`): task names and
@@ -88,11 +113,12 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
   .middleware(AdminAuthentication)
 {}
 
-/** The scheduler's admin API: health, jobs and their runs, cleanup previews, queue metrics. */
+/** The scheduler's admin API: health, jobs and their runs, cleanup previews, auth sessions, queue metrics. */
 export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(HealthApi)
   .add(JobsApi)
   .add(CleanupPreviewApi)
+  .add(AuthSessionsApi)
   .add(MetricsApi)
   .addError(InternalError)
   .addError(RouteNotFound)

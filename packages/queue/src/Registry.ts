@@ -1,4 +1,4 @@
-import { Cron, DateTime, Duration, Effect, Either, Option, Schema } from "effect"
+import { Duration, Effect, Schema } from "effect"
 import type * as Task from "./Task.js"
 
 export interface QueueConfig {
@@ -11,34 +11,11 @@ export interface QueueConfig {
   readonly lease?: Duration.DurationInput
 }
 
-/** A task the scheduler enqueues on a schedule ("beat"): a cron expression or a fixed interval. */
-export interface PeriodicEntry {
-  readonly name: string
-  readonly task: string
-  readonly cron?: string
-  readonly every?: Duration.DurationInput
-  /** The IANA zone a cron expression is read in; default UTC. */
-  readonly timeZone?: string
-  /** The payload as the task's schema encodes it. */
-  readonly payload?: unknown
-}
-
 export interface ResolvedQueue {
   readonly name: string
   readonly concurrency: number
   readonly pollInterval: Duration.Duration
   readonly lease: Duration.Duration
-}
-
-export type Schedule =
-  | { readonly _tag: "Cron"; readonly cron: Cron.Cron; readonly expression: string }
-  | { readonly _tag: "Every"; readonly interval: Duration.Duration }
-
-export interface ResolvedPeriodic {
-  readonly name: string
-  readonly task: Task.Any
-  readonly schedule: Schedule
-  readonly payload: unknown
 }
 
 export class RegistryError extends Schema.TaggedError<RegistryError>()("RegistryError", {
@@ -49,11 +26,10 @@ export class RegistryError extends Schema.TaggedError<RegistryError>()("Registry
   }
 }
 
-/** A checked set of tasks, queues and periodic entries; `R` is what the handlers need. */
+/** A checked set of tasks and queues; `R` is what the handlers need. */
 export interface Registry<out R> {
   readonly tasks: ReadonlyMap<string, Task.Any>
   readonly queues: ReadonlyMap<string, ResolvedQueue>
-  readonly periodic: ReadonlyArray<ResolvedPeriodic>
   readonly _R?: (_: never) => R
 }
 
@@ -67,7 +43,6 @@ const isPositiveInteger = (n: number) => Number.isInteger(n) && n >= 1
 export const make = <const Tasks extends ReadonlyArray<Task.Any>>(config: {
   readonly tasks: Tasks
   readonly queues: ReadonlyArray<QueueConfig>
-  readonly periodic?: ReadonlyArray<PeriodicEntry>
   readonly references?: ReadonlyArray<string>
 }): Effect.Effect<Registry<Task.Context<Tasks[number]>>, RegistryError> =>
   Effect.suspend(() => {
@@ -101,39 +76,7 @@ export const make = <const Tasks extends ReadonlyArray<Task.Any>>(config: {
     for (const name of config.references ?? []) {
       if (!tasks.has(name)) problems.push(`task "${name}" is referenced but not defined`)
     }
-    const periodic: Array<ResolvedPeriodic> = []
-    const periodicNames = new Set<string>()
-    for (const entry of config.periodic ?? []) {
-      const label = `periodic entry "${entry.name}"`
-      if (periodicNames.has(entry.name)) problems.push(`${label} is configured twice`)
-      periodicNames.add(entry.name)
-      const task = tasks.get(entry.task)
-      if (!task) {
-        problems.push(`${label} names task "${entry.task}", which is not defined`)
-        continue
-      }
-      const decoded = Schema.decodeUnknownEither(task.payload)(entry.payload ?? {})
-      if (Either.isLeft(decoded)) {
-        problems.push(`${label} has a payload that task "${task.name}" rejects: ${decoded.left.message}`)
-      }
-      let schedule: Schedule | undefined
-      if ((entry.cron === undefined) === (entry.every === undefined)) {
-        problems.push(`${label} needs exactly one of cron or every`)
-      } else if (entry.cron !== undefined) {
-        const zone = DateTime.zoneMakeNamed(entry.timeZone ?? "UTC")
-        const parsed = Option.isSome(zone) ? Cron.parse(entry.cron, zone.value) : undefined
-        if (parsed === undefined) problems.push(`${label} has an unknown time zone "${entry.timeZone}"`)
-        else if (Either.isLeft(parsed)) {
-          problems.push(`${label} has an invalid cron "${entry.cron}": ${parsed.left.message}`)
-        } else schedule = { _tag: "Cron", cron: parsed.right, expression: entry.cron }
-      } else {
-        const interval = Duration.decode(entry.every!)
-        if (Duration.toMillis(interval) <= 0) problems.push(`${label} needs a positive interval`)
-        else schedule = { _tag: "Every", interval }
-      }
-      if (schedule) periodic.push({ name: entry.name, task, schedule, payload: entry.payload ?? {} })
-    }
     return problems.length > 0
       ? Effect.fail(new RegistryError({ problems }))
-      : Effect.succeed<Registry<Task.Context<Tasks[number]>>>({ tasks, queues, periodic })
+      : Effect.succeed<Registry<Task.Context<Tasks[number]>>>({ tasks, queues })
   })

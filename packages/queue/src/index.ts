@@ -1,5 +1,4 @@
 export * as Backoff from "./Backoff.js"
-export * as Beat from "./Beat.js"
 export * as Metrics from "./Metrics.js"
 export * as Registry from "./Registry.js"
 export * as Task from "./Task.js"

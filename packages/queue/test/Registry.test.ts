@@ -18,22 +18,17 @@ const cleanup = Task.make({
 })
 
 describe("Registry", () => {
-  it.effect("a valid configuration resolves queues, tasks and periodic entries with defaults", () =>
+  it.effect("a valid configuration resolves queues and tasks with defaults", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         tasks: [email, cleanup],
         queues: [{ name: "email", concurrency: 4 }, { name: "maintenance", concurrency: 1, lease: "2 minutes" }],
-        periodic: [
-          { name: "prune-nightly", task: "maintenance.prune", cron: "0 3 * * *", payload: { retentionDays: 30 } },
-          { name: "prune-often", task: "maintenance.prune", every: "1 hour", payload: { retentionDays: 1 } }
-        ],
         references: ["email.send"]
       })
       assert.deepStrictEqual([...registry.tasks.keys()], ["email.send", "maintenance.prune"])
       assert.strictEqual(registry.queues.get("email")!.concurrency, 4)
       assert.strictEqual(registry.queues.get("email")!.lease.toString(), "Duration(30s)")
       assert.strictEqual(registry.queues.get("maintenance")!.lease.toString(), "Duration(2m)")
-      assert.deepStrictEqual(registry.periodic.map((p) => p.schedule._tag), ["Cron", "Every"])
       assert.strictEqual(cleanup.priority, 1)
       assert.strictEqual(email.maxAttempts, 5)
     }))
@@ -43,12 +38,6 @@ describe("Registry", () => {
       const error = yield* Effect.flip(Registry.make({
         tasks: [email, cleanup, email, Task.make({ ...email, name: "broken", maxAttempts: 0 })],
         queues: [{ name: "email", concurrency: 0 }, { name: "email", concurrency: 1 }],
-        periodic: [
-          { name: "ghost", task: "no.such.task", every: "1 hour" },
-          { name: "bad-cron", task: "email.send", cron: "every tuesday", payload: { to: "a@b.c" } },
-          { name: "bad-payload", task: "email.send", every: "1 hour", payload: { to: 42 } },
-          { name: "both", task: "email.send", every: "1 hour", cron: "* * * * *", payload: { to: "x" } }
-        ],
         references: ["booking.reminder"]
       }))
       assert.strictEqual(error._tag, "RegistryError")
@@ -58,14 +47,8 @@ describe("Registry", () => {
         "task \"maintenance.prune\" uses queue \"maintenance\", which is not configured",
         "task \"email.send\" is defined twice",
         "task \"broken\" needs maxAttempts of at least 1",
-        "task \"booking.reminder\" is referenced but not defined",
-        "periodic entry \"ghost\" names task \"no.such.task\", which is not defined",
-        error.problems[7],
-        error.problems[8],
-        "periodic entry \"both\" needs exactly one of cron or every"
+        "task \"booking.reminder\" is referenced but not defined"
       ])
-      assert.match(error.problems[7], /^periodic entry "bad-cron" has an invalid cron "every tuesday"/)
-      assert.match(error.problems[8], /^periodic entry "bad-payload" has a payload that task "email.send" rejects/)
       assert.include(error.message, "Invalid task configuration:\n  - queue \"email\"")
     }))
 })

@@ -1,14 +1,24 @@
-import { Duration, type Effect } from "effect"
+import type { RunTrigger } from "@clinic/domain"
+import { type DateTime, Duration, Effect } from "effect"
 import type { JobSchedule } from "./JobSchedule.js"
 
 /** What to do with ticks that passed while no replica could run them (downtime, deploys, a lost database). */
 export type MissedRunPolicy = "skip" | "runOnce"
 
+/** The tick a run belongs to: its scheduled time (the claim's key) and why it runs. */
+export interface Tick {
+  readonly scheduledAt: DateTime.Utc
+  readonly trigger: RunTrigger
+}
+
 export interface Job {
   readonly name: string
   readonly schedule: JobSchedule
-  /** The work of one tick. Its success value is stored as the run's JSON result. */
-  readonly run: Effect.Effect<unknown, unknown>
+  /**
+   * The work of one tick. Its success value is stored as the run's JSON result. Work that must
+   * happen once per tick (enqueueing a task) keys itself on `tick.scheduledAt`.
+   */
+  readonly run: (tick: Tick) => Effect.Effect<unknown, unknown>
   /** A run that takes longer fails (and is interrupted). */
   readonly timeout: Duration.Duration
   /**
@@ -21,13 +31,17 @@ export interface Job {
 export const make = (options: {
   readonly name: string
   readonly schedule: JobSchedule
-  readonly run: Effect.Effect<unknown, unknown>
+  /** The same work on every tick, or work that depends on the tick. */
+  readonly run: Effect.Effect<unknown, unknown> | ((tick: Tick) => Effect.Effect<unknown, unknown>)
   readonly timeout?: Duration.DurationInput
   readonly missed?: MissedRunPolicy
-}): Job => ({
-  name: options.name,
-  schedule: options.schedule,
-  run: options.run,
-  timeout: Duration.decode(options.timeout ?? "5 minutes"),
-  missed: options.missed ?? "skip"
-})
+}): Job => {
+  const run = options.run
+  return {
+    name: options.name,
+    schedule: options.schedule,
+    run: Effect.isEffect(run) ? () => run : run,
+    timeout: Duration.decode(options.timeout ?? "5 minutes"),
+    missed: options.missed ?? "skip"
+  }
+}

@@ -1,6 +1,9 @@
-import { Cron, Data, DateTime, Duration, Either } from "effect"
+import { Cron, Data, DateTime, Duration, Either, Option } from "effect"
 
-/** When a job fires: a cron expression (seconds field optional) in a time zone, or every N aligned to the wall clock. */
+/**
+ * When a job fires: a cron expression (seconds field optional) in a time zone, or every N aligned
+ * to the epoch. The one schedule type of Clinic: job settings and periodic tasks alike.
+ */
 export type JobSchedule = Data.TaggedEnum<{
   Cron: { readonly cron: Cron.Cron; readonly expression: string; readonly timeZone: string }
   Every: { readonly interval: Duration.Duration }
@@ -27,6 +30,21 @@ export const every = (interval: Duration.DurationInput): JobSchedule => {
   const decoded = Duration.decode(interval)
   if (Duration.toMillis(decoded) < 1) throw new InvalidSchedule({ message: "an interval must be at least 1 ms" })
   return JobSchedule.Every({ interval: decoded })
+}
+
+/**
+ * A schedule as settings write it: `every <duration>` ("every 15 minutes", at least a second,
+ * aligned to the epoch, so `timeZone` does not move it) or a cron expression with an optional
+ * seconds field ("0 30 3 * * *") read in `timeZone`.
+ */
+export const parse = (text: string, timeZone = "UTC"): Either.Either<JobSchedule, InvalidSchedule> => {
+  const trimmed = text.trim()
+  const every = /^every\s+(.+)$/i.exec(trimmed)
+  if (every === null) return cron(trimmed, timeZone)
+  const interval = Duration.decodeUnknown(every[1].trim())
+  return Option.isSome(interval) && Duration.toMillis(interval.value) >= 1000
+    ? Either.right(JobSchedule.Every({ interval: interval.value }))
+    : Either.left(new InvalidSchedule({ message: `"${text}": expected "every <duration>" of at least 1 second` }))
 }
 
 /** The first fire time strictly after `afterMillis`. */

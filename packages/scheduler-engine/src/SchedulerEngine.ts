@@ -145,7 +145,7 @@ export const make = (options: EngineOptions) =>
         Effect.gen(function*() {
           yield* countRunning(job.name, 1)
           yield* Ref.update(activeRunIds, (ids) => new Set(ids).add(run.id))
-          const work = job.run.pipe(
+          const work = job.run({ scheduledAt: run.scheduledAt, trigger: run.trigger }).pipe(
             Effect.timeoutFail({
               duration: job.timeout,
               onTimeout: () => new JobTimedOut({ message: `timed out after ${Duration.format(job.timeout)}` })

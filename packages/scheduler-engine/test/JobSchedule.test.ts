@@ -44,6 +44,22 @@ describe("JobSchedule", () => {
     assert.strictEqual(JobSchedule.fireTimesBetween(every, 0, ms("2026-03-02T09:05:00Z"), 3).length, 3)
   })
 
+  it("parse reads every setting's text: `every <duration>` aligned to the epoch, or cron in a time zone", () => {
+    const every = Either.getOrThrow(JobSchedule.parse(" every 15 minutes ", "Europe/Berlin"))
+    assert.strictEqual(JobSchedule.describe(every), "every 15m")
+    assert.strictEqual(iso(JobSchedule.nextAfter(every, ms("2026-03-02T09:07:00Z"))), "2026-03-02T09:15:00.000Z")
+    const berlin = Either.getOrThrow(JobSchedule.parse("0 3 * * *", "Europe/Berlin"))
+    assert.strictEqual(JobSchedule.describe(berlin), "cron 0 3 * * * (Europe/Berlin)")
+    // 03:00 in Berlin is 02:00 UTC in March (CET).
+    assert.strictEqual(iso(JobSchedule.nextAfter(berlin, ms("2026-03-02T09:00:00Z"))), "2026-03-03T02:00:00.000Z")
+    const withSeconds = Either.getOrThrow(JobSchedule.parse("30 * * * * *"))
+    assert.strictEqual(iso(JobSchedule.nextAfter(withSeconds, ms("2026-03-02T09:00:00Z"))), "2026-03-02T09:00:30.000Z")
+    for (const bad of ["every banana", "every 500 millis", "every", "61 * * * *", "sometimes"]) {
+      assert.isTrue(Either.isLeft(JobSchedule.parse(bad)), bad)
+    }
+    assert.isTrue(Either.isLeft(JobSchedule.parse("0 3 * * *", "Mars/Olympus")))
+  })
+
   it("an invalid expression or time zone is a typed error", () => {
     assert.isTrue(Either.isLeft(JobSchedule.cron("61 * * * *")))
     assert.isTrue(Either.isLeft(JobSchedule.cron("* * * * *", "Mars/Olympus")))
