@@ -1,4 +1,5 @@
 import { Cron, Data, DateTime, Duration, Either, Option } from "effect"
+import * as CronNext from "./CronNext.js"
 
 /**
  * When a job fires: a cron expression (seconds field optional) in a time zone, or every N aligned
@@ -50,8 +51,8 @@ export const parse = (text: string, timeZone = "UTC"): Either.Either<JobSchedule
 /** The first fire time strictly after `afterMillis`. */
 export const nextAfter = (schedule: JobSchedule, afterMillis: number): number =>
   JobSchedule.$match(schedule, {
-    // Cron works in whole seconds; start from the second after, so that `after` itself never repeats.
-    Cron: ({ cron }) => Cron.next(cron, new Date(Math.floor(afterMillis / 1000) * 1000)).getTime(),
+    // Cron works in whole seconds: the next time after the current second, across clock changes.
+    Cron: ({ cron }) => CronNext.nextAfter(cron, afterMillis),
     Every: ({ interval }) => {
       const step = Duration.toMillis(interval)
       return (Math.floor(afterMillis / step) + 1) * step
