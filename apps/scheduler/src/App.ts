@@ -1,5 +1,5 @@
 import { CalendarSyncConfig, ExternalCalendarSync } from "@clinic/calendar"
-import { CleanupConfig, MediaStore, SessionCleanup } from "@clinic/cleanup"
+import { CleanupConfig, AuthSessionMediaStore, SessionCleanup } from "@clinic/cleanup"
 import { OutboxStore } from "@clinic/events"
 import { Settings } from "@clinic/foundation"
 import { MailConfig, Mailer } from "@clinic/mail"
@@ -30,7 +30,7 @@ export const ConfigLive = Settings.layer(
  * and `CleanupConfig`.
  */
 export const CleanupPg = SessionCleanup.Default.pipe(
-  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, MediaStore.layer])
+  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, AuthSessionMediaStore.layer])
 )
 
 /**

@@ -14,7 +14,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { CleanupConfig } from "../src/CleanupConfig.js"
-import { MediaStore } from "../src/MediaStore.js"
+import { AuthSessionMediaStore } from "../src/AuthSessionMediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 1_000_000)
@@ -68,8 +68,8 @@ const timedRepo = (batches: Array<number>) =>
 
 // Files are not on disk here; the store only counts, so the figure is the database's.
 const countingMedia = Layer.succeed(
-  MediaStore,
-  MediaStore.of({ remove: (paths) => Effect.succeed({ removed: paths, failed: [] }) })
+  AuthSessionMediaStore,
+  AuthSessionMediaStore.of({ remove: (paths) => Effect.succeed({ removed: paths, failed: [] }) })
 )
 
 const program = Effect.gen(function*() {

@@ -6,7 +6,7 @@ import { Context, Effect, Layer, Ref } from "effect"
 /** What a removal did: files gone (or already absent) and files that could not be removed. */
 export type MediaRemoval = FileStore.Removal
 
-export interface MediaStoreShape {
+export interface AuthSessionMediaStoreShape {
   /**
    * Removes the files of deleted media rows. It never fails: the rows are already gone when it
    * runs, so a file that cannot be removed is logged and reported, not retried by rolling back.
@@ -14,17 +14,17 @@ export interface MediaStoreShape {
   readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<MediaRemoval>
 }
 
-export class MediaStore extends Context.Tag("@clinic/cleanup/MediaStore")<MediaStore, MediaStoreShape>() {
+export class AuthSessionMediaStore extends Context.Tag("@clinic/cleanup/AuthSessionMediaStore")<AuthSessionMediaStore, AuthSessionMediaStoreShape>() {
   /**
    * The file store of `CLINIC_AUTH_SESSION_MEDIA_DIR` (`@clinic/storage`), the folder the API writes auth session
    * media to: a path outside it, or a name it did not generate, is refused, so a bad row can never
    * delete an arbitrary file.
    */
   static readonly layer = Layer.effect(
-    MediaStore,
+    AuthSessionMediaStore,
     Effect.gen(function*() {
       const files = yield* FileStore.make(yield* Storage.authSessionMediaDir)
-      return MediaStore.of({ remove: files.remove })
+      return AuthSessionMediaStore.of({ remove: files.remove })
     })
   ).pipe(Layer.provide(NodeFileSystem.layer))
 }
@@ -38,9 +38,9 @@ export class RemovedMedia extends Context.Tag("@clinic/cleanup/RemovedMedia")<
 /** A store that records removals instead of touching the disk; `failing` paths are reported failed. */
 export const layerMemory = (options: { readonly failing?: ReadonlyArray<string> } = {}) =>
   Layer.effect(
-    MediaStore,
+    AuthSessionMediaStore,
     Effect.map(RemovedMedia, (removed) =>
-      MediaStore.of({
+      AuthSessionMediaStore.of({
         remove: (paths) => {
           const failed = paths.filter((path) => options.failing?.includes(path))
           const ok = paths.filter((path) => !options.failing?.includes(path))

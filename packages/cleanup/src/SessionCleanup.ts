@@ -5,7 +5,7 @@ import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector, Us
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
 import { CleanupConfig } from "./CleanupConfig.js"
-import { MediaStore } from "./MediaStore.js"
+import { AuthSessionMediaStore } from "./AuthSessionMediaStore.js"
 
 /** A cleanup that stopped on an error; what earlier batches committed stays committed. */
 export class CleanupFailed extends Schema.TaggedError<CleanupFailed>()("CleanupFailed", {
@@ -47,7 +47,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
     const sessions = yield* AuthSessionRepo
     const users = yield* UserRepo
     const bookings = yield* BookingRepo
-    const media = yield* MediaStore
+    const media = yield* AuthSessionMediaStore
     const config = yield* CleanupConfig
     const outbox = yield* OutboxStore
     const sql = yield* SqlClient.SqlClient

@@ -3,9 +3,9 @@ import { ConfigProvider, Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { MediaStore } from "../src/MediaStore.js"
+import { AuthSessionMediaStore } from "../src/AuthSessionMediaStore.js"
 
-describe("MediaStore.layer (node fs)", () => {
+describe("AuthSessionMediaStore.layer (node fs)", () => {
   it.live("removes stored files of the media folder, treats missing ones as removed, refuses any other path", () =>
     Effect.gen(function*() {
       const parent = yield* Effect.acquireRelease(
@@ -22,9 +22,9 @@ describe("MediaStore.layer (node fs)", () => {
       const outside = Path.join(parent, "keep.txt")
       yield* Effect.promise(() => Fs.writeFile(outside, "keep"))
 
-      const store = yield* MediaStore.pipe(
+      const store = yield* AuthSessionMediaStore.pipe(
         Effect.provide(
-          MediaStore.layer.pipe(
+          AuthSessionMediaStore.layer.pipe(
             Layer.provide(
               Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["CLINIC_AUTH_SESSION_MEDIA_DIR", root]])))
             )

@@ -3,7 +3,7 @@ import { drainOutbox } from "@clinic/events/testing/Outbox"
 import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Deferred, Effect, Exit, Fiber, Logger, Ref, TestClock } from "effect"
-import { RemovedMedia } from "../src/MediaStore.js"
+import { RemovedMedia } from "../src/AuthSessionMediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 import {
   addMedia,

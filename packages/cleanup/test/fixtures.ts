@@ -4,7 +4,7 @@ import { AuthSessionRepo, type AuthSessionRepoShape, BookingRepo, PatientRepo, U
 import type { SqlClient } from "@effect/sql"
 import { DateTime, Deferred, Duration, Effect, Layer, Ref, TestClock } from "effect"
 import { CleanupConfig, type CleanupSettings } from "../src/CleanupConfig.js"
-import * as Media from "../src/MediaStore.js"
+import * as Media from "../src/AuthSessionMediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 
 export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
