@@ -1,5 +1,5 @@
 import { CalendarSyncConfig, ExternalCalendarSync } from "@clinic/calendar"
-import { CleanupConfig, AuthSessionMediaStore, SessionCleanup } from "@clinic/cleanup"
+import { AuthSessionMediaStore, CleanupConfig, SessionCleanup } from "@clinic/cleanup"
 import { OutboxStore } from "@clinic/events"
 import { Settings } from "@clinic/foundation"
 import { MailConfig, Mailer } from "@clinic/mail"

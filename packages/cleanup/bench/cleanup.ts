@@ -13,8 +13,8 @@ import { machine, writeSection } from "@clinic/testing/BenchReport"
 import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer, Redacted } from "effect"
-import { CleanupConfig } from "../src/CleanupConfig.js"
 import { AuthSessionMediaStore } from "../src/AuthSessionMediaStore.js"
+import { CleanupConfig } from "../src/CleanupConfig.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 1_000_000)

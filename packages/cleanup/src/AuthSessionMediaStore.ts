@@ -14,7 +14,9 @@ export interface AuthSessionMediaStoreShape {
   readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<MediaRemoval>
 }
 
-export class AuthSessionMediaStore extends Context.Tag("@clinic/cleanup/AuthSessionMediaStore")<AuthSessionMediaStore, AuthSessionMediaStoreShape>() {
+export class AuthSessionMediaStore
+  extends Context.Tag("@clinic/cleanup/AuthSessionMediaStore")<AuthSessionMediaStore, AuthSessionMediaStoreShape>()
+{
   /**
    * The file store of `CLINIC_AUTH_SESSION_MEDIA_DIR` (`@clinic/storage`), the folder the API writes auth session
    * media to: a path outside it, or a name it did not generate, is refused, so a bad row can never

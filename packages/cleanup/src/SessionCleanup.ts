@@ -4,8 +4,8 @@ import { EventBus, OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector, UserRepo } from "@clinic/repository"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
-import { CleanupConfig } from "./CleanupConfig.js"
 import { AuthSessionMediaStore } from "./AuthSessionMediaStore.js"
+import { CleanupConfig } from "./CleanupConfig.js"
 
 /** A cleanup that stopped on an error; what earlier batches committed stays committed. */
 export class CleanupFailed extends Schema.TaggedError<CleanupFailed>()("CleanupFailed", {

@@ -3,8 +3,8 @@ import { OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, type AuthSessionRepoShape, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import type { SqlClient } from "@effect/sql"
 import { DateTime, Deferred, Duration, Effect, Layer, Ref, TestClock } from "effect"
-import { CleanupConfig, type CleanupSettings } from "../src/CleanupConfig.js"
 import * as Media from "../src/AuthSessionMediaStore.js"
+import { CleanupConfig, type CleanupSettings } from "../src/CleanupConfig.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 
 export const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
