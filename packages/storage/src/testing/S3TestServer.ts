@@ -1,0 +1,53 @@
+/**
+ * A real S3 protocol server for tests: `s3rver` (a local S3-compatible server) on a free port of
+ * 127.0.0.1, keeping its objects in a temporary folder; stopped and removed with the scope.
+ */
+import { Effect, type Scope } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import S3rver from "s3rver"
+import type { StorageSettings } from "../StorageConfig.js"
+import { testS3 } from "../StorageConfig.js"
+
+export interface S3TestServer {
+  readonly endpoint: string
+  readonly bucket: string
+  /** `CLINIC_STORAGE=s3` settings for this server's bucket. */
+  readonly settings: StorageSettings
+  /** The same as environment variables (for apps configured through `Settings`). */
+  readonly env: Record<string, string>
+}
+
+export const start = (bucket = "clinic"): Effect.Effect<S3TestServer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const directory = yield* Effect.acquireRelease(
+      Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "clinic-s3rver-"))),
+      (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+    )
+    const server = new S3rver({
+      port: 0,
+      address: "127.0.0.1",
+      directory,
+      silent: true,
+      configureBuckets: [{ name: bucket }]
+    })
+    const { port } = yield* Effect.acquireRelease(
+      Effect.promise(() => server.run()),
+      () => Effect.promise(() => server.close())
+    )
+    const endpoint = `http://127.0.0.1:${port}`
+    return {
+      endpoint,
+      bucket,
+      settings: testS3(endpoint, bucket),
+      env: {
+        CLINIC_STORAGE: "s3",
+        CLINIC_S3_BUCKET: bucket,
+        CLINIC_S3_ENDPOINT: endpoint,
+        CLINIC_S3_ACCESS_KEY_ID: "S3RVER",
+        CLINIC_S3_SECRET_ACCESS_KEY: "S3RVER",
+        CLINIC_S3_FORCE_PATH_STYLE: "true"
+      }
+    }
+  })
