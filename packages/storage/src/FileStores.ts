@@ -1,4 +1,5 @@
 import { FileSystem } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import type { FileStoreShape } from "./FileStore.js"
 import * as LocalFileStore from "./LocalFileStore.js"
@@ -39,7 +40,10 @@ export class FileStores extends Context.Tag("@clinic/storage/FileStores")<FileSt
     Effect.map(FileSystem.FileSystem, (fs) =>
       FileStores.of({
         open: ({ dir, name }) =>
-          Effect.zipRight(checkName(name), LocalFileStore.make(dir).pipe(Effect.provideService(FileSystem.FileSystem, fs)))
+          Effect.zipRight(
+            checkName(name),
+            LocalFileStore.make(dir).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+          )
       }))
   )
 
@@ -57,9 +61,11 @@ export class FileStores extends Context.Tag("@clinic/storage/FileStores")<FileSt
         }))
     )
 
-  /** The backend `StorageConfig` names. */
-  static readonly layer: Layer.Layer<FileStores, never, StorageConfig | FileSystem.FileSystem> = Layer.unwrapEffect(
+  /** The backend `StorageConfig` names (local folders on Node's file system). */
+  static readonly layer: Layer.Layer<FileStores, never, StorageConfig> = Layer.unwrapEffect(
     Effect.map(StorageConfig, (settings) =>
-      settings._tag === "Local" ? FileStores.layerLocal : FileStores.layerS3(settings.s3))
+      settings._tag === "Local"
+        ? FileStores.layerLocal.pipe(Layer.provide(NodeFileSystem.layer))
+        : FileStores.layerS3(settings.s3))
   )
 }

@@ -72,27 +72,31 @@ export const suite = (name: string, subject: Effect.Effect<Subject, never, Scope
         assert.deepStrictEqual(yield* digest(store.read(stored.path)), sent)
       }), 60_000)
 
-    it.scoped("content that fails, early or after many parts, and an extension that fails leave nothing behind", () =>
-      Effect.gen(function*() {
-        const { listing, store } = yield* subject
-        const early = yield* Effect.flip(
-          store.put(Stream.concat(Stream.make(bytes("a")), Stream.fail("refused")), { extension: "txt" })
-        )
-        assert.strictEqual(early, "refused")
-        const late = yield* Effect.flip(
-          store.put(Stream.concat(generated(LARGE_CHUNKS), Stream.fail("too large")), { extension: "txt" })
-        )
-        assert.strictEqual(late, "too large")
-        const extension = yield* Effect.flip(
-          store.put(generated(4), { extension: Effect.fail("unknown type") })
-        )
-        assert.strictEqual(extension, "unknown type")
-        const largeExtension = yield* Effect.flip(
-          store.put(generated(LARGE_CHUNKS), { extension: Effect.fail("unknown type") })
-        )
-        assert.strictEqual(largeExtension, "unknown type")
-        assert.deepStrictEqual(yield* listing, [])
-      }), 60_000)
+    it.scoped(
+      "content that fails, early or after many parts, and an extension that fails leave nothing behind",
+      () =>
+        Effect.gen(function*() {
+          const { listing, store } = yield* subject
+          const early = yield* Effect.flip(
+            store.put(Stream.concat(Stream.make(bytes("a")), Stream.fail("refused")), { extension: "txt" })
+          )
+          assert.strictEqual(early, "refused")
+          const late = yield* Effect.flip(
+            store.put(Stream.concat(generated(LARGE_CHUNKS), Stream.fail("too large")), { extension: "txt" })
+          )
+          assert.strictEqual(late, "too large")
+          const extension = yield* Effect.flip(
+            store.put(generated(4), { extension: Effect.fail("unknown type") })
+          )
+          assert.strictEqual(extension, "unknown type")
+          const largeExtension = yield* Effect.flip(
+            store.put(generated(LARGE_CHUNKS), { extension: Effect.fail("unknown type") })
+          )
+          assert.strictEqual(largeExtension, "unknown type")
+          assert.deepStrictEqual(yield* listing, [])
+        }),
+      60_000
+    )
 
     it.scoped("an interruption, before or after parts have gone, leaves nothing behind", () =>
       Effect.gen(function*() {
@@ -109,7 +113,9 @@ export const suite = (name: string, subject: Effect.Effect<Subject, never, Scope
     it.scoped("names are never the caller's: an id that is not a UUID or a strange extension is a defect", () =>
       Effect.gen(function*() {
         const { listing, store } = yield* subject
-        for (const options of [{ id: "../../etc/passwd", extension: "txt" }, { extension: "../x" }, { extension: "" }]) {
+        for (
+          const options of [{ id: "../../etc/passwd", extension: "txt" }, { extension: "../x" }, { extension: "" }]
+        ) {
           const exit = yield* Effect.exit(store.put(Stream.make(bytes("a")), options))
           assert.isTrue(isDefect(exit), JSON.stringify(options))
         }

@@ -13,7 +13,7 @@ const setup = Effect.gen(function*() {
   const store = yield* LocalFileStore.make(dir)
   const listing = Effect.map(fs.readDirectory(dir), (entries) => [...entries].sort()).pipe(Effect.orDie)
   return { fs, parent, dir, store, listing }
-}).pipe(Effect.provide(NodeFileSystem.layer))
+}).pipe(Effect.orDie, Effect.provide(NodeFileSystem.layer))
 
 suite("local folder", setup)
 

@@ -42,28 +42,37 @@ describe("S3FileStore", () => {
       const { listing, server, store } = yield* setup
       const stored = yield* store.put(Stream.make(bytes("a")), { extension: "png" })
       assert.deepStrictEqual(yield* listing, [`files/${stored.path.slice(0, 36)}`])
-      const stores = yield* FileStores.pipe(Effect.provide(FileStores.layerS3({ ...settingsOf(server), keyPrefix: "staging/" })))
+      const stores = yield* FileStores.pipe(
+        Effect.provide(FileStores.layerS3({ ...settingsOf(server), keyPrefix: "staging/" }))
+      )
       const other = yield* stores.open({ name: "auth-session-media", dir: "unused" })
       const exit = yield* Effect.exit(Stream.runDrain(other.read(stored.path)))
       assert.isTrue(Exit.isFailure(exit))
       const media = yield* other.put(Stream.make(bytes("b")), { extension: "png" })
-      assert.deepStrictEqual(yield* listing, [
-        `files/${stored.path.slice(0, 36)}`,
-        `staging/auth-session-media/${media.path.slice(0, 36)}`
-      ].sort())
+      assert.deepStrictEqual(
+        yield* listing,
+        [
+          `files/${stored.path.slice(0, 36)}`,
+          `staging/auth-session-media/${media.path.slice(0, 36)}`
+        ].sort()
+      )
       const badName = yield* Effect.exit(stores.open({ name: "../x", dir: "unused" }))
       assert.isTrue(Exit.isFailure(badName) && Cause.isDie(badName.cause))
     }))
 
-  it.scoped("an interruption after parts have gone aborts the multipart upload: no object is completed", () =>
-    Effect.gen(function*() {
-      const { listing, sent, store, uploadPartSent } = yield* setup
-      const fiber = yield* Effect.fork(store.put(Stream.concat(generated(192), Stream.never), { extension: "m4a" }))
-      yield* Deferred.await(uploadPartSent)
-      assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(fiber)))
-      assert.include(sent, "CreateMultipartUploadCommand")
-      assert.include(sent, "AbortMultipartUploadCommand")
-      assert.notInclude(sent, "CompleteMultipartUploadCommand")
-      assert.deepStrictEqual(yield* listing, [])
-    }), 60_000)
+  it.scoped(
+    "an interruption after parts have gone aborts the multipart upload: no object is completed",
+    () =>
+      Effect.gen(function*() {
+        const { listing, sent, store, uploadPartSent } = yield* setup
+        const fiber = yield* Effect.fork(store.put(Stream.concat(generated(192), Stream.never), { extension: "m4a" }))
+        yield* Deferred.await(uploadPartSent)
+        assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(fiber)))
+        assert.include(sent, "CreateMultipartUploadCommand")
+        assert.include(sent, "AbortMultipartUploadCommand")
+        assert.notInclude(sent, "CompleteMultipartUploadCommand")
+        assert.deepStrictEqual(yield* listing, [])
+      }),
+    60_000
+  )
 })
