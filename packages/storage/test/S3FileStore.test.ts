@@ -1,28 +1,14 @@
-import { ListObjectsV2Command } from "@aws-sdk/client-s3"
-import type { S3Client } from "@aws-sdk/client-s3"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { FileStores } from "../src/FileStores.js"
 import * as S3FileStore from "../src/S3FileStore.js"
-import type { S3Settings } from "../src/StorageConfig.js"
 import * as S3TestServer from "../src/testing/S3TestServer.js"
 import { bytes, generated, suite } from "./FileStoreContract.js"
-
-const keys = (client: S3Client, bucket: string) =>
-  Effect.promise(() => client.send(new ListObjectsV2Command({ Bucket: bucket }))).pipe(
-    Effect.map((listed) => (listed.Contents ?? []).map((object) => object.Key ?? "").sort())
-  )
-
-const settingsOf = (server: S3TestServer.S3TestServer): S3Settings => {
-  if (server.settings._tag !== "S3") throw new Error("an S3 test server has S3 settings")
-  return server.settings.s3
-}
 
 /** A server of its own per test, a store on the `files/` prefix and a client that sees every command sent. */
 const setup = Effect.gen(function*() {
   const server = yield* S3TestServer.start()
-  const settings = settingsOf(server)
-  const client = yield* S3FileStore.makeClient(settings)
+  const client = yield* S3FileStore.makeClient(server.s3)
   const sent: Array<string> = []
   const uploadPartSent = yield* Deferred.make<void>()
   client.middlewareStack.add((next, context) => (args) => {
@@ -31,7 +17,7 @@ const setup = Effect.gen(function*() {
     return next(args)
   }, { step: "initialize" })
   const store = S3FileStore.make(client, { bucket: server.bucket, prefix: "files/" })
-  return { server, client, store, sent, uploadPartSent, listing: keys(client, server.bucket) }
+  return { server, client, store, sent, uploadPartSent, listing: server.keys }
 })
 
 suite("S3 (s3rver)", setup)
@@ -43,7 +29,7 @@ describe("S3FileStore", () => {
       const stored = yield* store.put(Stream.make(bytes("a")), { extension: "png" })
       assert.deepStrictEqual(yield* listing, [`files/${stored.path.slice(0, 36)}`])
       const stores = yield* FileStores.pipe(
-        Effect.provide(FileStores.layerS3({ ...settingsOf(server), keyPrefix: "staging/" }))
+        Effect.provide(FileStores.layerS3({ ...server.s3, keyPrefix: "staging/" }))
       )
       const other = yield* stores.open({ name: "auth-session-media", dir: "unused" })
       const exit = yield* Effect.exit(Stream.runDrain(other.read(stored.path)))

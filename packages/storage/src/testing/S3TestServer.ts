@@ -2,12 +2,14 @@
  * A real S3 protocol server for tests: `s3rver` (a local S3-compatible server) on a free port of
  * 127.0.0.1, keeping its objects in a temporary folder; stopped and removed with the scope.
  */
+import { ListObjectsV2Command } from "@aws-sdk/client-s3"
 import { Effect, type Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import S3rver from "s3rver"
-import type { StorageSettings } from "../StorageConfig.js"
+import { makeClient } from "../S3FileStore.js"
+import type { S3Settings, StorageSettings } from "../StorageConfig.js"
 import { testS3 } from "../StorageConfig.js"
 
 export interface S3TestServer {
@@ -15,6 +17,9 @@ export interface S3TestServer {
   readonly bucket: string
   /** `CLINIC_STORAGE=s3` settings for this server's bucket. */
   readonly settings: StorageSettings
+  readonly s3: S3Settings
+  /** Every key of the bucket, sorted (at most 1,000). */
+  readonly keys: Effect.Effect<ReadonlyArray<string>>
   /** The same as environment variables (for apps configured through `Settings`). */
   readonly env: Record<string, string>
 }
@@ -37,10 +42,17 @@ export const start = (bucket = "clinic"): Effect.Effect<S3TestServer, never, Sco
       () => Effect.promise(() => server.close())
     )
     const endpoint = `http://127.0.0.1:${port}`
+    const settings = testS3(endpoint, bucket)
+    const s3 = settings._tag === "S3" ? settings.s3 : yield* Effect.dieMessage("testS3 gives S3 settings")
+    const client = yield* makeClient(s3)
     return {
       endpoint,
       bucket,
-      settings: testS3(endpoint, bucket),
+      settings,
+      s3,
+      keys: Effect.promise(() => client.send(new ListObjectsV2Command({ Bucket: bucket }))).pipe(
+        Effect.map((listed) => (listed.Contents ?? []).map((object) => object.Key ?? "").sort())
+      ),
       env: {
         CLINIC_STORAGE: "s3",
         CLINIC_S3_BUCKET: bucket,
