@@ -2,7 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client
 import { Upload } from "@aws-sdk/lib-storage"
 import { NodeStream } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Effect, Exit, Option, Redacted, Stream } from "effect"
+import { Duration, Effect, Exit, Option, Redacted, Stream } from "effect"
 import { PassThrough, Readable } from "node:stream"
 import { checkExtension, fileId, ReadError, storedId } from "./FileStore.js"
 import type { FileStoreShape } from "./FileStore.js"
@@ -14,6 +14,7 @@ import type { S3Settings } from "./StorageConfig.js"
  */
 export const PART_SIZE = 5 * 1024 * 1024
 const QUEUE_SIZE = 2
+const ABANDON_BUDGET = Duration.seconds(30)
 
 /** A client for `settings`, destroyed (its sockets closed) with the scope. */
 export const makeClient = (settings: S3Settings): Effect.Effect<S3Client, never, Scope.Scope> =>
@@ -92,7 +93,11 @@ export const make = (
       yield* Effect.addFinalizer((exit) =>
         Exit.isSuccess(exit) ? Effect.void : Effect.gen(function*() {
           body.destroy(new Error("upload abandoned"))
-          yield* Effect.promise(() => done.then(() => undefined, () => undefined))
+          // The abort request goes once the part in flight is answered; a server that never
+          // answers must not hold the caller's release forever.
+          yield* Effect.promise(() => done.then(() => undefined, () => undefined)).pipe(
+            Effect.timeoutOption(ABANDON_BUDGET)
+          )
           yield* deleteObject(key).pipe(
             Effect.catchAll((error) =>
               Effect.logWarning("object of a failed upload not deleted").pipe(
