@@ -1,5 +1,6 @@
 import type { ConfigError } from "effect"
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import type { Redacted } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
 
 /** An S3-compatible object store: AWS S3, MinIO, Cloudflare R2, Ceph RGW, ... */
 export interface S3Settings {
@@ -64,16 +65,3 @@ export class StorageConfig extends Context.Tag("@clinic/storage/StorageConfig")<
   /** Tests: local folders, or `s3` settings of a test server. */
   static readonly layerTest = (settings: StorageSettings = { _tag: "Local" }) => Layer.succeed(StorageConfig, settings)
 }
-
-/** Settings for a local S3-compatible test server (`s3rver`, MinIO) on `endpoint`. */
-export const testS3 = (endpoint: string, bucket: string, keyPrefix = ""): StorageSettings => ({
-  _tag: "S3",
-  s3: {
-    bucket,
-    endpoint: Option.some(endpoint),
-    region: "us-east-1",
-    credentials: Option.some({ accessKeyId: "S3RVER", secretAccessKey: Redacted.make("S3RVER") }),
-    forcePathStyle: true,
-    keyPrefix
-  }
-})
