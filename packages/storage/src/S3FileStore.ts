@@ -93,19 +93,18 @@ export const make = (
       yield* Effect.addFinalizer((exit) =>
         Exit.isSuccess(exit) ? Effect.void : Effect.gen(function*() {
           body.destroy(new Error("upload abandoned"))
-          // The abort request goes once the part in flight is answered; a server that never
-          // answers must not hold the caller's release forever.
-          yield* Effect.promise(() => done.then(() => undefined, () => undefined)).pipe(
-            Effect.timeoutOption(ABANDON_BUDGET)
-          )
-          yield* deleteObject(key).pipe(
-            Effect.catchAll((error) =>
-              Effect.logWarning("object of a failed upload not deleted").pipe(
-                Effect.annotateLogs({ bucket, key, error: String(error) })
-              )
+          // The abort request goes once the part in flight is answered.
+          yield* Effect.promise(() => done.then(() => undefined, () => undefined))
+          yield* deleteObject(key)
+        }).pipe(
+          // A server that never answers must not hold the caller's release forever.
+          Effect.timeoutFail({ duration: ABANDON_BUDGET, onTimeout: () => "no answer in time" }),
+          Effect.catchAll((error) =>
+            Effect.logWarning("failed upload not cleaned up").pipe(
+              Effect.annotateLogs({ bucket, key, error: String(error) })
             )
           )
-        })
+        )
       )
       let size = 0
       const send = Effect.gen(function*() {
