@@ -13,6 +13,7 @@ import { Email } from "@clinic/domain"
 import { Database, EmbeddedPostgres, Migrations } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { freePort } from "@clinic/repository/testing/TestServer"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import autocannon from "autocannon"
 import { Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import * as Fs from "node:fs/promises"
@@ -151,6 +152,7 @@ const program = Effect.gen(function*() {
     Effect.provide(
       Auth.Default.pipe(
         Layer.provide(ApiConfig.Default),
+        Layer.provide(FileStores.FileStores.layer.pipe(Layer.provide(StorageConfig.StorageConfig.layer))),
         Layer.provideMerge(Repositories.layerPg),
         Layer.provideMerge(Database.clientLayer(server.url, { maxConnections: 2 }))
       )

@@ -8,6 +8,7 @@ import { TaskStore } from "@clinic/queue"
 import { Settings } from "@clinic/foundation"
 import { Database, IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { HttpApiBuilder, HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
@@ -26,9 +27,17 @@ serve.pipe(
   Layer.provide(AuthenticationLive),
   Layer.provide(RecordingsPg),
   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
-  Layer.provide(Layer.mergeAll(Repositories.layerPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
+  Layer.provide(
+    Layer.mergeAll(
+      Repositories.layerPg,
+      IdempotencyRepo.layerPg,
+      OutboxStore.layerPg,
+      TaskStore.layerPg,
+      FileStores.FileStores.layer
+    )
+  ),
   Layer.provide(Database.layer),
-  Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig)),
+  Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig, StorageConfig.StorageConfig)),
   Layer.launch,
   NodeRuntime.runMain
 )

@@ -14,6 +14,7 @@ import { Email, PatientId } from "@clinic/domain"
 import { Database, EmbeddedPostgres, Migrations, PatientRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { freePort } from "@clinic/repository/testing/TestServer"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -196,6 +197,7 @@ const program = Effect.gen(function*() {
     Effect.provide(
       Auth.Default.pipe(
         Layer.provide(ApiConfig.Default),
+        Layer.provide(FileStores.FileStores.layer.pipe(Layer.provide(StorageConfig.StorageConfig.layer))),
         Layer.provideMerge(Repositories.layerPg),
         Layer.provideMerge(Database.clientLayer(server.url, { maxConnections: 2 }))
       )

@@ -3,6 +3,7 @@ import { Logging, Settings } from "@clinic/foundation"
 import { TaskStore } from "@clinic/queue"
 import { RecordingsConfig } from "@clinic/recordings"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { ApiConfig } from "./ApiConfig.js"
@@ -11,11 +12,24 @@ import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
 
 // Every setting loads first, in one pass: the database, the server and the worker start only once
 // all of them are valid, and a bad start lists every problem.
-const ConfigLive = Settings.layer(ApiConfig, Database.DatabaseConfig, RecordingsConfig.RecordingsConfig)
+const ConfigLive = Settings.layer(
+  ApiConfig,
+  Database.DatabaseConfig,
+  RecordingsConfig.RecordingsConfig,
+  StorageConfig.StorageConfig
+)
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(RecordingsPg),
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
+  Layer.provide(
+    Layer.mergeAll(
+      RepositoriesPg,
+      IdempotencyRepo.layerPg,
+      OutboxStore.layerPg,
+      TaskStore.layerPg,
+      FileStores.FileStores.layer
+    )
+  ),
   Layer.provide(Database.layer),
   Layer.provide(ConfigLive),
   Layer.launch,

@@ -5,6 +5,8 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, TestClock } from "effect"
+import * as Path from "node:path"
+import { ApiConfig } from "../src/ApiConfig.js"
 import { client, postgresServer } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
@@ -55,7 +57,8 @@ describe("auth over HTTP (Postgres)", () => {
       })
       const [stored] = yield* repo.listMedia(login.session.id)
       assert.strictEqual(stored.id, media.id)
-      assert.isTrue(yield* fs.exists(stored.filePath))
+      const { dir } = (yield* ApiConfig).authSessionMedia
+      assert.isTrue(yield* fs.exists(Path.join(dir, stored.filePath)))
 
       // A second session, idle past the timeout: refused although its row is still there.
       const idle = yield* api.auth.login({ payload: { email, password } })
@@ -71,7 +74,7 @@ describe("auth over HTTP (Postgres)", () => {
 
       yield* authed.auth.logout()
       assert.strictEqual((yield* Effect.flip(authed.auth.me()))._tag, "Unauthorized")
-      assert.isFalse(yield* fs.exists(stored.filePath))
+      assert.isFalse(yield* fs.exists(Path.join(dir, stored.filePath)))
       const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM auth_session_media`
       assert.strictEqual(count.n, 0)
     }).pipe(Effect.provide(Layer.merge(postgresServer({ signIn: "tokens" }), NodeFileSystem.layer))))

@@ -7,6 +7,7 @@ import { TaskStore } from "@clinic/queue"
 import { Database } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { RunStore } from "@clinic/scheduler-engine"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { Layer } from "effect"
 import { AdminHttpLive } from "./AdminHttp.js"
 import { BackgroundLive, TaskRegistry } from "./Background.js"
@@ -22,15 +23,20 @@ export const ConfigLive = Settings.layer(
   Database.DatabaseConfig,
   CleanupConfig,
   MailConfig,
-  CalendarSyncConfig
+  CalendarSyncConfig,
+  StorageConfig.StorageConfig
 )
 
 /**
- * Cleanup on Postgres repositories and the local auth session media folder; needs a `SqlClient`
- * and `CleanupConfig`.
+ * Cleanup on Postgres repositories and the auth session media's file store (a local folder or the
+ * bucket, as `StorageConfig` says); needs a `SqlClient`, `CleanupConfig` and `StorageConfig`.
  */
 export const CleanupPg = SessionCleanup.Default.pipe(
-  Layer.provide([Repositories.layerPg, OutboxStore.layerPg, AuthSessionMediaStore.layer])
+  Layer.provide([
+    Repositories.layerPg,
+    OutboxStore.layerPg,
+    AuthSessionMediaStore.layer.pipe(Layer.provide(FileStores.FileStores.layer))
+  ])
 )
 
 /**

@@ -3,6 +3,7 @@ import { AuthenticationLive } from "@clinic/api/AuthenticationLive"
 import { ApiLive } from "@clinic/api/Http"
 import { RecordingsMemory } from "@clinic/api/Recordings"
 import { ClinicApi, Email } from "@clinic/domain"
+import { FileStores } from "@clinic/storage"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
 import { ConfigProvider, DateTime, Effect, Layer, Redacted } from "effect"
@@ -21,6 +22,7 @@ export const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(ApiLive),
   Layer.provide(RecordingsMemory),
   Layer.provide(AuthenticationLive),
+  Layer.provide(FileStores.FileStores.layerLocal.pipe(Layer.provide(NodeFileSystem.layer))),
   Layer.provideMerge(NodeHttpServer.layerTest),
   Layer.provide(apiConfig)
 )

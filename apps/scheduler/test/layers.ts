@@ -5,6 +5,7 @@ import { Settings } from "@clinic/foundation"
 import { TaskStore } from "@clinic/queue"
 import * as Repositories from "@clinic/repository/Repositories"
 import { RunStore } from "@clinic/scheduler-engine"
+import { StorageConfig } from "@clinic/storage"
 import { ConfigProvider, Layer } from "effect"
 import { TaskRegistry } from "../src/Background.js"
 import { EngineLive } from "../src/Jobs.js"
@@ -12,7 +13,7 @@ import { SchedulerConfig } from "../src/SchedulerConfig.js"
 
 /** The app's config services, loaded as `main` loads them, from `env` alone. */
 export const configLayer = (env: Record<string, string> = {}) =>
-  Settings.layer(SchedulerConfig, CleanupConfig, CalendarSyncConfig).pipe(
+  Settings.layer(SchedulerConfig, CleanupConfig, CalendarSyncConfig, StorageConfig.StorageConfig).pipe(
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
   )
 

@@ -1,6 +1,6 @@
 import { Storage } from "@clinic/repository"
-import { FileStore } from "@clinic/storage"
-import { NodeFileSystem } from "@effect/platform-node"
+import type { FileStore } from "@clinic/storage"
+import { FileStores } from "@clinic/storage"
 import { Context, Effect, Layer, Ref } from "effect"
 
 /** What a removal did: files gone (or already absent) and files that could not be removed. */
@@ -18,17 +18,21 @@ export class AuthSessionMediaStore
   extends Context.Tag("@clinic/cleanup/AuthSessionMediaStore")<AuthSessionMediaStore, AuthSessionMediaStoreShape>()
 {
   /**
-   * The file store of `CLINIC_AUTH_SESSION_MEDIA_DIR` (`@clinic/storage`), the folder the API writes auth session
-   * media to: a path outside it, or a name it did not generate, is refused, so a bad row can never
-   * delete an arbitrary file.
+   * The auth session media's file store (`@clinic/storage`), the one the API writes them to: the
+   * folder `CLINIC_AUTH_SESSION_MEDIA_DIR` or the bucket's `auth-session-media/` keys. A name it did
+   * not generate is refused, so a bad row can never delete an arbitrary file.
    */
   static readonly layer = Layer.effect(
     AuthSessionMediaStore,
     Effect.gen(function*() {
-      const files = yield* FileStore.make(yield* Storage.authSessionMediaDir)
+      const stores = yield* FileStores.FileStores
+      const files = yield* stores.open({
+        name: Storage.AUTH_SESSION_MEDIA_STORE,
+        dir: yield* Storage.authSessionMediaDir
+      })
       return AuthSessionMediaStore.of({ remove: files.remove })
     })
-  ).pipe(Layer.provide(NodeFileSystem.layer))
+  )
 }
 
 /** The paths the memory store was asked to remove, in order; tests read it. */

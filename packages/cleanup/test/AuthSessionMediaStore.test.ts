@@ -1,3 +1,5 @@
+import { FileStores } from "@clinic/storage"
+import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
@@ -27,7 +29,9 @@ describe("AuthSessionMediaStore.layer (node fs)", () => {
           AuthSessionMediaStore.layer.pipe(
             Layer.provide(
               Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["CLINIC_AUTH_SESSION_MEDIA_DIR", root]])))
-            )
+            ),
+            Layer.provide(FileStores.FileStores.layerLocal),
+            Layer.provide(NodeFileSystem.layer)
           )
         )
       )

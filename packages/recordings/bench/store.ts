@@ -3,6 +3,7 @@
  * RSS above idle, beside `cp` of the same bytes on the same disk.
  * Usage: `npx tsx bench/store.ts [MiB]` (default 1024).
  */
+import { FileStores } from "@clinic/storage"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer, Stream } from "effect"
 import { execFileSync } from "node:child_process"
@@ -39,6 +40,7 @@ const program = Effect.gen(function*() {
 }).pipe(
   Effect.provide(RecordingStore.layer.pipe(
     Layer.provide(RecordingsConfig.layerTest({ storageDir: dir, maxUploadBytes: total })),
+    Layer.provide(FileStores.FileStores.layerLocal),
     Layer.provide(NodeFileSystem.layer)
   ))
 )

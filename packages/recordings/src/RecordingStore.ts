@@ -1,8 +1,7 @@
 import type { AudioFormat, FileTooSmall, PayloadTooLarge, RecordingId, UnsupportedMediaType } from "@clinic/domain"
 import { Sha256Hex } from "@clinic/domain"
-import { FileSignature, FileStore } from "@clinic/storage"
-import type { FileSystem } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
+import type { FileStore } from "@clinic/storage"
+import { FileSignature, FileStores } from "@clinic/storage"
 import { Context, Effect, Layer, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { checkMagic, MIN_AUDIO_BYTES, tooLarge, tooSmall } from "./AudioValidation.js"
@@ -10,7 +9,7 @@ import { RecordingsConfig } from "./RecordingsConfig.js"
 
 /** Where an upload landed and what it was. */
 export interface StoredAudio {
-  /** Relative to the storage folder; a name the server generated, never the client's. */
+  /** The name the store generated (`<id>.<format>`), never the client's. */
   readonly storedPath: string
   readonly sizeBytes: number
   readonly sha256: Sha256Hex
@@ -27,24 +26,24 @@ export type SaveError = UnsupportedMediaType | FileTooSmall | PayloadTooLarge
 
 export interface RecordingStoreShape {
   /**
-   * Streams `content` to disk chunk by chunk (memory stays at one chunk whatever the size),
+   * Streams `content` to the `recordings` file store (a folder or a bucket) with bounded memory,
    * hashing and counting on the way. The first `FileSignature.SNIFF_BYTES` bytes must match `format` (else 415),
-   * more than the configured maximum aborts at once (413), fewer than 1 KiB in all is 400. The
-   * bytes go to a `.part` file renamed into place only when complete: a rejected, failed or
-   * interrupted upload leaves no file behind. Disk errors are defects.
+   * more than the configured maximum aborts at once (413), fewer than 1 KiB in all is 400. A
+   * rejected, failed or interrupted upload leaves no file behind. Storage errors are defects.
    */
   readonly save: <E>(input: SaveAudio<E>) => Effect.Effect<StoredAudio, E | SaveError>
-  /** The absolute path of a stored file, for providers that upload it. */
-  readonly absolutePath: (storedPath: string) => string
-  readonly read: (storedPath: string) => Stream.Stream<Uint8Array, PlatformError>
+  readonly read: (storedPath: string) => Stream.Stream<Uint8Array, FileStore.ReadError>
   /** Deletes a stored file; a file already gone is fine. */
   readonly remove: (storedPath: string) => Effect.Effect<void>
 }
 
-export const make: Effect.Effect<RecordingStoreShape, never, FileSystem.FileSystem | RecordingsConfig> = Effect
+/** The name of the recordings' file store: its key prefix in a bucket. */
+export const STORE_NAME = "recordings"
+
+export const make: Effect.Effect<RecordingStoreShape, never, FileStores.FileStores | RecordingsConfig> = Effect
   .gen(function*() {
     const { maxUploadBytes, storageDir } = yield* RecordingsConfig
-    const files = yield* FileStore.make(storageDir)
+    const files = yield* (yield* FileStores.FileStores).open({ name: STORE_NAME, dir: storageDir })
 
     // The audio rules run on the bytes as they pass to the store: a failure aborts the write and
     // the store leaves nothing behind.
@@ -74,7 +73,6 @@ export const make: Effect.Effect<RecordingStoreShape, never, FileSystem.FileSyst
 
     return {
       save,
-      absolutePath: files.absolutePath,
       read: files.read,
       remove: (storedPath) => Effect.asVoid(files.remove([storedPath])).pipe(Effect.withSpan("RecordingStore.remove"))
     }

@@ -24,7 +24,7 @@ export interface ProviderSettings {
 }
 
 export interface RecordingsSettings {
-  /** Where uploads are written, under names the server generates. */
+  /** Where uploads are written when storage is local (`CLINIC_STORAGE`), under names the server generates. */
   readonly storageDir: string
   readonly maxUploadBytes: number
   readonly uploadLimit: RateLimitPolicy

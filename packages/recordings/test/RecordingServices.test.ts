@@ -7,6 +7,7 @@ import { RecordingRepo } from "@clinic/repository/RecordingRepo"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { UserRepo } from "@clinic/repository/UserRepo"
+import { FileStores } from "@clinic/storage"
 import { FileSystem, Multipart } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
@@ -102,6 +103,7 @@ const setup = (
       ).pipe(
         Layer.provideMerge(db),
         Layer.provideMerge(config),
+        Layer.provideMerge(FileStores.FileStores.layerLocal),
         Layer.provideMerge(NodeFileSystem.layer)
       )
     )

@@ -1,8 +1,9 @@
 import { RecordingId } from "@clinic/domain"
+import { FileStores } from "@clinic/storage"
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Ref, Stream } from "effect"
+import { Cause, Chunk, Deferred, Effect, Exit, Fiber, Layer, Ref, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
 import { RecordingsConfig } from "../src/RecordingsConfig.js"
@@ -16,7 +17,9 @@ const setup = (maxUploadBytes = 1024 * 1024) =>
     const storageDir = yield* fs.makeTempDirectoryScoped({ prefix: "recordings-test-" })
     const store = yield* Effect.provide(
       RecordingStore,
-      RecordingStore.layer.pipe(Layer.provide(RecordingsConfig.layerTest({ storageDir, maxUploadBytes })))
+      RecordingStore.layer.pipe(
+        Layer.provide([RecordingsConfig.layerTest({ storageDir, maxUploadBytes }), FileStores.FileStores.layerLocal])
+      )
     )
     /** Every file under the storage folder, relative, including unfinished `.part` files. */
     const files = fs.readDirectory(storageDir, { recursive: true }).pipe(
@@ -171,7 +174,8 @@ describe("RecordingStore", () => {
           `.${stored.storedPath.slice(0, 36)}.part`
         ]
       ) {
-        assert.throws(() => store.absolutePath(bad))
+        const read = yield* Effect.exit(Stream.runDrain(store.read(bad)))
+        assert.isTrue(Exit.isFailure(read) && Cause.isDie(read.cause), bad)
       }
     }))
 })

@@ -1,4 +1,5 @@
 import { notFound, PatientId, RecordingId } from "@clinic/domain"
+import { FileStores } from "@clinic/storage"
 import { FileSystem, Multipart } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -56,7 +57,9 @@ const setup = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const storageDir = yield* fs.makeTempDirectoryScoped({ prefix: "upload-form-test-" })
   const config = RecordingsConfig.layerTest({ storageDir, maxUploadBytes: 50_000 })
-  const context = yield* Layer.build(Layer.merge(RecordingStore.layer.pipe(Layer.provide(config)), config))
+  const context = yield* Layer.build(
+    Layer.merge(RecordingStore.layer.pipe(Layer.provide([config, FileStores.FileStores.layerLocal])), config)
+  )
   const files = fs.readDirectory(storageDir, { recursive: true }).pipe(
     Effect.flatMap(
       Effect.filter((entry) => fs.stat(Path.join(storageDir, entry)).pipe(Effect.map((info) => info.type === "File")))

@@ -1,9 +1,7 @@
-import { FileSystem } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
-import { Context, Effect, Exit, Layer, Stream } from "effect"
-import * as Path from "node:path"
+import type { Effect, Stream } from "effect"
+import { Data } from "effect"
 
-/** A file the store wrote: its path relative to the folder, a name the store generated. */
+/** A file the store wrote: `path` is the name the store generated (`<uuid>.<extension>`). */
 export interface StoredFile {
   readonly path: string
   readonly sizeBytes: number
@@ -15,112 +13,62 @@ export interface Removal {
   readonly failed: ReadonlyArray<string>
 }
 
+/** A stored file that cannot be read: gone (`NotFound`), or the disk or the object store failed. */
+export class ReadError extends Data.TaggedError("ReadError")<{
+  readonly path: string
+  readonly reason: "NotFound" | "Failed"
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `${this.reason === "NotFound" ? "No stored file" : "Cannot read the stored file"} ${this.path}`
+  }
+}
+
+/**
+ * One place of uploaded files, under names the server generates: a local folder
+ * (`LocalFileStore`) or a prefix of an S3-compatible bucket (`S3FileStore`). `FileStores` opens
+ * the stores of the configured backend. The contract both keep is `test/FileStoreContract.ts`.
+ */
 export interface FileStoreShape {
   /**
-   * Streams `content` into a new file named `<id>.<extension>` (`id` a UUID the server made, a fresh
-   * one when absent), through a `.<id>.part` file renamed into place only once complete: content that
-   * fails (a check the caller runs in the stream, a client that goes away) or an interruption
-   * leaves nothing behind. `extension` is asked once the content is complete, so a caller may
-   * decide it from the bytes. Disk errors are defects.
+   * Streams `content` into a new file named `<id>.<extension>` (`id` a UUID the server made, a
+   * fresh one when absent), with memory bounded whatever the size. Content that fails (a check the
+   * caller runs in the stream, a client that goes away), an extension that fails, or an
+   * interruption leaves nothing behind. `extension` is asked once the content is complete, so a
+   * caller may decide it from the bytes. Storage errors are defects.
    */
   readonly put: <E, E2 = never>(
     content: Stream.Stream<Uint8Array, E>,
     options: { readonly id?: string | undefined; readonly extension: string | Effect.Effect<string, E2> }
   ) => Effect.Effect<StoredFile, E | E2>
-  readonly read: (path: string) => Stream.Stream<Uint8Array, PlatformError>
+  /** Streams a stored file; a name the store did not generate is a defect. */
+  readonly read: (path: string) => Stream.Stream<Uint8Array, ReadError>
   /**
-   * Deletes files; one already gone counts as removed. Never fails: a path outside the folder is
-   * refused and one that cannot be removed is logged, and both are reported as failed.
+   * Deletes files; one already gone counts as removed. Never fails: a name the store did not
+   * generate is refused and one that cannot be removed is logged, and both are reported as failed.
    */
   readonly remove: (paths: ReadonlyArray<string>) => Effect.Effect<Removal>
-  /** The absolute path of a stored file (local consumers that hand a path to a library). */
-  readonly absolutePath: (path: string) => string
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const extensionPattern = /^[a-z0-9]{1,8}$/
-const storedName = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[a-z0-9]{1,8}$/
+const storedName = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[a-z0-9]{1,8}$/
 
-class OutsideFolder extends Error {}
+/** The id of a new file: the caller's (which must be a UUID) or a fresh one. */
+export const fileId = (id: string | undefined): string => {
+  const chosen = id ?? crypto.randomUUID()
+  if (!uuid.test(chosen)) throw new Error(`A stored file's id must be a UUID: ${JSON.stringify(id)}`)
+  return chosen
+}
 
-/** A store over the local folder `dir` (made if missing). */
-export const make = (dir: string): Effect.Effect<FileStoreShape, never, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const root = Path.resolve(dir)
-    yield* fs.makeDirectory(root, { recursive: true }).pipe(Effect.orDie)
-
-    // Relative paths resolve against the folder, absolute ones must already be in it, and either
-    // way the name must be one the store generates: a corrupted row can never point the server at
-    // `../../etc/passwd`, an unfinished upload, or a file it did not write.
-    const resolve = (path: string): string => {
-      const resolved = Path.resolve(root, path)
-      if (Path.dirname(resolved) !== root || !storedName.test(Path.basename(resolved))) {
-        throw new OutsideFolder(`Not a stored file of ${root}: ${JSON.stringify(path)}`)
-      }
-      return resolved
-    }
-
-    const put: FileStoreShape["put"] = (content, options) =>
-      Effect.gen(function*() {
-        const id = options.id ?? crypto.randomUUID()
-        if (!uuid.test(id)) return yield* Effect.dieMessage(`A stored file's id must be a UUID: ${JSON.stringify(id)}`)
-        // A dot file beside the stored ones: the same disk, so the rename is atomic, and a name
-        // `resolve` refuses, so an unfinished upload is never read or served.
-        const partPath = Path.join(root, `.${id}.part`)
-        const file = yield* fs.open(partPath, { flag: "wx" }).pipe(Effect.orDie)
-        yield* Effect.addFinalizer((exit) =>
-          Exit.isSuccess(exit) ? Effect.void : fs.remove(partPath).pipe(Effect.ignore)
-        )
-        let size = 0
-        yield* Stream.runForEach(content, (chunk) => {
-          size += chunk.length
-          return file.writeAll(chunk).pipe(Effect.orDie)
-        })
-        yield* file.sync.pipe(Effect.orDie)
-        const extension = typeof options.extension === "string" ? options.extension : yield* options.extension
-        if (!extensionPattern.test(extension)) {
-          return yield* Effect.dieMessage(`Not a file extension: ${JSON.stringify(extension)}`)
-        }
-        const path = `${id}.${extension}`
-        yield* fs.rename(partPath, Path.join(root, path)).pipe(Effect.orDie)
-        return { path, sizeBytes: size }
-      }).pipe(Effect.scoped, Effect.withSpan("FileStore.put"))
-
-    const removeOne = (path: string): Effect.Effect<boolean> =>
-      Effect.try({ try: () => resolve(path), catch: (error) => error }).pipe(
-        Effect.flatMap((resolved) => fs.remove(resolved, { force: true })),
-        Effect.as(true),
-        Effect.catchAll((error) =>
-          Effect.as(
-            Effect.logWarning(error instanceof OutsideFolder ? "path outside the folder refused" : "file not removed")
-              .pipe(Effect.annotateLogs({ path, root, error: String(error) })),
-            false
-          )
-        )
-      )
-
-    return {
-      put,
-      read: (path) => Stream.unwrap(Effect.sync(() => fs.stream(resolve(path)))),
-      remove: (paths) =>
-        Effect.forEach(paths, (path) => Effect.map(removeOne(path), (ok) => [path, ok] as const), { concurrency: 8 })
-          .pipe(
-            Effect.map((results) => ({
-              removed: results.filter(([, ok]) => ok).map(([path]) => path),
-              failed: results.filter(([, ok]) => !ok).map(([path]) => path)
-            })),
-            Effect.withSpan("FileStore.remove")
-          ),
-      absolutePath: resolve
-    }
-  })
+export const checkExtension = (extension: string): string => {
+  if (!extensionPattern.test(extension)) throw new Error(`Not a file extension: ${JSON.stringify(extension)}`)
+  return extension
+}
 
 /**
- * Where uploaded files are kept. `layer` is a local folder; another implementation (an object
- * store) provides the same shape.
+ * The id of `name` when it is one the stores generate (`<uuid>.<extension>`), else `undefined`:
+ * a corrupted row can never point the server at `../../etc/passwd`, an unfinished upload, or a
+ * file it did not write.
  */
-export class FileStore extends Context.Tag("@clinic/storage/FileStore")<FileStore, FileStoreShape>() {
-  static readonly layer = (dir: string): Layer.Layer<FileStore, never, FileSystem.FileSystem> =>
-    Layer.effect(FileStore, make(dir))
-}
+export const storedId = (name: string): string | undefined => storedName.exec(name)?.[1]

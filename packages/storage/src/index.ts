@@ -1,2 +1,6 @@
 export * as FileSignature from "./FileSignature.js"
 export * as FileStore from "./FileStore.js"
+export * as FileStores from "./FileStores.js"
+export * as LocalFileStore from "./LocalFileStore.js"
+export * as S3FileStore from "./S3FileStore.js"
+export * as StorageConfig from "./StorageConfig.js"

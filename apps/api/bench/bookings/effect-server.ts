@@ -7,6 +7,7 @@ import { TaskStore } from "@clinic/queue"
 import { Logging, Settings } from "@clinic/foundation"
 import { RecordingsConfig } from "@clinic/recordings"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { ApiConfig } from "../../src/ApiConfig.js"
@@ -17,9 +18,22 @@ import { TestAuthentication } from "../../test/support/TestApi.js"
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
   Layer.provide(RecordingsPg),
-  Layer.provide(Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, TaskStore.layerPg)),
+  Layer.provide(
+    Layer.mergeAll(
+      RepositoriesPg,
+      IdempotencyRepo.layerPg,
+      OutboxStore.layerPg,
+      TaskStore.layerPg,
+      FileStores.FileStores.layer
+    )
+  ),
   Layer.provide(Database.layer),
-  Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig, RecordingsConfig.RecordingsConfig)),
+  Layer.provide(Settings.layer(
+    ApiConfig,
+    Database.DatabaseConfig,
+    RecordingsConfig.RecordingsConfig,
+    StorageConfig.StorageConfig
+  )),
   Layer.provide(Logging.layer),
   Layer.launch,
   (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })

@@ -1,9 +1,8 @@
 import { InvalidUpload, PayloadTooLarge, PublicAuthSessionMedia, UnsupportedMediaType } from "@clinic/domain"
 import type { AuthSession } from "@clinic/domain"
-import { AuthSessionRepo } from "@clinic/repository"
-import { FileSignature, FileStore } from "@clinic/storage"
+import { AuthSessionRepo, Storage } from "@clinic/repository"
+import { FileSignature, FileStores } from "@clinic/storage"
 import { Multipart } from "@effect/platform"
-import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Option, Stream } from "effect"
 import { ApiConfig } from "../ApiConfig.js"
 
@@ -25,7 +24,7 @@ interface Written {
 }
 
 /**
- * Images and videos sent during an auth session: each is streamed to the media folder under a
+ * Images and videos sent during an auth session: each is streamed to the media file store under a
  * server-generated name, checked by its magic bytes and size while it arrives, then recorded with
  * `AuthSessionRepo.addMedia`. Files of deleted sessions are removed through `remove`.
  */
@@ -34,7 +33,7 @@ export class AuthSessionMediaUploads
     effect: Effect.gen(function*() {
       const sessions = yield* AuthSessionRepo
       const { dir, maxBytes } = (yield* ApiConfig).authSessionMedia
-      const files = yield* FileStore.make(dir)
+      const files = yield* (yield* FileStores.FileStores).open({ name: Storage.AUTH_SESSION_MEDIA_STORE, dir })
 
       const tooLarge = new PayloadTooLarge({ message: `A media file has at most ${maxBytes} bytes`, maxBytes })
       const unsupported = new UnsupportedMediaType({
@@ -73,13 +72,12 @@ export class AuthSessionMediaUploads
       const store = Effect.fn("AuthSessionMediaUploads.store")(
         function*(session: AuthSession, content: Stream.Stream<Uint8Array, Multipart.MultipartError>) {
           const { detected, stored } = yield* put(content)
-          // Rows keep the absolute path, which the cleanup's store (the same folder) resolves.
-          const filePath = files.absolutePath(stored.path)
           // If the session went meanwhile (logout), its row refuses the media: drop the file too.
           const media = yield* sessions.addMedia({
             authSessionId: session.id,
             kind: detected.kind,
-            filePath,
+            // The generated name, which the cleanup's store (the same folder or bucket prefix) resolves.
+            filePath: stored.path,
             sizeBytes: stored.sizeBytes
           }).pipe(Effect.onError(() => files.remove([stored.path])))
           return new PublicAuthSessionMedia({
@@ -130,7 +128,6 @@ export class AuthSessionMediaUploads
         remove: (paths: ReadonlyArray<string>): Effect.Effect<void> =>
           Effect.asVoid(files.remove(paths)).pipe(Effect.withSpan("AuthSessionMediaUploads.remove"))
       } as const
-    }),
-    dependencies: [NodeFileSystem.layer]
+    })
   })
 {}

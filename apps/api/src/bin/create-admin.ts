@@ -10,6 +10,7 @@ import { EmailInput, Password, User } from "@clinic/domain"
 import { Logging, Settings } from "@clinic/foundation"
 import { Database } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Redacted, Schema } from "effect"
 import { ApiConfig } from "../ApiConfig.js"
@@ -28,10 +29,10 @@ const program = Effect.gen(function*() {
   const admin = yield* Effect.flatMap(Auth, (auth) => auth.createAccount(input, "admin")).pipe(
     Effect.provide(
       Auth.Default.pipe(
-        Layer.provide(Repositories.layerPg),
+        Layer.provide(Layer.merge(Repositories.layerPg, FileStores.FileStores.layer)),
         Layer.provide(Database.layer),
         // Every setting loads before the database starts.
-        Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig))
+        Layer.provide(Settings.layer(ApiConfig, Database.DatabaseConfig, StorageConfig.StorageConfig))
       )
     )
   )

@@ -20,6 +20,7 @@ import { IdempotencyRepo, UserRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { makeTherapist } from "@clinic/repository/testing/Fixtures"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { FileStores, StorageConfig } from "@clinic/storage"
 import { at, startClock, T0 } from "@clinic/testing/TestTime"
 import type { HttpClientResponse } from "@effect/platform"
 import { FileSystem, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -59,6 +60,13 @@ const withSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, settings: Record<str
 
 /** `ApiConfig` from `settings` over the test defaults. */
 export const testConfig = (settings: Record<string, string> = {}) => withSettings(ApiConfig.Default, settings)
+
+/** The file stores `settings` choose: local folders by default, a bucket with `CLINIC_STORAGE=s3`. */
+export const testStorage = (settings: Record<string, string> = {}) =>
+  withSettings(
+    FileStores.FileStores.layer.pipe(Layer.provideMerge(StorageConfig.StorageConfig.layer)),
+    settings
+  )
 
 // ---- sign-in -------------------------------------------------------------------------------
 
@@ -129,6 +137,7 @@ export const serve = <A, E, R, A2, E2, R2>(
   ServeLive.pipe(
     Layer.provide(options.signIn === "tokens" ? AuthenticationLive : TestAuthentication),
     Layer.provideMerge(withSettings(recordings, options.settings ?? {})),
+    Layer.provideMerge(testStorage(options.settings)),
     Layer.provideMerge(stores),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(testConfig(options.settings))

@@ -1,0 +1,56 @@
+import { FileSystem } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import * as Path from "node:path"
+import * as LocalFileStore from "../src/LocalFileStore.js"
+import { bytes, suite } from "./FileStoreContract.js"
+
+const setup = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const parent = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-file-store-" })
+  const dir = Path.join(parent, "files")
+  const store = yield* LocalFileStore.make(dir)
+  const listing = Effect.map(fs.readDirectory(dir), (entries) => [...entries].sort()).pipe(Effect.orDie)
+  return { fs, parent, dir, store, listing }
+}).pipe(Effect.orDie, Effect.provide(NodeFileSystem.layer))
+
+suite("local folder", setup)
+
+describe("LocalFileStore", () => {
+  it.scoped("a put writes a .part file beside the stored ones, renamed into place once complete", () =>
+    Effect.gen(function*() {
+      const { dir, fs, listing, store } = yield* setup
+      const midway = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const content = Stream.concat(
+        Stream.make(bytes("partial")),
+        Stream.fromEffect(Effect.zipRight(Deferred.succeed(midway, undefined), Deferred.await(release))).pipe(
+          Stream.drain
+        )
+      )
+      const fiber = yield* Effect.fork(store.put(content, { extension: "txt" }))
+      yield* Deferred.await(midway)
+      const during = yield* listing
+      assert.strictEqual(during.length, 1)
+      assert.match(during[0], /^\.[0-9a-f-]{36}\.part$/)
+      yield* Deferred.succeed(release, undefined)
+      const stored = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* listing, [stored.path])
+      assert.strictEqual(yield* fs.readFileString(Path.join(dir, stored.path)), "partial")
+    }))
+
+  it.scoped("remove takes absolute paths inside the folder too; files it did not name and paths outside stay", () =>
+    Effect.gen(function*() {
+      const { dir, fs, parent, store } = yield* setup
+      const a = yield* store.put(Stream.make(bytes("a")), { extension: "png" })
+      yield* fs.writeFileString(Path.join(dir, "notes.txt"), "not the store's")
+      yield* fs.writeFileString(Path.join(parent, "outside.png"), "keep")
+      const result = yield* store.remove([Path.join(dir, a.path), Path.join(parent, "outside.png")])
+      assert.deepStrictEqual(result, { removed: [Path.join(dir, a.path)], failed: [Path.join(parent, "outside.png")] })
+      assert.deepStrictEqual([...(yield* fs.readDirectory(dir))], ["notes.txt"])
+      assert.isTrue(yield* fs.exists(Path.join(parent, "outside.png")))
+      const exit = yield* Effect.exit(Stream.runDrain(store.read(Path.join(parent, "outside.png"))))
+      assert.isTrue(Exit.isFailure(exit))
+    }))
+})
