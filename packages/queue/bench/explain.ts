@@ -85,10 +85,17 @@ const program = Effect.gen(function*() {
     yield* explained("enqueue", TaskQueue.enqueue(noop, { t: 1 }))
     const now = yield* DateTime.now
     const lease = { leaseId: crypto.randomUUID(), now, until: DateTime.add(now, { seconds: 30 }) }
-    const claimed = yield* explained("claim", store.claim("bench", lease))
-    if (claimed._tag === "Some") {
-      yield* explained("complete", store.complete(claimed.value.id, lease.leaseId, now))
-    }
+    const one = yield* explained("claim 1", store.claim("bench", lease, 1))
+    yield* explained("complete 1", store.complete(one.map(({ id }) => ({ id, leaseId: lease.leaseId })), now))
+    const many = yield* explained(`claim ${batch}`, store.claim("bench", lease, batch))
+    yield* explained(
+      `complete ${batch}`,
+      store.complete(many.map(({ id }) => ({ id, leaseId: lease.leaseId })), now)
+    )
+    yield* explained(
+      `enqueueMany ${batch}`,
+      TaskQueue.enqueueMany(noop, Array.from({ length: batch }, (_, t) => ({ payload: { t } })))
+    )
   }).pipe(Effect.provide(layer))
 }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))
 

@@ -178,7 +178,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { ran, registry, task } = yield* recorder({ maxAttempts: 5 })
         const store = yield* TaskStore
         const now = yield* DateTime.now
-        const { id } = yield* store.insert({
+        const [{ id }] = yield* store.insert([{
           name: task.name,
           queue: "default",
           payload: { label: 42 },
@@ -187,7 +187,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           runAt: now,
           idempotencyKey: null,
           now
-        })
+        }])
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "dead")
         assert.include(Option.getOrThrow(result.error), "invalid payload")
@@ -201,7 +201,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { registry } = yield* recorder()
         const store = yield* TaskStore
         const now = yield* DateTime.now
-        const { id } = yield* store.insert({
+        const [{ id }] = yield* store.insert([{
           name: "newer.code.only",
           queue: "default",
           payload: {},
@@ -210,7 +210,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           runAt: now,
           idempotencyKey: null,
           now
-        })
+        }])
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "released")
         const row = Option.getOrThrow(yield* store.get(id))
@@ -252,15 +252,15 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
         // A worker claims it and dies: nothing renews or finishes the lease.
         const now = yield* DateTime.now
-        const claimed = yield* store.claim("default", { leaseId: deadWorker, now, until: at("30 seconds") })
-        assert.isTrue(Option.isSome(claimed))
+        const claimed = yield* store.claim("default", { leaseId: deadWorker, now, until: at("30 seconds") }, 1)
+        assert.strictEqual(claimed.length, 1)
         assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
         yield* TestClock.adjust("30 seconds")
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "succeeded")
         assert.strictEqual(result.attempt, 2)
         assert.deepStrictEqual(yield* Ref.get(ran), ["x"])
-        assert.isFalse(yield* store.complete(id, deadWorker, yield* DateTime.now))
+        assert.deepStrictEqual(yield* store.complete([{ id, leaseId: deadWorker }], yield* DateTime.now), [])
         assert.isFalse(yield* store.release(id, deadWorker, yield* DateTime.now))
         assert.strictEqual(Option.getOrThrow(yield* store.get(id)).status, "succeeded")
       }).pipe(Effect.provide(layer)))
@@ -271,7 +271,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { ran, registry, task } = yield* recorder({ maxAttempts: 1 })
         const store = yield* TaskStore
         const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
-        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") })
+        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") }, 1)
         yield* TestClock.adjust("31 seconds")
         assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
         const row = Option.getOrThrow(yield* store.get(id))
@@ -286,7 +286,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { ran, registry, task } = yield* recorder()
         const store = yield* TaskStore
         yield* TaskQueue.enqueue(task, { label: "lapsed" }, { priority: 5 })
-        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") })
+        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") }, 1)
         yield* TaskQueue.enqueue(task, { label: "low" }, { priority: 0 })
         yield* TaskQueue.enqueue(task, { label: "high" }, { priority: 10 })
         yield* TestClock.adjust("30 seconds")
@@ -362,7 +362,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         yield* TaskQueue.enqueue(task, { label: "ready-1" })
         yield* TaskQueue.enqueue(task, { label: "ready-2" })
         yield* TaskQueue.enqueue(task, { label: "later" }, { delay: "1 minute" })
-        yield* store.claim("default", { leaseId: crypto.randomUUID(), now: yield* DateTime.now, until: at("1 minute") })
+        yield* store.claim("default", { leaseId: crypto.randomUUID(), now: yield* DateTime.now, until: at("1 minute") }, 1)
         assert.deepStrictEqual(yield* store.depth(yield* DateTime.now), [
           { queue: "default", ready: 1, scheduled: 1, running: 1, dead: 1 }
         ])

@@ -4,7 +4,7 @@
  * wake-ups on LISTEN/NOTIFY).
  */
 import { Database, Migrations } from "@clinic/repository"
-import { Effect, Exit, Layer, Logger, LogLevel, Option, Redacted, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, Redacted, Schema, Scope } from "effect"
 import * as Registry from "../../src/Registry.js"
 import * as Task from "../../src/Task.js"
 import * as TaskQueue from "../../src/TaskQueue.js"
@@ -62,11 +62,11 @@ const counting = Layer.effect(
   Effect.map(TaskStore, (store) =>
     TaskStore.of({
       ...store,
-      claim: (queue, lease) =>
-        Effect.tap(store.claim(queue, lease), (claimed) =>
+      claim: (queue, lease, limit) =>
+        Effect.tap(store.claim(queue, lease, limit), (claimed) =>
           Effect.sync(() => {
             claims++
-            if (Option.isNone(claimed)) emptyClaims++
+            if (claimed.length === 0) emptyClaims++
           }))
     }))
 )
