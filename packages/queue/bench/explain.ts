@@ -64,7 +64,11 @@ const program = Effect.gen(function*() {
   )
   // The server runs as `postgres` when we are root and must reach the folder.
   Fs.chmodSync(parent, 0o755)
-  const server = yield* EmbeddedPostgres.start({ dataDir: Path.join(parent, "data"), port: yield* freePort, fsync: false })
+  const server = yield* EmbeddedPostgres.start({
+    dataDir: Path.join(parent, "data"),
+    port: yield* freePort,
+    fsync: false
+  })
   const adminUrl = Redacted.value(server.url)
   yield* withClient(adminUrl, (client) => query(client, "CREATE DATABASE queue_explain"))
   const url = new URL(adminUrl)

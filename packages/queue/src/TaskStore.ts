@@ -168,8 +168,9 @@ const makePg = Effect.gen(function*() {
     Schema.Array(Schema.Struct({ ...TaskRow.fields, payload: Schema.parseJson() }))
   )
   const rows = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
-    Effect.flatMap(query, (raw) => // Decoded already: the class need not check the fields a second time.
-    Effect.map(decodeRows(raw), (decoded) => decoded.map((row) => new TaskRow(row, true))))
+    Effect.flatMap(query, (raw) =>
+      // Decoded already: the class need not check the fields a second time.
+      Effect.map(decodeRows(raw), (decoded) => decoded.map((row) => new TaskRow(row, true))))
   const columns = sql.literal(
     "id, name, queue, payload::text AS payload, priority, status, attempts, max_attempts, run_at, locked_until, " +
       "lease_id, idempotency_key, last_error, created_at, updated_at, finished_at"

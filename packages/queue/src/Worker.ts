@@ -291,6 +291,8 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
     const maxWait = Math.min(Duration.toMillis(queue.pollInterval), Duration.toMillis(queue.lease) / 3)
     let claims = 0
     let lastFull = false
+    // The last claim found nothing: until a wake-up or a poll says otherwise, nothing is due.
+    let drained = false
 
     const handBack = (items: ReadonlyArray<Claimed>) =>
       items.length === 0 ? Effect.void : Effect.flatMap(
@@ -306,26 +308,37 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
         if (claims !== seen) return false
         const now = yield* DateTime.now
         const leaseId = crypto.randomUUID()
-        const rows = yield* store.claim(queue.name, { leaseId, now, until: DateTime.addDuration(now, queue.lease) }, batch)
+        const rows = yield* store.claim(
+          queue.name,
+          { leaseId, now, until: DateTime.addDuration(now, queue.lease) },
+          batch
+        )
         claims++
         lastFull = rows.length === batch
+        drained = rows.length === 0
         for (const row of rows) claimed.push({ row, leaseId, claimedAt: now.epochMillis })
         return rows.length > 0
       })
 
-    /** The next claimed task, claiming a batch when none is buffered; call uninterruptibly. */
-    const next: Effect.Effect<Option.Option<Claimed>> = Effect.gen(function*() {
-      while (true) {
-        const now = yield* DateTime.now
-        const stale: Array<Claimed> = []
-        while (claimed.length > 0 && now.epochMillis - claimed[0].claimedAt > maxWait) stale.push(claimed.shift()!)
-        yield* handBack(stale)
-        const head = claimed.shift()
-        if (head !== undefined) return Option.some(head)
-        const seen = claims
-        if (!(yield* lock.withPermits(1)(refill(seen)))) return Option.none()
-      }
-    })
+    /**
+     * The next claimed task, claiming a batch when none is buffered; call uninterruptibly. A slot
+     * that was not woken (it just started, or just finished a task) does not claim after a claim
+     * that found nothing: that is what keeps idle slots from claiming in a herd.
+     */
+    const next = (woken: boolean): Effect.Effect<Option.Option<Claimed>> =>
+      Effect.gen(function*() {
+        while (true) {
+          const now = yield* DateTime.now
+          const stale: Array<Claimed> = []
+          while (claimed.length > 0 && now.epochMillis - claimed[0].claimedAt > maxWait) stale.push(claimed.shift()!)
+          yield* handBack(stale)
+          const head = claimed.shift()
+          if (head !== undefined) return Option.some(head)
+          if (drained && !woken) return Option.none()
+          const seen = claims
+          if (!(yield* lock.withPermits(1)(refill(seen)))) return Option.none()
+        }
+      })
     return {
       next,
       /** Whether more work may be waiting: buffered tasks, or a claim that took all it asked for. */
@@ -426,27 +439,36 @@ export const make = <R>(
       queue: ResolvedQueue,
       buffer: Effect.Effect.Success<ReturnType<typeof makeBuffer>>,
       complete: ReturnType<typeof makeCompleter>
-    ): BackgroundLoop.Iteration<TaskStore | R> => ({
-      run: Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const next = yield* buffer.next
-          if (Option.isNone(next)) return false
-          const { leaseId, row } = next.value
-          if (yield* buffer.more) yield* wake(queue.name)
-          yield* count(queue.name, 1)
-          const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, complete)).pipe(
-            Effect.onInterrupt(() => handBackRun(store, row, leaseId)),
-            Effect.ensuring(count(queue.name, -1))
-          )
-          outcomes[run.outcome]++
-          return yield* buffer.more
-        })
-      ),
-      idle: Effect.raceFirst(Effect.sleep(queue.pollInterval), wakers.get(queue.name)!.take),
-      // A database outage must not kill the worker: the first retry after a poll interval, then slower.
-      backoff: { initial: queue.pollInterval, max: Duration.max(queue.pollInterval, MAX_BACKOFF) },
-      annotations: { queue: queue.name }
-    })
+    ): BackgroundLoop.Iteration<TaskStore | R> => {
+      // Whether this slot comes from its idle wait (a wake-up or the poll interval) rather than a run.
+      let woken = false
+      return {
+        run: Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const next = yield* buffer.next(woken)
+            woken = false
+            if (Option.isNone(next)) return false
+            const { leaseId, row } = next.value
+            if (yield* buffer.more) yield* wake(queue.name)
+            yield* count(queue.name, 1)
+            const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, complete)).pipe(
+              Effect.onInterrupt(() => handBackRun(store, row, leaseId)),
+              Effect.ensuring(count(queue.name, -1))
+            )
+            outcomes[run.outcome]++
+            return yield* buffer.more
+          })
+        ),
+        idle: Effect.raceFirst(Effect.sleep(queue.pollInterval), wakers.get(queue.name)!.take).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            woken = true
+          }))
+        ),
+        // A database outage must not kill the worker: the first retry after a poll interval, then slower.
+        backoff: { initial: queue.pollInterval, max: Duration.max(queue.pollInterval, MAX_BACKOFF) },
+        annotations: { queue: queue.name }
+      }
+    }
 
     const loop = yield* BackgroundLoop.make({
       name: "TaskWorker",
@@ -490,7 +512,11 @@ export const make = <R>(
         return {
           state: yield* loop.state,
           listening: yield* listening,
-          queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency, inFlight: inFlight.get(q.name) ?? 0 })),
+          queues: queues.map((q) => ({
+            name: q.name,
+            concurrency: q.concurrency,
+            inFlight: inFlight.get(q.name) ?? 0
+          })),
           outcomes: { ...outcomes }
         }
       }),
