@@ -204,12 +204,15 @@ const makePg = Effect.gen(function*() {
         if (fresh.length === 0) return results
         // One statement for the whole batch: the rows travel as one JSON document (the payload as
         // its own JSON value), which also keeps the client's name transform away from the payload.
+        // The notification (one per queue) goes in the same statement, and is delivered on commit,
+        // so a worker never wakes for a task it cannot see yet.
         const inserted = yield* sql<{ id: TaskId }>`
-          INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
-            idempotency_key, created_at, updated_at)
-          SELECT id, name, queue, payload, priority, 'pending', 0, max_attempts, run_at, idempotency_key,
-            created_at, created_at
-          FROM jsonb_to_recordset(${
+          WITH inserted AS (
+            INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
+              idempotency_key, created_at, updated_at)
+            SELECT id, name, queue, payload, priority, 'pending', 0, max_attempts, run_at, idempotency_key,
+              created_at, created_at
+            FROM jsonb_to_recordset(${
           JSON.stringify(fresh.map(({ id, task }) => ({
             id,
             name: task.name,
@@ -222,13 +225,15 @@ const makePg = Effect.gen(function*() {
             created_at: iso(task.now)
           })))
         }::jsonb) AS t(id uuid, name text, queue text, payload jsonb, priority int, max_attempts int,
-            run_at timestamptz, idempotency_key text, created_at timestamptz)
-          ON CONFLICT (idempotency_key) DO NOTHING
-          RETURNING id`
+              run_at timestamptz, idempotency_key text, created_at timestamptz)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, queue
+          ),
+          notified AS (
+            SELECT pg_notify(${NOTIFY_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues
+          )
+          SELECT id FROM inserted WHERE (SELECT count(*) FROM notified) >= 0`
         const insertedIds = new Set(inserted.map((row) => row.id))
-        const queues = new Set(fresh.filter(({ id }) => insertedIds.has(id)).map(({ task }) => task.queue))
-        // Delivered on commit, so a worker never wakes for a task it cannot see yet.
-        for (const queue of queues) yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${queue})`
         const taken = fresh.filter(({ id }) => !insertedIds.has(id)).map(({ task }) => task.idempotencyKey!)
         const existing = taken.length === 0 ? [] : yield* sql<{ id: TaskId; idempotencyKey: string }>`
           SELECT id, idempotency_key FROM tasks WHERE idempotency_key IN ${sql.in(taken)}`

@@ -4,7 +4,6 @@ import {
   Cause,
   Context,
   DateTime,
-  Deferred,
   Duration,
   Effect,
   Exit,
@@ -347,58 +346,40 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
   })
 
 /**
- * Completions of a queue, written together: the first slot to complete writes its own and every
- * completion that arrives meanwhile waits for the next write, by the first of them ("group
- * commit"); alone, a slot writes at once.
+ * Completions of a queue, written together without holding up the slots: a slot hands its
+ * completion over and takes its next task, while one write at a time records every completion
+ * handed over so far ("group commit"). The writes run as the loop's forked work, so a stop waits
+ * for them. A completion whose write is lost (a crash, a lost database) leaves its task running
+ * until the lease lapses and it runs again, as a crash right after the handler would.
  */
-const makeCompleter = (store: TaskStoreShape) => {
-  let waiting: Array<{ readonly held: Held; readonly turn: Deferred.Deferred<"done" | "write"> }> = []
+const makeCompleter = (store: TaskStoreShape, fork: (work: Effect.Effect<void>) => Effect.Effect<unknown>) => {
+  let waiting: Array<Held> = []
   let writing = false
-  const write = (now: DateTime.Utc): Effect.Effect<void> =>
+  const writeAll: Effect.Effect<void> = Effect.suspend(() => {
+    if (waiting.length === 0) {
+      writing = false
+      return Effect.void
+    }
+    const batch = waiting
+    waiting = []
+    return DateTime.now.pipe(
+      Effect.flatMap((now) => store.complete(batch, now)),
+      Effect.tap((done) =>
+        done.length === batch.length ?
+          Effect.void :
+          Effect.logWarning(`lease lost before ${batch.length - done.length} completions were recorded`)
+      ),
+      Effect.catchAllCause((cause) => Effect.logWarning("recording completions failed", cause)),
+      Effect.zipRight(writeAll)
+    )
+  })
+  return (held: Held): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const batch = waiting
-      waiting = []
-      return store.complete(batch.map((w) => w.held), now).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
-          Effect.forEach(
-            batch,
-            (w) =>
-              Deferred.done(
-                w.turn,
-                Exit.isSuccess(exit) ? Exit.succeed<"done" | "write">("done") : Exit.failCause(exit.cause)
-              ),
-            { discard: true }
-          )
-        ),
-        Effect.zipRight(Effect.suspend(() => {
-          // Whoever waits now writes next; nobody waiting ends the turn.
-          const nextWriter = waiting[0]
-          if (nextWriter === undefined) {
-            writing = false
-            return Effect.void
-          }
-          return Deferred.succeed(nextWriter.turn, "write")
-        }))
-      )
+      waiting.push(held)
+      if (writing) return Effect.void
+      writing = true
+      return Effect.asVoid(fork(writeAll))
     })
-  return (held: Held, now: DateTime.Utc): Effect.Effect<void> =>
-    Effect.uninterruptible(Effect.gen(function*() {
-      const turn = yield* Deferred.make<"done" | "write">()
-      waiting.push({ held, turn })
-      if (!writing) {
-        writing = true
-        yield* write(now)
-      } else if ((yield* Deferred.await(turn)) === "write") {
-        // Handed the turn before its own completion was written: write it with the others.
-        const own = yield* Deferred.make<"done" | "write">()
-        waiting = waiting.map((w) => (w.turn === turn ? { held: w.held, turn: own } : w))
-        yield* write(now)
-        yield* Deferred.await(own)
-        return
-      }
-      yield* Deferred.await(turn)
-    }))
 }
 
 /**
@@ -438,7 +419,7 @@ export const make = <R>(
     const slot = (
       queue: ResolvedQueue,
       buffer: Effect.Effect.Success<ReturnType<typeof makeBuffer>>,
-      complete: ReturnType<typeof makeCompleter>
+      complete: (held: Held, now: DateTime.Utc) => Effect.Effect<void>
     ): BackgroundLoop.Iteration<TaskStore | R> => {
       // Whether this slot comes from its idle wait (a wake-up or the poll interval) rather than a run.
       let woken = false
@@ -479,7 +460,7 @@ export const make = <R>(
         for (const queue of queues) {
           const batch = Math.max(1, options.claimBatch ?? Math.max(queue.concurrency, 16))
           const buffer = yield* makeBuffer(store, queue, batch)
-          const complete = makeCompleter(store)
+          const complete = makeCompleter(store, (work) => loop.fork(work))
           for (let i = 0; i < queue.concurrency; i++) slots.push(slot(queue, buffer, complete))
         }
         return slots
