@@ -290,6 +290,12 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
     const maxWait = Math.min(Duration.toMillis(queue.pollInterval), Duration.toMillis(queue.lease) / 3)
     let claims = 0
     let lastFull = false
+    // What a claim asks for: halved (down to the concurrency) when buffered tasks went stale, doubled
+    // (up to `batch`) when a full claim was used up quickly. A queue of slow tasks ends up claiming
+    // only what its slots run, instead of claiming and handing back over and over.
+    const least = Math.min(batch, queue.concurrency)
+    let size = batch
+    let lastClaimAt = 0
     // The last claim found nothing: until a wake-up or a poll says otherwise, nothing is due.
     let drained = false
 
@@ -306,14 +312,16 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
         if (claimed.length > 0) return true
         if (claims !== seen) return false
         const now = yield* DateTime.now
+        if (lastFull && now.epochMillis - lastClaimAt < maxWait / 2) size = Math.min(batch, size * 2)
         const leaseId = crypto.randomUUID()
         const rows = yield* store.claim(
           queue.name,
           { leaseId, now, until: DateTime.addDuration(now, queue.lease) },
-          batch
+          size
         )
         claims++
-        lastFull = rows.length === batch
+        lastClaimAt = now.epochMillis
+        lastFull = rows.length === size
         drained = rows.length === 0
         for (const row of rows) claimed.push({ row, leaseId, claimedAt: now.epochMillis })
         return rows.length > 0
@@ -330,6 +338,7 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
           const now = yield* DateTime.now
           const stale: Array<Claimed> = []
           while (claimed.length > 0 && now.epochMillis - claimed[0].claimedAt > maxWait) stale.push(claimed.shift()!)
+          if (stale.length > 0) size = Math.max(least, Math.floor(size / 2))
           yield* handBack(stale)
           const head = claimed.shift()
           if (head !== undefined) return Option.some(head)

@@ -506,6 +506,50 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         }
       }).pipe(Effect.provide(layer)))
 
+    it.scoped("a claimed task that waits in the buffer past the poll interval is handed back, not held", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Ref.make<ReadonlyArray<string>>([])
+        const task = Task.make({
+          name: "test.stale",
+          payload: Payload,
+          handler: ({ label }) =>
+            Effect.zipRight(
+              Ref.update(started, (l) => [...l, label]),
+              label === "first" ? Deferred.await(gate) : Effect.void
+            )
+        })
+        const registry = yield* Registry.make({
+          tasks: [task],
+          queues: [{ name: "default", concurrency: 1, pollInterval: "1 second" }]
+        })
+        const releases = yield* Ref.make(0)
+        const store = yield* TaskStore
+        const counted = TaskStore.of({
+          ...store,
+          release: (id, leaseId, now, runAt) =>
+            Effect.zipLeft(store.release(id, leaseId, now, runAt), Ref.update(releases, (n) => n + 1))
+        })
+        const [first] = yield* TaskQueue.enqueueMany(task, [{ payload: { label: "first" }, priority: 1 }])
+        const rest = yield* TaskQueue.enqueueMany(task, [{ payload: { label: "b" } }, { payload: { label: "c" } }])
+        const worker = yield* Worker.make(registry, { claimBatch: 3, depthInterval: "1 hour" }).pipe(
+          Effect.provideService(TaskStore, counted)
+        )
+        yield* eventually(Effect.map(Ref.get(started), (l) => l.length === 1))
+        yield* TestClock.adjust("2 seconds")
+        yield* Deferred.succeed(gate, undefined)
+        yield* eventually(Effect.map(Ref.get(started), (l) => l.length === 3))
+        yield* worker.stop()
+        // Both waited 2 s in the buffer: handed back (attempt not counted), then claimed again.
+        assert.strictEqual(yield* Ref.get(releases), 2)
+        for (const { id } of [first, ...rest]) {
+          const row = Option.getOrThrow(yield* TaskQueue.get(id))
+          assert.strictEqual(row.status, "succeeded")
+          assert.strictEqual(row.attempts, 1)
+        }
+      }).pipe(Effect.provide(layer)))
+
     it.scoped("an enqueue wakes one idle slot: one claim per task, however many slots idle", () =>
       Effect.gen(function*() {
         yield* startClock
