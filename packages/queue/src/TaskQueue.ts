@@ -2,7 +2,7 @@ import type { Duration } from "effect"
 import { DateTime, Effect, Metric, type Option, Schema } from "effect"
 import * as Metrics from "./Metrics.js"
 import type * as Task from "./Task.js"
-import { type TaskId, type TaskRow, TaskStore } from "./TaskStore.js"
+import { type NewTask, type TaskId, type TaskRow, TaskStore } from "./TaskStore.js"
 
 export interface EnqueueOptions {
   /** When the task becomes due; default now. */
@@ -21,6 +21,11 @@ export interface Enqueued {
   readonly inserted: boolean
 }
 
+/** One task of an `enqueueMany` batch: its payload and, optionally, the options of `enqueue`. */
+export interface EnqueueItem<A> extends EnqueueOptions {
+  readonly payload: A
+}
+
 /**
  * Adds a run of `task`. On Postgres it writes through the ambient `SqlClient`, so inside
  * `sql.withTransaction` the task exists only if the caller's transaction commits.
@@ -30,27 +35,54 @@ export const enqueue = <Name extends string, A, I, E, R>(
   payload: A,
   options: EnqueueOptions = {}
 ): Effect.Effect<Enqueued, never, TaskStore> =>
+  Effect.map(add(task, [{ ...options, payload }]), (results) => results[0]).pipe(
+    Effect.withSpan("TaskQueue.enqueue", { attributes: { task: task.name } })
+  )
+
+/**
+ * Adds many runs of `task` in one statement (one notification per queue), results in input order.
+ * Idempotency keys hold within the batch (the first task with a key wins) and against existing
+ * tasks. Like `enqueue`, it joins the caller's transaction.
+ */
+export const enqueueMany = <Name extends string, A, I, E, R>(
+  task: Task.Task<Name, A, I, E, R>,
+  items: Iterable<EnqueueItem<A>>
+): Effect.Effect<ReadonlyArray<Enqueued>, never, TaskStore> =>
+  add(task, Array.from(items)).pipe(
+    Effect.withSpan("TaskQueue.enqueueMany", { attributes: { task: task.name } })
+  )
+
+const add = <Name extends string, A, I, E, R>(
+  task: Task.Task<Name, A, I, E, R>,
+  items: ReadonlyArray<EnqueueItem<A>>
+): Effect.Effect<ReadonlyArray<Enqueued>, never, TaskStore> =>
   Effect.gen(function*() {
+    if (items.length === 0) return []
     const store = yield* TaskStore
-    // A payload of the task's own type that does not encode is a programming error.
-    const encoded = yield* Schema.encode(task.payload)(payload).pipe(Effect.orDie)
+    const encode = Schema.encode(task.payload)
     const now = yield* DateTime.now
-    const runAt = options.runAt ?? (options.delay !== undefined ? DateTime.addDuration(now, options.delay) : now)
-    const result = yield* store.insert({
-      name: task.name,
-      queue: task.queue,
-      payload: encoded,
-      priority: options.priority ?? task.priority,
-      maxAttempts: task.maxAttempts,
-      runAt,
-      idempotencyKey: options.idempotencyKey ?? null,
-      now
-    })
-    if (result.inserted) {
-      yield* Metric.increment(Metrics.tagged(Metrics.enqueued, { task: task.name, queue: task.queue }))
+    const tasks: Array<NewTask> = []
+    for (const item of items) {
+      // A payload of the task's own type that does not encode is a programming error.
+      const encoded = yield* encode(item.payload).pipe(Effect.orDie)
+      tasks.push({
+        name: task.name,
+        queue: task.queue,
+        payload: encoded,
+        priority: item.priority ?? task.priority,
+        maxAttempts: task.maxAttempts,
+        runAt: item.runAt ?? (item.delay !== undefined ? DateTime.addDuration(now, item.delay) : now),
+        idempotencyKey: item.idempotencyKey ?? null,
+        now
+      })
     }
-    return result
-  }).pipe(Effect.withSpan("TaskQueue.enqueue", { attributes: { task: task.name } }))
+    const results = yield* store.insert(tasks)
+    const inserted = results.filter((result) => result.inserted).length
+    if (inserted > 0) {
+      yield* Metric.incrementBy(Metrics.tagged(Metrics.enqueued, { task: task.name, queue: task.queue }), inserted)
+    }
+    return results
+  })
 
 /** Gives a dead task a fresh set of attempts, due now (or at `runAt`). False if it is not dead. */
 export const requeue = (id: TaskId, options: { readonly runAt?: DateTime.Utc } = {}) =>

@@ -70,17 +70,34 @@ export interface TaskFilter {
  * nothing (returns false) when the lease is no longer its own. Times are parameters, never the
  * database's clock.
  */
+export interface Inserted {
+  readonly id: TaskId
+  /** False when the idempotency key had been used already (by an existing task or earlier in the batch). */
+  readonly inserted: boolean
+}
+
+export interface Held {
+  readonly id: TaskId
+  readonly leaseId: string
+}
+
 export interface TaskStoreShape {
-  /** Inserts a task; with an idempotency key already used, returns that task instead. */
-  readonly insert: (task: NewTask) => Effect.Effect<{ readonly id: TaskId; readonly inserted: boolean }>
   /**
-   * Claims the most urgent due task of a queue (highest priority, then earliest `runAt`), or one
-   * whose lease lapsed. Rows locked by another claimer are skipped, never waited for. A lapsed
-   * task that has used its last attempt is marked dead instead of claimed.
+   * Inserts tasks in one statement, with one notification per queue; the results are in input
+   * order. A task whose idempotency key is already used, by an existing task or earlier in the
+   * same batch, is not inserted: its result names that task instead.
    */
-  readonly claim: (queue: string, lease: Lease) => Effect.Effect<Option.Option<TaskRow>>
+  readonly insert: (tasks: ReadonlyArray<NewTask>) => Effect.Effect<ReadonlyArray<Inserted>>
+  /**
+   * Claims up to `limit` tasks of a queue under one lease, most urgent first (highest priority,
+   * then earliest `runAt`): due pending tasks and tasks whose lease lapsed. Rows locked by another
+   * claimer are skipped, never waited for. A lapsed task that has used its last attempt is marked
+   * dead instead of claimed.
+   */
+  readonly claim: (queue: string, lease: Lease, limit: number) => Effect.Effect<ReadonlyArray<TaskRow>>
   readonly extendLease: (id: TaskId, leaseId: string, until: DateTime.Utc) => Effect.Effect<boolean>
-  readonly complete: (id: TaskId, leaseId: string, now: DateTime.Utc) => Effect.Effect<boolean>
+  /** Marks tasks succeeded in one statement; returns those still held under their lease (the others are untouched). */
+  readonly complete: (tasks: ReadonlyArray<Held>, now: DateTime.Utc) => Effect.Effect<ReadonlyArray<TaskId>>
   /** Back to pending at `runAt`, keeping the attempt. */
   readonly retry: (
     id: TaskId,
@@ -120,6 +137,27 @@ const DepthRow = Schema.Struct({
   dead: Schema.Number
 })
 
+const byUrgency = (a: TaskRow, b: TaskRow): number =>
+  b.priority - a.priority || a.runAt.epochMillis - b.runAt.epochMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
+ * Gives each task of a batch an id. A task whose idempotency key appeared earlier in the batch is
+ * left out (`fresh` holds the rest) and its result names the earlier task.
+ */
+const planInsert = (tasks: ReadonlyArray<NewTask>) => {
+  const firstByKey = new Map<string, TaskId>()
+  const fresh: Array<{ readonly id: TaskId; readonly task: NewTask }> = []
+  const results = tasks.map((task): Inserted => {
+    const earlier = task.idempotencyKey === null ? undefined : firstByKey.get(task.idempotencyKey)
+    if (earlier !== undefined) return { id: earlier, inserted: false }
+    const id = TaskId.make(crypto.randomUUID(), true)
+    if (task.idempotencyKey !== null) firstByKey.set(task.idempotencyKey, id)
+    fresh.push({ id, task })
+    return { id, inserted: true }
+  })
+  return { fresh, results }
+}
+
 const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const pg = yield* PgClient.PgClient
@@ -130,7 +168,9 @@ const makePg = Effect.gen(function*() {
     Schema.Array(Schema.Struct({ ...TaskRow.fields, payload: Schema.parseJson() }))
   )
   const rows = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
-    Effect.flatMap(query, (raw) => Effect.map(decodeRows(raw), (decoded) => decoded.map((row) => new TaskRow(row))))
+    Effect.flatMap(query, (raw) =>
+      // Decoded already: the class need not check the fields a second time.
+      Effect.map(decodeRows(raw), (decoded) => decoded.map((row) => new TaskRow(row, true))))
   const columns = sql.literal(
     "id, name, queue, payload::text AS payload, priority, status, attempts, max_attempts, run_at, locked_until, " +
       "lease_id, idempotency_key, last_error, created_at, updated_at, finished_at"
@@ -158,32 +198,59 @@ const makePg = Effect.gen(function*() {
   })
 
   return TaskStore.of({
-    insert: (task) =>
+    insert: (tasks) =>
       Effect.gen(function*() {
-        const id = TaskId.make(crypto.randomUUID())
-        const now = iso(task.now)
+        const { fresh, results } = planInsert(tasks)
+        if (fresh.length === 0) return results
+        // One statement for the whole batch: the rows travel as one JSON document (the payload as
+        // its own JSON value), which also keeps the client's name transform away from the payload.
+        // The notification (one per queue) goes in the same statement, and is delivered on commit,
+        // so a worker never wakes for a task it cannot see yet.
         const inserted = yield* sql<{ id: TaskId }>`
-          INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
-            idempotency_key, created_at, updated_at)
-          VALUES (${id}, ${task.name}, ${task.queue}, ${JSON.stringify(task.payload)}::jsonb, ${task.priority},
-            'pending', 0, ${task.maxAttempts}, ${iso(task.runAt)}, ${task.idempotencyKey}, ${now}, ${now})
-          ON CONFLICT (idempotency_key) DO NOTHING
-          RETURNING id`
-        if (inserted.length > 0) {
-          // Delivered on commit, so a worker never wakes for a task it cannot see yet.
-          yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${task.queue})`
-          return { id, inserted: true }
-        }
-        const existing = yield* sql<{ id: TaskId }>`SELECT id FROM tasks WHERE idempotency_key = ${task.idempotencyKey}`
-        return { id: existing[0].id, inserted: false }
-      }).pipe(Effect.orDie, Effect.withSpan("TaskStore.insert")),
-    claim: (queue, lease) => {
+          WITH inserted AS (
+            INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
+              idempotency_key, created_at, updated_at)
+            SELECT id, name, queue, payload, priority, 'pending', 0, max_attempts, run_at, idempotency_key,
+              created_at, created_at
+            FROM jsonb_to_recordset(${
+          JSON.stringify(fresh.map(({ id, task }) => ({
+            id,
+            name: task.name,
+            queue: task.queue,
+            payload: task.payload,
+            priority: task.priority,
+            max_attempts: task.maxAttempts,
+            run_at: iso(task.runAt),
+            idempotency_key: task.idempotencyKey,
+            created_at: iso(task.now)
+          })))
+        }::jsonb) AS t(id uuid, name text, queue text, payload jsonb, priority int, max_attempts int,
+              run_at timestamptz, idempotency_key text, created_at timestamptz)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, queue
+          ),
+          notified AS (
+            SELECT pg_notify(${NOTIFY_CHANNEL}, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues
+          )
+          SELECT id FROM inserted WHERE (SELECT count(*) FROM notified) >= 0`
+        const insertedIds = new Set(inserted.map((row) => row.id))
+        const taken = fresh.filter(({ id }) => !insertedIds.has(id)).map(({ task }) => task.idempotencyKey!)
+        const existing = taken.length === 0 ? [] : yield* sql<{ id: TaskId; idempotencyKey: string }>`
+          SELECT id, idempotency_key FROM tasks WHERE idempotency_key IN ${sql.in(taken)}`
+        const byKey = new Map(existing.map((row) => [row.idempotencyKey, row.id]))
+        return results.map((result, i): Inserted => {
+          if (result.inserted && insertedIds.has(result.id)) return result
+          const key = tasks[i].idempotencyKey!
+          return { id: byKey.get(key) ?? result.id, inserted: false }
+        })
+      }).pipe(Effect.orDie, Effect.withSpan("TaskStore.insert", { attributes: { tasks: tasks.length } })),
+    claim: (queue, lease, limit) => {
       const now = iso(lease.now)
-      // One candidate of each kind, each read from its own partial index in claim order. A single
-      // "pending OR lapsed" query can use neither index and sorted the whole backlog on every claim
-      // (7 ms at 5,000 due tasks, 113 ms at 50,000). A lapsed candidate that loses to a pending one
-      // stays locked only until this statement ends.
-      return first(sql`
+      // Up to `limit` candidates of each kind, each read from its own partial index in claim order.
+      // A single "pending OR lapsed" query can use neither index and sorted the whole backlog on
+      // every claim (7 ms at 5,000 due tasks, 113 ms at 50,000). A lapsed candidate that loses to a
+      // pending one stays locked only until this statement ends.
+      return rows(sql`
         WITH reaped AS (
           UPDATE tasks SET status = 'dead', lease_id = NULL, locked_until = NULL, finished_at = ${now},
             updated_at = ${now}, last_error = 'lease expired on the final attempt'
@@ -193,34 +260,48 @@ const makePg = Effect.gen(function*() {
           SELECT id, priority, run_at FROM tasks
           WHERE queue = ${queue} AND status = 'pending' AND run_at <= ${now}
           ORDER BY priority DESC, run_at, id
-          LIMIT 1
+          LIMIT ${limit}
           FOR UPDATE SKIP LOCKED
         ),
         lapsed AS (
           SELECT id, priority, run_at FROM tasks
           WHERE queue = ${queue} AND status = 'running' AND locked_until <= ${now} AND attempts < max_attempts
           ORDER BY priority DESC, run_at, id
-          LIMIT 1
+          LIMIT ${limit}
           FOR UPDATE SKIP LOCKED
+        ),
+        chosen AS (
+          SELECT id AS chosen_id FROM (SELECT * FROM due UNION ALL SELECT * FROM lapsed) AS candidates
+          ORDER BY priority DESC, run_at, id
+          LIMIT ${limit}
         )
         UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_id = ${lease.leaseId},
           locked_until = ${iso(lease.until)}, updated_at = ${now}
-        WHERE id = (
-          SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM lapsed) AS candidates
-          ORDER BY priority DESC, run_at, id
-          LIMIT 1
-        )
-        RETURNING ${columns}`).pipe(Effect.orDie, Effect.withSpan("TaskStore.claim", { attributes: { queue } }))
+        FROM chosen WHERE tasks.id = chosen.chosen_id
+        RETURNING ${columns}`).pipe(
+        // UPDATE ... RETURNING keeps no order: the claim order is restored here.
+        Effect.map((claimed) => [...claimed].sort(byUrgency)),
+        Effect.orDie,
+        Effect.withSpan("TaskStore.claim", { attributes: { queue, limit } })
+      )
     },
     extendLease: (id, leaseId, until) =>
       changed(sql`
         UPDATE tasks SET locked_until = ${iso(until)}
         WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
-    complete: (id, leaseId, now) =>
-      changed(sql`
+    complete: (tasks, now) =>
+      tasks.length === 0 ? Effect.succeed([]) : sql<{ id: TaskId }>`
         UPDATE tasks SET status = 'succeeded', lease_id = NULL, locked_until = NULL, finished_at = ${iso(now)},
           updated_at = ${iso(now)}
-        WHERE id = ${id} AND lease_id = ${leaseId} AND status = 'running' RETURNING id`).pipe(Effect.orDie),
+        FROM jsonb_to_recordset(${
+        JSON.stringify(tasks.map(({ id, leaseId }) => ({ id, lease_id: leaseId })))
+      }::jsonb) AS done(id uuid, lease_id uuid)
+        WHERE tasks.id = done.id AND tasks.lease_id = done.lease_id AND tasks.status = 'running'
+        RETURNING tasks.id`.pipe(
+        Effect.map((done) => done.map((row) => row.id)),
+        Effect.orDie,
+        Effect.withSpan("TaskStore.complete", { attributes: { tasks: tasks.length } })
+      ),
     retry: (id, leaseId, { error, now, runAt }) =>
       changed(sql`
         UPDATE tasks SET status = 'pending', lease_id = NULL, locked_until = NULL, run_at = ${iso(runAt)},
@@ -270,9 +351,6 @@ const makePg = Effect.gen(function*() {
   })
 })
 
-const byUrgency = (a: TaskRow, b: TaskRow): number =>
-  b.priority - a.priority || a.runAt.epochMillis - b.runAt.epochMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-
 const makeMemory = Effect.gen(function*() {
   const rows = yield* Ref.make<ReadonlyMap<TaskId, TaskRow>>(new Map())
   const hub = yield* PubSub.unbounded<string>()
@@ -291,37 +369,62 @@ const makeMemory = Effect.gen(function*() {
     row.status === "running" && row.lockedUntil !== null && !DateTime.lessThan(now, row.lockedUntil)
 
   return TaskStore.of({
-    insert: (task) =>
+    insert: (tasks) =>
       Effect.flatMap(
-        Ref.modify(rows, (map): readonly [{ id: TaskId; inserted: boolean }, ReadonlyMap<TaskId, TaskRow>] => {
-          if (task.idempotencyKey !== null) {
-            const existing = [...map.values()].find((row) => row.idempotencyKey === task.idempotencyKey)
-            if (existing) return [{ id: existing.id, inserted: false }, map]
+        Ref.modify(rows, (map): readonly [ReadonlyArray<Inserted>, ReadonlyMap<TaskId, TaskRow>] => {
+          const { fresh, results } = planInsert(tasks)
+          const next = new Map(map)
+          const existingByKey = new Map<string, TaskId>()
+          for (const row of map.values()) if (row.idempotencyKey !== null) existingByKey.set(row.idempotencyKey, row.id)
+          const taken = new Map<TaskId, TaskId>()
+          for (const { id, task } of fresh) {
+            const existing = task.idempotencyKey === null ? undefined : existingByKey.get(task.idempotencyKey)
+            if (existing !== undefined) {
+              taken.set(id, existing)
+              continue
+            }
+            next.set(
+              id,
+              new TaskRow({
+                id,
+                name: task.name,
+                queue: task.queue,
+                payload: structuredClone(task.payload),
+                priority: task.priority,
+                status: "pending",
+                attempts: 0,
+                maxAttempts: task.maxAttempts,
+                runAt: task.runAt,
+                lockedUntil: null,
+                leaseId: null,
+                idempotencyKey: task.idempotencyKey,
+                lastError: null,
+                createdAt: task.now,
+                updatedAt: task.now,
+                finishedAt: null
+              })
+            )
           }
-          const row = new TaskRow({
-            id: TaskId.make(crypto.randomUUID()),
-            name: task.name,
-            queue: task.queue,
-            payload: structuredClone(task.payload),
-            priority: task.priority,
-            status: "pending",
-            attempts: 0,
-            maxAttempts: task.maxAttempts,
-            runAt: task.runAt,
-            lockedUntil: null,
-            leaseId: null,
-            idempotencyKey: task.idempotencyKey,
-            lastError: null,
-            createdAt: task.now,
-            updatedAt: task.now,
-            finishedAt: null
-          })
-          return [{ id: row.id, inserted: true }, put(map, row)]
+          return [
+            results.map((result) => {
+              const existing = taken.get(result.id)
+              return existing === undefined ? result : { id: existing, inserted: false }
+            }),
+            next
+          ]
         }),
-        (result) => result.inserted ? Effect.as(PubSub.publish(hub, task.queue), result) : Effect.succeed(result)
+        (results) =>
+          Effect.as(
+            Effect.forEach(
+              new Set(tasks.filter((_, i) => results[i].inserted).map((task) => task.queue)),
+              (queue) => PubSub.publish(hub, queue),
+              { discard: true }
+            ),
+            results
+          )
       ),
-    claim: (queue, lease) =>
-      Ref.modify(rows, (map): readonly [Option.Option<TaskRow>, ReadonlyMap<TaskId, TaskRow>] => {
+    claim: (queue, lease, limit) =>
+      Ref.modify(rows, (map): readonly [ReadonlyArray<TaskRow>, ReadonlyMap<TaskId, TaskRow>] => {
         const next = new Map(map)
         for (const row of map.values()) {
           if (row.queue === queue && lapsed(row, lease.now) && row.attempts >= row.maxAttempts) {
@@ -339,35 +442,44 @@ const makeMemory = Effect.gen(function*() {
             )
           }
         }
-        const candidate = [...next.values()]
+        const candidates = [...next.values()]
           .filter((row) =>
             row.queue === queue &&
             ((row.status === "pending" && !DateTime.lessThan(lease.now, row.runAt)) || lapsed(row, lease.now))
           )
-          .sort(byUrgency)[0]
-        if (!candidate) return [Option.none(), next]
-        const claimed = new TaskRow({
-          ...candidate,
-          status: "running",
-          attempts: candidate.attempts + 1,
-          leaseId: lease.leaseId,
-          lockedUntil: lease.until,
-          updatedAt: lease.now
-        })
-        next.set(claimed.id, claimed)
-        return [Option.some(claimed), next]
+          .sort(byUrgency)
+          .slice(0, limit)
+        const claimed = candidates.map((candidate) =>
+          new TaskRow({
+            ...candidate,
+            status: "running",
+            attempts: candidate.attempts + 1,
+            leaseId: lease.leaseId,
+            lockedUntil: lease.until,
+            updatedAt: lease.now
+          })
+        )
+        for (const row of claimed) next.set(row.id, row)
+        return [claimed, next]
       }),
     extendLease: (id, leaseId, until) => underLease(id, leaseId, (row) => new TaskRow({ ...row, lockedUntil: until })),
-    complete: (id, leaseId, now) =>
-      underLease(id, leaseId, (row) =>
-        new TaskRow({
-          ...row,
-          status: "succeeded",
-          leaseId: null,
-          lockedUntil: null,
-          finishedAt: now,
-          updatedAt: now
-        })),
+    complete: (tasks, now) =>
+      Effect.map(
+        Effect.forEach(tasks, ({ id, leaseId }) =>
+          Effect.map(
+            underLease(id, leaseId, (row) =>
+              new TaskRow({
+                ...row,
+                status: "succeeded",
+                leaseId: null,
+                lockedUntil: null,
+                finishedAt: now,
+                updatedAt: now
+              })),
+            (done) => done ? [id] : []
+          )),
+        (done) => done.flat()
+      ),
     retry: (id, leaseId, { error, now, runAt }) =>
       underLease(id, leaseId, (row) =>
         new TaskRow({

@@ -11,7 +11,6 @@ import {
   Metric,
   Option,
   Queue,
-  Ref,
   Schedule,
   Schema
 } from "effect"
@@ -19,7 +18,7 @@ import * as Backoff from "./Backoff.js"
 import * as Metrics from "./Metrics.js"
 import type { Registry, ResolvedQueue } from "./Registry.js"
 import type * as Task from "./Task.js"
-import { type TaskRow, TaskStore } from "./TaskStore.js"
+import { type Held, type TaskRow, TaskStore, type TaskStoreShape } from "./TaskStore.js"
 
 export class TaskTimeout extends Schema.TaggedError<TaskTimeout>()("TaskTimeout", {
   task: Schema.String,
@@ -60,6 +59,12 @@ export interface WorkerOptions {
   readonly shutdownBudget?: Duration.DurationInput
   /** How often the queue-depth gauge is refreshed. */
   readonly depthInterval?: Duration.DurationInput
+  /**
+   * Most tasks one claim takes for a queue, into a buffer its slots share; default
+   * max(concurrency, 16). A buffered task not started within min(poll interval, lease / 3) of its
+   * claim is handed back, so a slow queue does not hold work that another process could run.
+   */
+  readonly claimBatch?: number
 }
 
 export interface WorkerStatus {
@@ -109,7 +114,8 @@ const execute = <R>(
   queue: ResolvedQueue,
   row: TaskRow,
   leaseId: string,
-  hooks: Hooks
+  hooks: Hooks,
+  complete: (held: Held, now: DateTime.Utc) => Effect.Effect<void>
 ): Effect.Effect<RunResult, never, TaskStore | R> =>
   Effect.gen(function*() {
     const store = yield* TaskStore
@@ -121,8 +127,7 @@ const execute = <R>(
       maxAttempts: row.maxAttempts
     }
     const result = (outcome: Outcome, error: Option.Option<string>, retryAt = Option.none<DateTime.Utc>()) => {
-      const tagged = Metrics.tagged(Metrics.runs, { task: row.name, queue: row.queue, outcome })
-      return Effect.as(Metric.increment(tagged), {
+      return Effect.as(Metric.increment(runsMetric(row.name, row.queue, outcome)), {
         id: row.id,
         name: row.name,
         attempt: row.attempts,
@@ -173,13 +178,10 @@ const execute = <R>(
     ).pipe(Effect.exit)
     const now = yield* DateTime.now
     const elapsed = Duration.millis(DateTime.distance(started, now))
-    yield* Metric.update(
-      Metrics.tagged(Metrics.duration, { task: row.name, queue: row.queue }),
-      Duration.toMillis(elapsed) / 1000
-    )
+    yield* Metric.update(durationMetric(row.name, row.queue), Duration.toMillis(elapsed) / 1000)
 
     if (Exit.isSuccess(exit)) {
-      yield* store.complete(row.id, leaseId, now)
+      yield* complete({ id: row.id, leaseId }, now)
       yield* runHook(hooks.after?.(context, elapsed), "after")
       return yield* result("succeeded", Option.none())
     }
@@ -200,6 +202,34 @@ const execute = <R>(
     Effect.withSpan("TaskWorker.execute", { attributes: { task: row.name, attempt: row.attempts } })
   )
 
+// Tagged metrics are looked up per run: built once per task, queue and outcome instead.
+const metricCache = new Map<string, Metric.Metric.Counter<number>>()
+const runsMetric = (task: string, queue: string, outcome: Outcome) => {
+  const key = `${task}\u0000${queue}\u0000${outcome}`
+  let metric = metricCache.get(key)
+  if (metric === undefined) {
+    metric = Metrics.tagged(Metrics.runs, { task, queue, outcome })
+    metricCache.set(key, metric)
+  }
+  return metric
+}
+const durationCache = new Map<string, typeof Metrics.duration>()
+const durationMetric = (task: string, queue: string) => {
+  const key = `${task}\u0000${queue}`
+  let metric = durationCache.get(key)
+  if (metric === undefined) {
+    metric = Metrics.tagged(Metrics.duration, { task, queue })
+    durationCache.set(key, metric)
+  }
+  return metric
+}
+
+/** An interrupted run (shutdown) gives its task back: pending, attempt not counted. */
+const handBackRun = (store: TaskStoreShape, row: TaskRow, leaseId: string) =>
+  Effect.flatMap(DateTime.now, (at) => store.release(row.id, leaseId, at)).pipe(
+    Effect.zipRight(Metric.increment(runsMetric(row.name, row.queue, "released")))
+  )
+
 /**
  * Claims one due task of `queue` and runs it; `None` when nothing is due. Claiming cannot be
  * interrupted halfway (a claim the worker never saw would sit out its lease); once claimed, an
@@ -217,17 +247,11 @@ export const runOne = <R>(
       if (!queue) return yield* Effect.dieMessage(`queue "${queueName}" is not configured`)
       const now = yield* DateTime.now
       const leaseId = crypto.randomUUID()
-      const claimed = yield* store.claim(queueName, { leaseId, now, until: DateTime.addDuration(now, queue.lease) })
-      if (Option.isNone(claimed)) return Option.none()
-      const row = claimed.value
-      const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {})).pipe(
-        Effect.onInterrupt(() =>
-          Effect.flatMap(DateTime.now, (at) => store.release(row.id, leaseId, at)).pipe(
-            Effect.zipRight(Metric.increment(
-              Metrics.tagged(Metrics.runs, { task: row.name, queue: row.queue, outcome: "released" })
-            ))
-          )
-        )
+      const [row] = yield* store.claim(queueName, { leaseId, now, until: DateTime.addDuration(now, queue.lease) }, 1)
+      if (row === undefined) return Option.none()
+      const complete = (held: Held, at: DateTime.Utc) => Effect.asVoid(store.complete([held], at))
+      const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, complete)).pipe(
+        Effect.onInterrupt(() => handBackRun(store, row, leaseId))
       )
       return Option.some(run)
     })
@@ -248,10 +272,132 @@ export const drain = <R>(
     }
   })
 
+interface Claimed {
+  readonly row: TaskRow
+  readonly leaseId: string
+  readonly claimedAt: number
+}
+
 /**
- * Starts `concurrency` workers per queue in the current scope. Each claims a task, runs it, and
- * claims again; when nothing is due it waits for the poll interval or a wake-up (an enqueue in
- * this process, or a Postgres notification). Closing the scope stops it gracefully.
+ * The tasks one claim took for a queue and no slot has started yet. One slot claims at a time;
+ * slots that waited meanwhile take from what it claimed instead of claiming again. Closing the
+ * scope hands back what is still buffered.
+ */
+const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) =>
+  Effect.gen(function*() {
+    const claimed: Array<Claimed> = []
+    const lock = yield* Effect.makeSemaphore(1)
+    const maxWait = Math.min(Duration.toMillis(queue.pollInterval), Duration.toMillis(queue.lease) / 3)
+    let claims = 0
+    let lastFull = false
+    // What a claim asks for: halved (down to the concurrency) when buffered tasks went stale, doubled
+    // (up to `batch`) when a full claim was used up quickly. A queue of slow tasks ends up claiming
+    // only what its slots run, instead of claiming and handing back over and over.
+    const least = Math.min(batch, queue.concurrency)
+    let size = batch
+    let lastClaimAt = 0
+    // The last claim found nothing: until a wake-up or a poll says otherwise, nothing is due.
+    let drained = false
+
+    const handBack = (items: ReadonlyArray<Claimed>) =>
+      items.length === 0 ? Effect.void : Effect.flatMap(
+        DateTime.now,
+        (now) => Effect.forEach(items, (c) => store.release(c.row.id, c.leaseId, now), { discard: true })
+      )
+    yield* Effect.addFinalizer(() => Effect.suspend(() => handBack(claimed.splice(0))))
+
+    const refill = (seen: number) =>
+      Effect.gen(function*() {
+        // Another slot claimed while this one waited for the lock: take from that claim instead.
+        if (claimed.length > 0) return true
+        if (claims !== seen) return false
+        const now = yield* DateTime.now
+        if (lastFull && now.epochMillis - lastClaimAt < maxWait / 2) size = Math.min(batch, size * 2)
+        const leaseId = crypto.randomUUID()
+        const rows = yield* store.claim(
+          queue.name,
+          { leaseId, now, until: DateTime.addDuration(now, queue.lease) },
+          size
+        )
+        claims++
+        lastClaimAt = now.epochMillis
+        lastFull = rows.length === size
+        drained = rows.length === 0
+        for (const row of rows) claimed.push({ row, leaseId, claimedAt: now.epochMillis })
+        return rows.length > 0
+      })
+
+    /**
+     * The next claimed task, claiming a batch when none is buffered; call uninterruptibly. A slot
+     * that was not woken (it just started, or just finished a task) does not claim after a claim
+     * that found nothing: that is what keeps idle slots from claiming in a herd.
+     */
+    const next = (woken: boolean): Effect.Effect<Option.Option<Claimed>> =>
+      Effect.gen(function*() {
+        while (true) {
+          const now = yield* DateTime.now
+          const stale: Array<Claimed> = []
+          while (claimed.length > 0 && now.epochMillis - claimed[0].claimedAt > maxWait) stale.push(claimed.shift()!)
+          if (stale.length > 0) size = Math.max(least, Math.floor(size / 2))
+          yield* handBack(stale)
+          const head = claimed.shift()
+          if (head !== undefined) return Option.some(head)
+          if (drained && !woken) return Option.none()
+          const seen = claims
+          if (!(yield* lock.withPermits(1)(refill(seen)))) return Option.none()
+        }
+      })
+    return {
+      next,
+      /** Whether more work may be waiting: buffered tasks, or a claim that took all it asked for. */
+      more: Effect.sync(() => claimed.length > 0 || lastFull)
+    }
+  })
+
+/**
+ * Completions of a queue, written together without holding up the slots: a slot hands its
+ * completion over and takes its next task, while one write at a time records every completion
+ * handed over so far ("group commit"). The writes run as the loop's forked work, so a stop waits
+ * for them. A completion whose write is lost (a crash, a lost database) leaves its task running
+ * until the lease lapses and it runs again, as a crash right after the handler would.
+ */
+const makeCompleter = (store: TaskStoreShape, fork: (work: Effect.Effect<void>) => Effect.Effect<unknown>) => {
+  let waiting: Array<Held> = []
+  let writing = false
+  const writeAll: Effect.Effect<void> = Effect.suspend(() => {
+    if (waiting.length === 0) {
+      writing = false
+      return Effect.void
+    }
+    const batch = waiting
+    waiting = []
+    return DateTime.now.pipe(
+      Effect.flatMap((now) => store.complete(batch, now)),
+      Effect.tap((done) =>
+        done.length === batch.length ?
+          Effect.void :
+          Effect.logWarning(`lease lost before ${batch.length - done.length} completions were recorded`)
+      ),
+      Effect.catchAllCause((cause) => Effect.logWarning("recording completions failed", cause)),
+      Effect.zipRight(writeAll)
+    )
+  })
+  return (held: Held): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      waiting.push(held)
+      if (writing) return Effect.void
+      writing = true
+      return Effect.asVoid(fork(writeAll))
+    })
+}
+
+/**
+ * Starts `concurrency` slots per queue in the current scope. A slot takes a claimed task from its
+ * queue's buffer (claiming a batch when it is empty), runs it, and goes again while more may be
+ * waiting; otherwise it waits for the poll interval or a wake-up. A wake-up (an enqueue's
+ * notification) wakes one idle slot, and a slot that found more work than it can run wakes the
+ * next, so an enqueue costs one claim, not one per idle slot. Closing the scope stops it gracefully
+ * and hands back buffered tasks.
  */
 export const make = <R>(
   registry: Registry<R>,
@@ -266,45 +412,68 @@ export const make = <R>(
       if (!queue) throw new Error(`queue "${name}" is not configured`)
       return queue
     })
-    const inFlight = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
-    const outcomes = yield* Ref.make<Record<Outcome, number>>({ succeeded: 0, retried: 0, dead: 0, released: 0 })
+    const inFlight = new Map<string, number>()
+    const outcomes: Record<Outcome, number> = { succeeded: 0, retried: 0, dead: 0, released: 0 }
     const wakers = new Map<string, Queue.Queue<void>>()
     for (const queue of queues) wakers.set(queue.name, yield* Queue.sliding<void>(queue.concurrency))
 
     const wake = (queue: string) => {
       const waker = wakers.get(queue)
-      if (!waker) return Effect.void
-      return Effect.asVoid(waker.offerAll(Array.from({ length: waker.capacity() }, () => undefined)))
+      return waker === undefined ? Effect.void : Effect.asVoid(waker.offer(undefined))
     }
     const count = (queue: string, delta: number) =>
-      Ref.update(inFlight, (map) => new Map(map).set(queue, (map.get(queue) ?? 0) + delta))
+      Effect.sync(() => inFlight.set(queue, (inFlight.get(queue) ?? 0) + delta))
 
-    /** One slot: claim and run a task, again at once after a run, else wait a poll interval or a wake-up. */
-    const slot = (queue: ResolvedQueue): BackgroundLoop.Iteration<TaskStore | R> => ({
-      run: Effect.acquireUseRelease(
-        count(queue.name, 1),
-        () => runOne(registry, queue.name, options.hooks ? { hooks: options.hooks } : {}),
-        () => count(queue.name, -1)
-      ).pipe(
-        Effect.tap((ran) =>
-          Option.isSome(ran)
-            ? Ref.update(outcomes, (o) => ({ ...o, [ran.value.outcome]: o[ran.value.outcome] + 1 }))
-            : Effect.void
+    /** One slot: run a claimed task and go again while more may wait, else wait a poll interval or a wake-up. */
+    const slot = (
+      queue: ResolvedQueue,
+      buffer: Effect.Effect.Success<ReturnType<typeof makeBuffer>>,
+      complete: (held: Held, now: DateTime.Utc) => Effect.Effect<void>
+    ): BackgroundLoop.Iteration<TaskStore | R> => {
+      // Whether this slot comes from its idle wait (a wake-up or the poll interval) rather than a run.
+      let woken = false
+      return {
+        run: Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const next = yield* buffer.next(woken)
+            woken = false
+            if (Option.isNone(next)) return false
+            const { leaseId, row } = next.value
+            if (yield* buffer.more) yield* wake(queue.name)
+            yield* count(queue.name, 1)
+            const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, complete)).pipe(
+              Effect.onInterrupt(() => handBackRun(store, row, leaseId)),
+              Effect.ensuring(count(queue.name, -1))
+            )
+            outcomes[run.outcome]++
+            return yield* buffer.more
+          })
         ),
-        Effect.map(Option.isSome)
-      ),
-      idle: Effect.raceFirst(Effect.sleep(queue.pollInterval), wakers.get(queue.name)!.take),
-      // A database outage must not kill the worker: the first retry after a poll interval, then slower.
-      backoff: { initial: queue.pollInterval, max: Duration.max(queue.pollInterval, MAX_BACKOFF) },
-      annotations: { queue: queue.name }
-    })
+        idle: Effect.raceFirst(Effect.sleep(queue.pollInterval), wakers.get(queue.name)!.take).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            woken = true
+          }))
+        ),
+        // A database outage must not kill the worker: the first retry after a poll interval, then slower.
+        backoff: { initial: queue.pollInterval, max: Duration.max(queue.pollInterval, MAX_BACKOFF) },
+        annotations: { queue: queue.name }
+      }
+    }
 
     const loop = yield* BackgroundLoop.make({
       name: "TaskWorker",
       drainBudget: budget,
-      iterations: Effect.succeed(
-        queues.flatMap((queue) => Array.from({ length: queue.concurrency }, () => slot(queue)))
-      )
+      // Built at each start: the buffers hand back their tasks when the stop closes that scope.
+      iterations: Effect.gen(function*() {
+        const slots: Array<BackgroundLoop.Iteration<TaskStore | R>> = []
+        for (const queue of queues) {
+          const batch = Math.max(1, options.claimBatch ?? Math.max(queue.concurrency, 16))
+          const buffer = yield* makeBuffer(store, queue, batch)
+          const complete = makeCompleter(store, (work) => loop.fork(work))
+          for (let i = 0; i < queue.concurrency; i++) slots.push(slot(queue, buffer, complete))
+        }
+        return slots
+      })
     })
     yield* loop.start
 
@@ -330,12 +499,15 @@ export const make = <R>(
 
     return {
       status: Effect.gen(function*() {
-        const counts = yield* Ref.get(inFlight)
         return {
           state: yield* loop.state,
           listening: yield* listening,
-          queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency, inFlight: counts.get(q.name) ?? 0 })),
-          outcomes: yield* Ref.get(outcomes)
+          queues: queues.map((q) => ({
+            name: q.name,
+            concurrency: q.concurrency,
+            inFlight: inFlight.get(q.name) ?? 0
+          })),
+          outcomes: { ...outcomes }
         }
       }),
       stop: (within) => Effect.asVoid(loop.stop(within)),

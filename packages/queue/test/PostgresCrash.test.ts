@@ -21,9 +21,9 @@ const crashable = (store: TaskStoreShape, killed: Ref.Ref<boolean>): TaskStoreSh
     Effect.flatMap(Ref.get(killed), (k) => (k ? Effect.succeed(dead) : effect))
   return {
     ...store,
-    claim: (queue, lease) => unlessKilled(store.claim(queue, lease), Option.none()),
+    claim: (queue, lease, limit) => unlessKilled(store.claim(queue, lease, limit), []),
     extendLease: (id, leaseId, until) => unlessKilled(store.extendLease(id, leaseId, until), false),
-    complete: (id, leaseId, now) => unlessKilled(store.complete(id, leaseId, now), false),
+    complete: (tasks, now) => unlessKilled(store.complete(tasks, now), []),
     retry: (id, leaseId, options) => unlessKilled(store.retry(id, leaseId, options), false),
     bury: (id, leaseId, options) => unlessKilled(store.bury(id, leaseId, options), false),
     release: (id, leaseId, now) => unlessKilled(store.release(id, leaseId, now), false)

@@ -172,13 +172,40 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         )
       }).pipe(Effect.provide(layer)))
 
+    it.effect("enqueueMany adds a batch in order; idempotency keys hold within the batch and against existing tasks", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { ran, registry, task } = yield* recorder()
+        const existing = yield* TaskQueue.enqueue(task, { label: "existing" }, { idempotencyKey: "k-old" })
+        const results = yield* TaskQueue.enqueueMany(task, [
+          { payload: { label: "a" } },
+          { payload: { label: "b" }, idempotencyKey: "k-new" },
+          { payload: { label: "c" }, idempotencyKey: "k-old" },
+          { payload: { label: "d" }, idempotencyKey: "k-new" },
+          { payload: { label: "e" }, priority: 5 }
+        ])
+        assert.deepStrictEqual(results.map((r) => r.inserted), [true, true, false, false, true])
+        assert.strictEqual(results[2].id, existing.id, "a key used by an existing task names that task")
+        assert.strictEqual(results[3].id, results[1].id, "a key repeated in the batch names its first task")
+        assert.strictEqual(new Set(results.map((r) => r.id)).size, 4)
+        assert.deepStrictEqual(yield* TaskQueue.enqueueMany(task, []), [])
+        yield* Worker.drain(registry, "default")
+        // Enqueued at the same instant: the priority comes first, the rest in any order.
+        const order = yield* Ref.get(ran)
+        assert.strictEqual(order[0], "e")
+        assert.deepStrictEqual([...order].sort(), ["a", "b", "e", "existing"])
+        const b = Option.getOrThrow(yield* TaskQueue.get(results[1].id))
+        assert.deepStrictEqual(b.payload, { label: "b" })
+        assert.strictEqual(b.status, "succeeded")
+      }).pipe(Effect.provide(layer)))
+
     it.effect("a payload its schema rejects makes the task dead at once", () =>
       Effect.gen(function*() {
         yield* startClock
         const { ran, registry, task } = yield* recorder({ maxAttempts: 5 })
         const store = yield* TaskStore
         const now = yield* DateTime.now
-        const { id } = yield* store.insert({
+        const [{ id }] = yield* store.insert([{
           name: task.name,
           queue: "default",
           payload: { label: 42 },
@@ -187,7 +214,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           runAt: now,
           idempotencyKey: null,
           now
-        })
+        }])
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "dead")
         assert.include(Option.getOrThrow(result.error), "invalid payload")
@@ -201,7 +228,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { registry } = yield* recorder()
         const store = yield* TaskStore
         const now = yield* DateTime.now
-        const { id } = yield* store.insert({
+        const [{ id }] = yield* store.insert([{
           name: "newer.code.only",
           queue: "default",
           payload: {},
@@ -210,7 +237,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           runAt: now,
           idempotencyKey: null,
           now
-        })
+        }])
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "released")
         const row = Option.getOrThrow(yield* store.get(id))
@@ -252,17 +279,47 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
         // A worker claims it and dies: nothing renews or finishes the lease.
         const now = yield* DateTime.now
-        const claimed = yield* store.claim("default", { leaseId: deadWorker, now, until: at("30 seconds") })
-        assert.isTrue(Option.isSome(claimed))
+        const claimed = yield* store.claim("default", { leaseId: deadWorker, now, until: at("30 seconds") }, 1)
+        assert.strictEqual(claimed.length, 1)
         assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
         yield* TestClock.adjust("30 seconds")
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "succeeded")
         assert.strictEqual(result.attempt, 2)
         assert.deepStrictEqual(yield* Ref.get(ran), ["x"])
-        assert.isFalse(yield* store.complete(id, deadWorker, yield* DateTime.now))
+        assert.deepStrictEqual(yield* store.complete([{ id, leaseId: deadWorker }], yield* DateTime.now), [])
         assert.isFalse(yield* store.release(id, deadWorker, yield* DateTime.now))
         assert.strictEqual(Option.getOrThrow(yield* store.get(id)).status, "succeeded")
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("a batch claimed by a worker that dies is taken over after its lease, most urgent first", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { ran, registry, task } = yield* recorder()
+        const store = yield* TaskStore
+        yield* TaskQueue.enqueueMany(task, [
+          { payload: { label: "x" } },
+          { payload: { label: "y" }, priority: 1 },
+          { payload: { label: "z" } }
+        ])
+        const now = yield* DateTime.now
+        const claimed = yield* store.claim("default", { leaseId: deadWorker, now, until: at("30 seconds") }, 10)
+        const labels = claimed.map((row) => (row.payload as { label: string }).label)
+        assert.deepStrictEqual([labels[0], ...labels.slice(1).sort()], ["y", "x", "z"])
+        assert.isTrue(claimed.every((row) => row.status === "running" && row.leaseId === deadWorker))
+        assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
+        yield* TestClock.adjust("30 seconds")
+        const results = yield* Worker.drain(registry, "default")
+        assert.deepStrictEqual(results.map((r) => [r.outcome, r.attempt]), [
+          ["succeeded", 2],
+          ["succeeded", 2],
+          ["succeeded", 2]
+        ])
+        assert.deepStrictEqual(yield* Ref.get(ran), labels)
+        assert.deepStrictEqual(
+          yield* store.complete(claimed.map((row) => ({ id: row.id, leaseId: deadWorker })), yield* DateTime.now),
+          []
+        )
       }).pipe(Effect.provide(layer)))
 
     it.effect("a lapsed lease on the last attempt makes the task dead", () =>
@@ -271,7 +328,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { ran, registry, task } = yield* recorder({ maxAttempts: 1 })
         const store = yield* TaskStore
         const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
-        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") })
+        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") }, 1)
         yield* TestClock.adjust("31 seconds")
         assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
         const row = Option.getOrThrow(yield* store.get(id))
@@ -286,7 +343,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { ran, registry, task } = yield* recorder()
         const store = yield* TaskStore
         yield* TaskQueue.enqueue(task, { label: "lapsed" }, { priority: 5 })
-        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") })
+        yield* store.claim("default", { leaseId: deadWorker, now: yield* DateTime.now, until: at("30 seconds") }, 1)
         yield* TaskQueue.enqueue(task, { label: "low" }, { priority: 0 })
         yield* TaskQueue.enqueue(task, { label: "high" }, { priority: 10 })
         yield* TestClock.adjust("30 seconds")
@@ -362,7 +419,11 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         yield* TaskQueue.enqueue(task, { label: "ready-1" })
         yield* TaskQueue.enqueue(task, { label: "ready-2" })
         yield* TaskQueue.enqueue(task, { label: "later" }, { delay: "1 minute" })
-        yield* store.claim("default", { leaseId: crypto.randomUUID(), now: yield* DateTime.now, until: at("1 minute") })
+        yield* store.claim(
+          "default",
+          { leaseId: crypto.randomUUID(), now: yield* DateTime.now, until: at("1 minute") },
+          1
+        )
         assert.deepStrictEqual(yield* store.depth(yield* DateTime.now), [
           { queue: "default", ready: 1, scheduled: 1, running: 1, dead: 1 }
         ])
@@ -407,6 +468,117 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const { id } = yield* TaskQueue.enqueue(task, { label: "after-stop" })
         yield* TestClock.adjust("2 hours")
         assert.strictEqual(Option.getOrThrow(yield* TaskQueue.get(id)).status, "pending")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a stop hands back the claimed tasks no slot started; the running one finishes", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Ref.make<ReadonlyArray<string>>([])
+        const task = Task.make({
+          name: "test.batched",
+          payload: Payload,
+          handler: ({ label }) => Effect.zipRight(Ref.update(started, (l) => [...l, label]), Deferred.await(gate))
+        })
+        const registry = yield* Registry.make({
+          tasks: [task],
+          queues: [{ name: "default", concurrency: 1, pollInterval: "1 hour" }]
+        })
+        const ids = (yield* TaskQueue.enqueueMany(task, ["a", "b", "c"].map((label) => ({ payload: { label } }))))
+          .map((r) => r.id)
+        const worker = yield* Worker.make(registry, { claimBatch: 4, depthInterval: "1 hour" })
+        yield* eventually(Effect.map(Ref.get(started), (l) => l.length === 1))
+        // One claim took all three: the two waiting in the buffer are held too.
+        for (const id of ids) assert.strictEqual(Option.getOrThrow(yield* TaskQueue.get(id)).status, "running")
+        const stopping = yield* Effect.fork(worker.stop())
+        yield* eventually(Effect.map(worker.status, (s) => s.state === "stopping"))
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(stopping)
+        const [first] = yield* Ref.get(started)
+        assert.deepStrictEqual(yield* Ref.get(started), [first])
+        const firstId = ids[["a", "b", "c"].indexOf(first)]
+        assert.strictEqual(Option.getOrThrow(yield* TaskQueue.get(firstId)).status, "succeeded")
+        for (const id of ids.filter((id) => id !== firstId)) {
+          const row = Option.getOrThrow(yield* TaskQueue.get(id))
+          assert.strictEqual(row.status, "pending")
+          assert.strictEqual(row.attempts, 0)
+          assert.isNull(row.leaseId)
+        }
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a claimed task that waits in the buffer past the poll interval is handed back, not held", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const gate = yield* Deferred.make<void>()
+        const started = yield* Ref.make<ReadonlyArray<string>>([])
+        const task = Task.make({
+          name: "test.stale",
+          payload: Payload,
+          handler: ({ label }) =>
+            Effect.zipRight(
+              Ref.update(started, (l) => [...l, label]),
+              label === "first" ? Deferred.await(gate) : Effect.void
+            )
+        })
+        const registry = yield* Registry.make({
+          tasks: [task],
+          queues: [{ name: "default", concurrency: 1, pollInterval: "1 second" }]
+        })
+        const releases = yield* Ref.make(0)
+        const store = yield* TaskStore
+        const counted = TaskStore.of({
+          ...store,
+          release: (id, leaseId, now, runAt) =>
+            Effect.zipLeft(store.release(id, leaseId, now, runAt), Ref.update(releases, (n) => n + 1))
+        })
+        const [first] = yield* TaskQueue.enqueueMany(task, [{ payload: { label: "first" }, priority: 1 }])
+        const rest = yield* TaskQueue.enqueueMany(task, [{ payload: { label: "b" } }, { payload: { label: "c" } }])
+        const worker = yield* Worker.make(registry, { claimBatch: 3, depthInterval: "1 hour" }).pipe(
+          Effect.provideService(TaskStore, counted)
+        )
+        yield* eventually(Effect.map(Ref.get(started), (l) => l.length === 1))
+        yield* TestClock.adjust("2 seconds")
+        yield* Deferred.succeed(gate, undefined)
+        yield* eventually(Effect.map(Ref.get(started), (l) => l.length === 3))
+        yield* worker.stop()
+        // Both waited 2 s in the buffer: handed back (attempt not counted), then claimed again.
+        assert.strictEqual(yield* Ref.get(releases), 2)
+        for (const { id } of [first, ...rest]) {
+          const row = Option.getOrThrow(yield* TaskQueue.get(id))
+          assert.strictEqual(row.status, "succeeded")
+          assert.strictEqual(row.attempts, 1)
+        }
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("an enqueue wakes one idle slot: one claim per task, however many slots idle", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const done = yield* Ref.make(0)
+        const task = Task.make({ name: "test.woken", payload: Payload, handler: () => Ref.update(done, (n) => n + 1) })
+        const registry = yield* Registry.make({
+          tasks: [task],
+          queues: [{ name: "default", concurrency: 8, pollInterval: "1 hour" }]
+        })
+        const claims = yield* Ref.make(0)
+        const store = yield* TaskStore
+        const counted = TaskStore.of({
+          ...store,
+          claim: (queue, lease, limit) =>
+            Effect.zipLeft(store.claim(queue, lease, limit), Ref.update(claims, (n) => n + 1))
+        })
+        const worker = yield* Worker.make(registry, { depthInterval: "1 hour" }).pipe(
+          Effect.provideService(TaskStore, counted)
+        )
+        yield* eventually(Effect.map(worker.status, (s) => s.listening))
+        // Starting, the eight slots look once between them.
+        assert.strictEqual(yield* Ref.get(claims), 1)
+        for (let i = 1; i <= 3; i++) {
+          yield* TaskQueue.enqueue(task, { label: `t${i}` })
+          yield* eventually(Effect.map(Ref.get(done), (n) => n === i))
+          yield* eventually(Effect.map(worker.status, (s) => s.queues[0].inFlight === 0))
+        }
+        assert.strictEqual(yield* Ref.get(claims), 1 + 3)
+        yield* worker.stop()
       }).pipe(Effect.provide(layer)))
 
     it.scoped("shutdown lets a task finish within the budget and hands back one that does not", () =>

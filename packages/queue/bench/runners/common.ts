@@ -26,8 +26,8 @@ export interface Result {
   readonly latencyP99: number
   readonly latencyMax: number
   readonly node: string
-  /** @clinic/queue only: claims that found nothing per task run in the latency phase. */
-  readonly emptyClaimsPerTask?: number
+  /** @clinic/queue only: claim statements per task in the latency phase (1 is ideal). */
+  readonly claimsPerTask?: number
 }
 
 export const load = (): Load => {
@@ -67,6 +67,7 @@ export class Probe {
   /** Called first thing in every handler with the payload's enqueue time (0 for preloaded tasks). */
   readonly onStart = (enqueuedAt: number): void => {
     const at = now()
+    this.total++
     if (enqueuedAt > 0) this.latencies.push(at - enqueuedAt)
     this.started++
     if (this.started === 1) this.firstAt = at
@@ -93,6 +94,9 @@ export class Probe {
       if (this.started >= this.target) this.resolve()
     })
   }
+
+  /** Handler starts since the process began, latency phase included: a lost or repeated task shows here. */
+  total = 0
 
   reset(): void {
     this.started = 0
@@ -129,6 +133,11 @@ export const measure = async (options: {
   readonly preload: (count: number) => Promise<void>
   readonly startWorkers: () => Promise<void>
   readonly enqueueOne: (enqueuedAt: number) => Promise<unknown>
+  /**
+   * Stops the workers and checks the queue's own record: every task finished once and succeeded.
+   * Returns what is wrong, if anything; the run then fails instead of reporting figures.
+   */
+  readonly verify: (expected: number) => Promise<string | undefined>
 }): Promise<Result> => {
   const { load, probe } = options
   const preloadStart = now()
@@ -144,6 +153,15 @@ export const measure = async (options: {
   const started = probe.expect(load.latencyTasks, 120_000)
   await paced(load.latencyTasks, load.rate, options.enqueueOne)
   await started
+  // Let the last completions land; a task run twice would start again by now only after its lease,
+  // so a repeat shows as a start count above the total, a loss as one below.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const expected = load.tasks + load.latencyTasks
+  const problems = [
+    ...(probe.total === expected ? [] : [`${probe.total} handler starts for ${expected} tasks`]),
+    ...[await options.verify(expected)].filter((problem) => problem !== undefined)
+  ]
+  if (problems.length > 0) throw new Error(`benchmark invalid: ${problems.join("; ")}`)
   const sorted = [...probe.latencies].sort((a, b) => a - b)
   return {
     tasks: load.tasks,

@@ -35,9 +35,16 @@ const result = await measure({
       }
     })
   },
-  enqueueOne: (t) => utils.addJob("noop", { t })
+  enqueueOne: (t) => utils.addJob("noop", { t }),
+  verify: async () => {
+    await runner?.stop()
+    // graphile-worker deletes a job when it succeeds: any row left is a job not done.
+    const { rows } = await utils.withPgClient((client) =>
+      client.query<{ n: number }>("SELECT count(*)::int AS n FROM graphile_worker.jobs")
+    )
+    return rows[0].n === 0 ? undefined : `${rows[0].n} jobs left unfinished`
+  }
 })
 
-await runner?.stop()
 await utils.release()
 report(result)

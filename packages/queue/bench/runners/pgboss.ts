@@ -43,7 +43,9 @@ const result = await measure({
       async ([job]) => probe.onStart(job.data.t)
     )
   },
-  enqueueOne: (t) => boss.send("noop", { t })
+  enqueueOne: (t) => boss.send("noop", { t }),
+  // The common start count catches lost and repeated jobs; pg-boss's own states are not read here.
+  verify: async () => undefined
 })
 
 await boss.stop({ graceful: true, timeout: 10_000 })

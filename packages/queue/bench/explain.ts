@@ -1,0 +1,109 @@
+/**
+ * `EXPLAIN (ANALYZE, BUFFERS)` of every statement the Postgres store sends on the hot paths
+ * (enqueue, claim, complete), taken from the store itself (an `@effect/sql` statement transformer),
+ * against a backlog of BENCH_EXPLAIN_TASKS (default 5000) due tasks on an embedded Postgres. Each
+ * statement is explained in a transaction that is rolled back, then run for real, so the plans
+ * follow the same sequence of states as a worker would.
+ *
+ * BENCH_EXPLAIN_BATCH (default 32): the batch size of `enqueueMany` and `claim`.
+ */
+import { Database, EmbeddedPostgres, Migrations } from "@clinic/repository"
+import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
+import { SqlClient, Statement } from "@effect/sql"
+import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Task from "../src/Task.js"
+import * as TaskQueue from "../src/TaskQueue.js"
+import { TaskStore } from "../src/TaskStore.js"
+
+const tasks = Number(process.env.BENCH_EXPLAIN_TASKS ?? 5_000)
+const batch = Number(process.env.BENCH_EXPLAIN_BATCH ?? 32)
+
+const noop = Task.make({
+  name: "bench.noop",
+  queue: "bench",
+  payload: Schema.Struct({ t: Schema.Number }),
+  handler: () => Effect.void
+})
+
+class Rollback extends Schema.TaggedError<Rollback>()("Rollback", {}) {}
+
+/**
+ * Runs `effect` with every statement it sends explained first: the plan is printed under `label`,
+ * and the explained run is rolled back, so the real statement then meets the same rows.
+ */
+const explained = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return yield* Statement.withTransformer(effect, (statement, make) =>
+      Effect.gen(function*() {
+        const [text, params] = statement.compile()
+        let plan: ReadonlyArray<{ readonly "QUERY PLAN": string }> = []
+        yield* make<{ readonly "QUERY PLAN": string }>`EXPLAIN (ANALYZE, BUFFERS) ${statement}`.pipe(
+          Effect.tap((rows) => {
+            plan = rows
+          }),
+          Effect.zipRight(new Rollback()),
+          sql.withTransaction,
+          Effect.catchTag("Rollback", () => Effect.void),
+          Effect.orDie
+        )
+        const shown = params.length > 6 ? `${params.length} parameters` : JSON.stringify(params)
+        console.log(`\n### ${label}\n${text.replace(/\n\s+/g, "\n  ").trim()}\n-- ${shown}`)
+        console.log(plan.map((row) => row["QUERY PLAN"]).join("\n"))
+        return statement
+      }).pipe(Statement.withTransformerDisabled))
+  })
+
+const program = Effect.gen(function*() {
+  const parent = yield* Effect.acquireRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "clinic-queue-explain-"))),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+  // The server runs as `postgres` when we are root and must reach the folder.
+  Fs.chmodSync(parent, 0o755)
+  const server = yield* EmbeddedPostgres.start({
+    dataDir: Path.join(parent, "data"),
+    port: yield* freePort,
+    fsync: false
+  })
+  const adminUrl = Redacted.value(server.url)
+  yield* withClient(adminUrl, (client) => query(client, "CREATE DATABASE queue_explain"))
+  const url = new URL(adminUrl)
+  url.pathname = "/queue_explain"
+  const layer = TaskStore.layerPg.pipe(
+    Layer.provideMerge(Migrations.layer),
+    Layer.provideMerge(Database.clientLayer(Redacted.make(url.toString()), { maxConnections: 2 }))
+  )
+  yield* Effect.gen(function*() {
+    const store = yield* TaskStore
+    const sql = yield* SqlClient.SqlClient
+    yield* Effect.forEach(Array.from({ length: tasks }), () => TaskQueue.enqueue(noop, { t: 0 }), {
+      concurrency: 2,
+      discard: true
+    })
+    yield* sql`VACUUM ANALYZE tasks`
+    console.log(`# ${tasks} due tasks in queue "bench"`)
+    yield* explained("enqueue", TaskQueue.enqueue(noop, { t: 1 }))
+    const now = yield* DateTime.now
+    const lease = { leaseId: crypto.randomUUID(), now, until: DateTime.add(now, { seconds: 30 }) }
+    const one = yield* explained("claim 1", store.claim("bench", lease, 1))
+    yield* explained("complete 1", store.complete(one.map(({ id }) => ({ id, leaseId: lease.leaseId })), now))
+    const many = yield* explained(`claim ${batch}`, store.claim("bench", lease, batch))
+    yield* explained(
+      `complete ${batch}`,
+      store.complete(many.map(({ id }) => ({ id, leaseId: lease.leaseId })), now)
+    )
+    yield* explained(
+      `enqueueMany ${batch}`,
+      TaskQueue.enqueueMany(noop, Array.from({ length: batch }, (_, t) => ({ payload: { t } })))
+    )
+  }).pipe(Effect.provide(layer))
+}).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))
+
+Effect.runPromise(program).then(() => process.exit(0), (error) => {
+  console.error(error)
+  process.exit(1)
+})
