@@ -7,9 +7,9 @@ import libReport from "istanbul-lib-report"
 import reports from "istanbul-reports"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { argv, exit, stderr, stdout } from "node:process"
 
-const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+const root = Path.resolve(import.meta.dirname, "..")
 const map = libCoverage.createCoverageMap({})
 const found = []
 for (const group of ["packages", "apps"]) {
@@ -21,15 +21,15 @@ for (const group of ["packages", "apps"]) {
   }
 }
 if (found.length === 0) {
-  console.error("no coverage/coverage-final.json found: run each package's `coverage` script first")
-  process.exit(1)
+  stderr.write("no coverage/coverage-final.json found: run each package's `coverage` script first\n")
+  exit(1)
 }
 const context = libReport.createContext({
   dir: Path.join(root, "coverage"),
   coverageMap: map,
   defaultSummarizer: "nested"
 })
-const summary = process.argv.includes("--summary")
+const summary = argv.includes("--summary")
 reports.create(summary ? "text-summary" : "text", summary ? {} : { skipFull: false, maxCols: 120 }).execute(context)
 if (!summary) reports.create("text-summary").execute(context)
-console.log(`\n${found.length} packages: ${found.join(", ")}`)
+stdout.write(`\n${found.length} packages: ${found.join(", ")}\n`)
