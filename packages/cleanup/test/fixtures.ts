@@ -61,12 +61,15 @@ export const bookingSetup = Effect.gen(function*() {
   return { therapist, patient, book }
 })
 
-/** Counts acquisitions and releases of the resource each repository call holds (a connection). */
+/** What the decorated repositories saw: the batches the cleanup ran, and a hanging batch's fate. */
 export class Resources extends Effect.Service<Resources>()("test/Resources", {
   effect: Effect.all({
-    counts: Ref.make({ acquired: 0, released: 0 }),
+    /** Calls of `deleteBatch`, one per batch the cleanup started. */
+    batches: Ref.make(0),
     /** Completed when a hanging `deleteBatch` has been entered. */
-    entered: Deferred.make<void>()
+    entered: Deferred.make<void>(),
+    /** Completed when the interruption of a run reaches the hanging `deleteBatch`. */
+    interrupted: Deferred.make<void>()
   })
 }) {}
 
@@ -79,34 +82,26 @@ export interface Decoration {
   readonly batchTakes?: Duration.DurationInput
 }
 
-/** Wraps the repositories the cleanup uses: each call holds a tracked resource; failures on demand. */
+/** Wraps `deleteBatch` of the repository the cleanup uses: counted, failing or hanging on demand. */
 export const decorate = (decoration: Decoration = {}) =>
   Layer.effect(
     AuthSessionRepo,
     Effect.gen(function*() {
       const base = yield* AuthSessionRepo
       const resources = yield* Resources
-      const calls = yield* Ref.make(0)
-      const held = <A>(effect: Effect.Effect<A>) =>
-        Effect.acquireUseRelease(
-          Ref.update(resources.counts, (r) => ({ ...r, acquired: r.acquired + 1 })),
-          () => effect,
-          () => Ref.update(resources.counts, (r) => ({ ...r, released: r.released + 1 }))
-        )
       return AuthSessionRepo.of({
         ...base,
-        list: (selector, limit) => held(base.list(selector, limit)),
         deleteBatch: (selector, limit) =>
-          held(Effect.gen(function*() {
-            const n = yield* Ref.getAndUpdate(calls, (c) => c + 1)
+          Effect.gen(function*() {
+            const n = yield* Ref.getAndUpdate(resources.batches, (c) => c + 1)
             if (decoration.hang) {
               yield* Deferred.succeed(resources.entered, undefined)
-              return yield* Effect.never
+              return yield* Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(resources.interrupted, undefined)))
             }
             if (n < (decoration.failFirst ?? 0)) return yield* Effect.dieMessage("connection terminated unexpectedly")
             if (decoration.batchTakes) yield* TestClock.adjust(decoration.batchTakes)
             return yield* base.deleteBatch(selector, limit)
-          }))
+          })
       })
     })
   )
