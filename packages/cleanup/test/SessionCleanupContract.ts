@@ -3,7 +3,7 @@ import { drainOutbox } from "@clinic/events/testing/Outbox"
 import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
 import { Connections } from "@clinic/repository/testing/TestDatabase"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Deferred, Effect, Exit, Fiber, Logger, Option, Ref, TestClock } from "effect"
+import { DateTime, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import { RemovedMedia } from "../src/AuthSessionMediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 import {
@@ -170,6 +170,57 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 1)
       }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { failFirst: 2 } }))))
 
+    it.effect("a failure after earlier batches committed reports what they deleted, and the next run continues", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const sessions = yield* Effect.forEach([1, 2, 3, 4, 5], () => makeSession(user.id))
+        yield* TestClock.adjust("25 hours")
+        const cleanup = yield* SessionCleanup
+        // Batches of 2: the first commits, the second dies.
+        const result = yield* cleanup.cleanupInactiveSessions()
+        assert.match(result.error ?? "", /connection terminated unexpectedly/)
+        assert.isFalse(result.complete)
+        assert.strictEqual(result.deletedSessions, 2)
+        const left = yield* Effect.filter(sessions, (s) => exists(s.id))
+        assert.strictEqual(left.length, 3, "the first batch stays deleted")
+        assert.strictEqual((yield* published).length, 2, "the committed batch's events stay")
+        const next = yield* cleanup.cleanupInactiveSessions()
+        assert.strictEqual(next.deletedSessions, 3)
+        assert.isTrue(next.complete)
+      }).pipe(Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 }, decoration: { failAt: 1 } }))))
+
+    it.effect("a media file that cannot be removed is counted in the result and logged with its path", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const idle = yield* makeSession(user.id)
+        yield* addMedia(idle.id, "sessions/stuck.png")
+        yield* addMedia(idle.id, "sessions/fine.png")
+        yield* TestClock.adjust("25 hours")
+        const warnings = yield* Ref.make<ReadonlyArray<string>>([])
+        const logger = Logger.make(({ annotations, logLevel, message }) => {
+          if (logLevel._tag === "Warning") {
+            const paths = HashMap.get(annotations, "paths").pipe(Option.getOrElse(() => ""))
+            Effect.runSync(Ref.update(warnings, (all) => [...all, `${String(message)} | ${String(paths)}`]))
+          }
+        })
+        const result = yield* (yield* SessionCleanup).cleanupInactiveSessions().pipe(
+          Effect.provide(Logger.add(logger))
+        )
+        assert.deepStrictEqual(result, {
+          deletedSessions: 1,
+          deletedMedia: 2,
+          removedFiles: 1,
+          failedFiles: 1,
+          complete: true
+        })
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), ["sessions/fine.png"])
+        assert.deepStrictEqual(yield* Ref.get(warnings), [
+          "cleanupInactiveSessions: media files could not be removed | sessions/stuck.png"
+        ])
+      }).pipe(Effect.provide(cleanupLayer(repos, { failingFiles: ["sessions/stuck.png"] }))))
+
     it.effect("interrupting a run interrupts its batch, gives its connection back and deletes nothing", () =>
       Effect.gen(function*() {
         yield* startClock
@@ -196,7 +247,13 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         const user = yield* makeUser()
         yield* makeSession(user.id)
         const result = yield* (yield* SessionCleanup).cleanupInactiveSessions()
-        assert.deepStrictEqual(result, { deletedSessions: 0, deletedMedia: 0, removedFiles: 0, complete: true })
+        assert.deepStrictEqual(result, {
+          deletedSessions: 0,
+          deletedMedia: 0,
+          removedFiles: 0,
+          failedFiles: 0,
+          complete: true
+        })
       }).pipe(Effect.provide(cleanupLayer(repos))))
 
     it.effect("inactive cleanup deletes sessions idle over 24 h with their media rows, then their files", () =>
@@ -264,6 +321,7 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
           deletedSessions: 2,
           deletedMedia: 1,
           removedFiles: 1,
+          failedFiles: 0,
           complete: true,
           userId: alice.id
         })

@@ -76,6 +76,8 @@ export class Resources extends Effect.Service<Resources>()("test/Resources", {
 export interface Decoration {
   /** The first `failFirst` calls of `deleteBatch`/`expireLapsedHolds` die as a lost database would. */
   readonly failFirst?: number
+  /** The call of `deleteBatch` with this index (0 = the first) dies, after earlier batches committed. */
+  readonly failAt?: number
   /** `deleteBatch` completes `Resources.entered`, then never returns (until interrupted). */
   readonly hang?: boolean
   /** Each batch takes this long on the Clock (advanced with TestClock). */
@@ -98,7 +100,9 @@ export const decorate = (decoration: Decoration = {}) =>
               yield* Deferred.succeed(resources.entered, undefined)
               return yield* Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(resources.interrupted, undefined)))
             }
-            if (n < (decoration.failFirst ?? 0)) return yield* Effect.dieMessage("connection terminated unexpectedly")
+            if (n < (decoration.failFirst ?? 0) || n === decoration.failAt) {
+              return yield* Effect.dieMessage("connection terminated unexpectedly")
+            }
             if (decoration.batchTakes) yield* TestClock.adjust(decoration.batchTakes)
             return yield* base.deleteBatch(selector, limit)
           })
@@ -146,6 +150,8 @@ export const cleanupLayer = <ROut>(
     readonly decoration?: Decoration
     readonly failingBookings?: number
     readonly failingOutbox?: boolean
+    /** Media paths the memory file store cannot remove. */
+    readonly failingFiles?: ReadonlyArray<string>
   } = {}
 ) => {
   const decorated = Layer.mergeAll(
@@ -154,7 +160,7 @@ export const cleanupLayer = <ROut>(
     options.failingOutbox ? failingOutbox : Layer.empty
   ).pipe(Layer.provideMerge(Resources.Default), Layer.provideMerge(repos))
   return SessionCleanup.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.layerTest(options.settings))),
+    Layer.provideMerge(Layer.mergeAll(Media.layerMemory({ failing: options.failingFiles ?? [] }), CleanupConfig.layerTest(options.settings))),
     Layer.provideMerge(decorated)
   )
 }
