@@ -6,12 +6,12 @@ import { defineConfig } from "vitest/config"
  * merges every package's file into one table (scripts/coverage-report.mjs).
  */
 const coverage = {
-  provider: "v8",
+  provider: "v8" as const,
   include: ["src/**/*.ts"],
   exclude: ["src/testing/**", "src/bin/**"],
   reporter: ["json"],
   reportsDirectory: "coverage"
-} as const
+}
 
 /** Every package keeps its tests in `test/`, named after the module they test. */
 export const unit = defineConfig({

@@ -98,7 +98,9 @@ export const decorate = (decoration: Decoration = {}) =>
             const n = yield* Ref.getAndUpdate(resources.batches, (c) => c + 1)
             if (decoration.hang) {
               yield* Deferred.succeed(resources.entered, undefined)
-              return yield* Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(resources.interrupted, undefined)))
+              return yield* Effect.never.pipe(
+                Effect.onInterrupt(() => Deferred.succeed(resources.interrupted, undefined))
+              )
             }
             if (n < (decoration.failFirst ?? 0) || n === decoration.failAt) {
               return yield* Effect.dieMessage("connection terminated unexpectedly")
@@ -160,7 +162,12 @@ export const cleanupLayer = <ROut>(
     options.failingOutbox ? failingOutbox : Layer.empty
   ).pipe(Layer.provideMerge(Resources.Default), Layer.provideMerge(repos))
   return SessionCleanup.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Media.layerMemory({ failing: options.failingFiles ?? [] }), CleanupConfig.layerTest(options.settings))),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Media.layerMemory({ failing: options.failingFiles ?? [] }),
+        CleanupConfig.layerTest(options.settings)
+      )
+    ),
     Layer.provideMerge(decorated)
   )
 }

@@ -7,7 +7,10 @@ import * as Migrations from "../src/Migrations.js"
 import { databaseUrl, query, withClient } from "../src/testing/TestServer.js"
 
 /** Every migration the loader knows, as `[id, name]`, in order. */
-const all = Effect.map(Effect.orDie(Migrations.loader), (loaded) => loaded.map(([id, name]) => [id, name] as const))
+const all = Effect.map(
+  Effect.orDie(Migrations.loader),
+  (loaded) => loaded.map(([id, name]): Array<number | string> => [id, name])
+)
 
 let counter = 0
 /** An empty database (not the migrated template), dropped with the scope; its URL. */
