@@ -1,9 +1,23 @@
 import { defineConfig } from "vitest/config"
 
+/**
+ * `vitest run --coverage` (each package's `coverage` script): V8 coverage of the package's own
+ * `src`, by its own tests, written as `coverage/coverage-final.json`; the root `pnpm coverage`
+ * merges every package's file into one table (scripts/coverage-report.mjs).
+ */
+const coverage = {
+  provider: "v8" as const,
+  include: ["src/**/*.ts"],
+  exclude: ["src/testing/**", "src/bin/**"],
+  reporter: ["json"],
+  reportsDirectory: "coverage"
+}
+
 /** Every package keeps its tests in `test/`, named after the module they test. */
 export const unit = defineConfig({
   test: {
-    include: ["test/**/*.test.ts"]
+    include: ["test/**/*.test.ts"],
+    coverage
   }
 })
 
@@ -16,6 +30,7 @@ export const withPostgres = defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["../../packages/repository/src/testing/globalSetup.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    coverage
   }
 })

@@ -1,10 +1,1 @@
-import { defineConfig } from "vitest/config"
-
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["../../packages/repository/src/testing/globalSetup.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000
-  }
-})
+export { withPostgres as default } from "../../vitest.shared.js"

@@ -2,11 +2,11 @@ import { RemovedMedia, SessionCleanup } from "@clinic/cleanup"
 import { Email, SchedulerAdminApi, UserId } from "@clinic/domain"
 import { Mailer } from "@clinic/mail"
 import { TaskQueue, Worker } from "@clinic/queue"
-import { AuthSessionRepo, UserRepo } from "@clinic/repository"
+import { AuthSessionRepo, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Logger, Ref } from "effect"
+import { Clock, DateTime, Effect, Layer, Logger, Ref } from "effect"
 import { AdminServeLive } from "../src/AdminHttp.js"
 import { maintenancePrune, TaskRegistry } from "../src/Background.js"
 import { AUTH_SESSION_CLEANUP, BOOKING_HOLD_EXPIRY, CALENDAR_SYNC } from "../src/Jobs.js"
@@ -42,6 +42,19 @@ const status = (request: HttpClientRequest.HttpClientRequest, token?: string) =>
     HttpClient.execute(token ? HttpClientRequest.bearerToken(request, token) : request),
     (response) => response.status
   )
+
+/** The live clock set back by `ms`: what makes a row look written that long ago. */
+const clockBehind = (ms: number): Clock.Clock => {
+  const millis = () => Date.now() - ms
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: millis,
+    currentTimeMillis: Effect.sync(millis),
+    unsafeCurrentTimeNanos: () => BigInt(millis()) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(millis()) * 1_000_000n),
+    sleep: (duration) => Effect.sleep(duration)
+  }
+}
 
 describe("scheduler admin API", () => {
   it.live("requires the admin token: none or a wrong one is 401, health stays open", () =>
@@ -97,13 +110,83 @@ describe("scheduler admin API", () => {
       assert.strictEqual(yield* status(HttpClientRequest.get(`/jobs/${BOOKING_HOLD_EXPIRY}?limit=abc`), "s3cret"), 400)
     }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
 
-  it.live("cleanup previews answer (empty here) and validate their parameters", () =>
+  it.live("cleanup previews answer an empty list when nothing is due and validate their parameters", () =>
     Effect.gen(function*() {
       const api = yield* client("s3cret")
       assert.deepStrictEqual(yield* api.cleanup.inactiveSessions({ urlParams: { olderThanHours: 1 } }), [])
       assert.deepStrictEqual(yield* api.cleanup.expiredBookings({ urlParams: { limit: 10 } }), [])
       const bad = HttpClientRequest.get("/cleanup/preview/inactive-sessions?olderThanHours=-1")
       assert.strictEqual(yield* status(bad, "s3cret"), 400)
+    }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
+
+  it.live("cleanup previews list the idle sessions and lapsed holds there are; run-now expires them and records its result", () =>
+    Effect.gen(function*() {
+      const users = yield* UserRepo
+      const sessions = yield* AuthSessionRepo
+      const bookings = yield* BookingRepo
+      const now = yield* DateTime.now
+      const therapist = yield* users.insert({
+        email: Email.make(`preview.${crypto.randomUUID().slice(0, 8)}@clinic.test`),
+        name: "Dr Preview",
+        role: "therapist",
+        passwordHash: "x"
+      }).pipe(Effect.orDie)
+      const patient = yield* Effect.flatMap(
+        PatientRepo,
+        (repo) => repo.insert({ therapistId: therapist.id, name: "Pat", email: null, phone: null, notes: null })
+      )
+      const newSession = () =>
+        sessions.insert({
+          userId: therapist.id,
+          tokenHash: crypto.randomUUID(),
+          expiresAt: DateTime.add(now, { days: 30 }),
+          userAgent: null,
+          ip: null
+        })
+      // Last active three hours ago: created on a clock set back that far.
+      const idle = yield* Effect.withClock(newSession(), clockBehind(3 * 3600 * 1000))
+      yield* newSession()
+      const book = (days: number, holdExpiresAt: DateTime.Utc) => {
+        const startsAt = DateTime.add(now, { days })
+        return bookings.insert({
+          therapistId: therapist.id,
+          patientId: patient.id,
+          startsAt,
+          endsAt: DateTime.add(startsAt, { hours: 1 }),
+          holdExpiresAt
+        }).pipe(Effect.orDie)
+      }
+      const lapsed = yield* book(1, DateTime.subtract(now, { minutes: 10 }))
+      const held = yield* book(2, DateTime.add(now, { minutes: 10 }))
+
+      const api = yield* client("s3cret")
+      const inactive = yield* api.cleanup.inactiveSessions({ urlParams: { olderThanHours: 2 } })
+      assert.deepStrictEqual(inactive.map((s) => [s.sessionId, s.userId]), [[idle.id, therapist.id]])
+      assert.isAtLeast(inactive[0].idleSeconds, 3 * 3600)
+      assert.deepStrictEqual(yield* api.cleanup.inactiveSessions({ urlParams: { olderThanHours: 4 } }), [])
+      const expired = yield* api.cleanup.expiredBookings({ urlParams: { limit: 10 } })
+      assert.deepStrictEqual(expired.map((b) => [b.bookingId, b.therapistId, b.patientId]), [[
+        lapsed.id,
+        therapist.id,
+        patient.id
+      ]])
+      assert.isAtLeast(expired[0].overdueSeconds, 600)
+      // A preview changes nothing: asked again, it lists the same.
+      assert.strictEqual((yield* api.cleanup.expiredBookings({ urlParams: { limit: 10 } })).length, 1)
+      assert.isTrue(yield* Effect.isSuccess(sessions.findById(idle.id)))
+
+      const run = yield* api.jobs.runNow({ path: { name: BOOKING_HOLD_EXPIRY } })
+      assert.strictEqual(run.outcome, "succeeded")
+      assert.deepStrictEqual(run.result, { expiredBookingIds: [lapsed.id], complete: true })
+      const detail = yield* api.jobs.get({ path: { name: BOOKING_HOLD_EXPIRY }, urlParams: { limit: 5 } })
+      assert.deepStrictEqual(detail.recentRuns.map((r) => [r.id, r.outcome, r.result]), [[
+        run.id,
+        "succeeded",
+        { expiredBookingIds: [lapsed.id], complete: true }
+      ]])
+      assert.strictEqual((yield* bookings.findById(lapsed.id)).status, "expired")
+      assert.strictEqual((yield* bookings.findById(held.id)).status, "pending")
+      assert.deepStrictEqual(yield* api.cleanup.expiredBookings({ urlParams: { limit: 10 } }), [])
     }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
 
   it.live("DELETE /users/:userId/auth-sessions ends all of the user's auth sessions with their media", () =>

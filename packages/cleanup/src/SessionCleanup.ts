@@ -18,6 +18,11 @@ export interface SessionCleanupResult {
   readonly deletedMedia: number
   /** Media files removed from disk (after their rows were committed as deleted). */
   readonly removedFiles: number
+  /**
+   * Files of deleted media rows that could not be removed (refused or failing); each is logged
+   * with its path. The rows stay deleted: the files are left for an operator, not retried.
+   */
+  readonly failedFiles: number
   readonly userId?: UserId
   /** False when the run stopped on its time budget with rows left for the next run. */
   readonly complete: boolean
@@ -97,7 +102,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
       userId?: UserId
     ) =>
       Effect.suspend(() => {
-        let totals = { deletedSessions: 0, deletedMedia: 0, removedFiles: 0 }
+        let totals = { deletedSessions: 0, deletedMedia: 0, removedFiles: 0, failedFiles: 0 }
         const result = (complete: boolean): SessionCleanupResult => ({
           ...totals,
           complete,
@@ -122,10 +127,16 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
                 const removal = deleted.mediaPaths.length > 0
                   ? yield* media.remove(deleted.mediaPaths)
                   : { removed: [], failed: [] }
+                if (removal.failed.length > 0) {
+                  yield* Effect.logWarning(`${operation}: media files could not be removed`).pipe(
+                    Effect.annotateLogs({ paths: removal.failed.join(", "), count: removal.failed.length })
+                  )
+                }
                 totals = {
                   deletedSessions: totals.deletedSessions + deleted.sessionIds.length,
                   deletedMedia: totals.deletedMedia + deleted.deletedMedia,
-                  removedFiles: totals.removedFiles + removal.removed.length
+                  removedFiles: totals.removedFiles + removal.removed.length,
+                  failedFiles: totals.failedFiles + removal.failed.length
                 }
               })
           )

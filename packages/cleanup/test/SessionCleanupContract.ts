@@ -1,8 +1,9 @@
 import type { DomainEvent } from "@clinic/domain"
 import { drainOutbox } from "@clinic/events/testing/Outbox"
 import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
+import { Connections } from "@clinic/repository/testing/TestDatabase"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Deferred, Effect, Exit, Fiber, Logger, Ref, TestClock } from "effect"
+import { DateTime, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import { RemovedMedia } from "../src/AuthSessionMediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 import {
@@ -32,6 +33,18 @@ const captureErrors = Effect.gen(function*() {
   return { lines, layer: Logger.add(logger) }
 })
 
+/**
+ * Connections checked out of the pool, where the store has one (Postgres: `pool.totalCount -
+ * pool.idleCount`); none on memory, whose transactions hold nothing.
+ */
+const connectionsInUse = Effect.map(Effect.serviceOption(Connections), Option.map((c) => c.inUse))
+
+/** On Postgres, every connection the cleanup took is back in the pool. */
+const connectionsReleased = Effect.gen(function*() {
+  const inUse = yield* connectionsInUse
+  if (Option.isSome(inUse)) assert.strictEqual(yield* inUse.value, 0, "connections still checked out")
+})
+
 /** The events waiting in the outbox by type (one instant orders them by random id), now marked relayed. */
 const published = Effect.map(drainOutbox, (events) => [...events].sort((a, b) => a._tag.localeCompare(b._tag)))
 
@@ -58,9 +71,7 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.strictEqual((yield* Effect.flatMap(AuthSessionRepo, (r) => r.listMedia(active.id))).length, 1)
         // Nothing left: a second run finds nothing.
         assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 0)
-        const resources = yield* Ref.get((yield* Resources).counts)
-        assert.isAbove(resources.acquired, 0)
-        assert.strictEqual(resources.released, resources.acquired)
+        yield* connectionsReleased
       }).pipe(Effect.provide(cleanupLayer(repos))))
 
     it.effect("every deleted session and expired hold is published as a domain event with the change", () =>
@@ -116,7 +127,7 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.strictEqual(result.deletedSessions, 5)
         assert.isTrue(result.complete)
         // Batches of 2: 2 + 2 + 1, the short batch ends the run.
-        assert.strictEqual((yield* Ref.get((yield* Resources).counts)).acquired, 3)
+        assert.strictEqual(yield* Ref.get((yield* Resources).batches), 3)
       }).pipe(Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 } }))))
 
     it.effect("a run stops starting batches once its time budget is spent; the next run continues", () =>
@@ -152,15 +163,65 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.match(logged[0], /cleanupExpiredSessions failed/)
         assert.match(logged[0], /connection terminated unexpectedly/)
         assert.isTrue(yield* exists(expired.id))
-        const resources = yield* Ref.get((yield* Resources).counts)
-        assert.strictEqual(resources.released, resources.acquired)
+        yield* connectionsReleased
         // The raw form fails, so a scheduled run is recorded as failed; the next run succeeds.
         const failed = yield* Effect.flip(cleanup.expiredSessions)
         assert.strictEqual(failed._tag, "CleanupFailed")
         assert.strictEqual(yield* cleanup.cleanupExpiredSessions, 1)
       }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { failFirst: 2 } }))))
 
-    it.effect("interrupting a run releases its resources through finalizers and deletes nothing", () =>
+    it.effect("a failure after earlier batches committed reports what they deleted, and the next run continues", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const sessions = yield* Effect.forEach([1, 2, 3, 4, 5], () => makeSession(user.id))
+        yield* TestClock.adjust("25 hours")
+        const cleanup = yield* SessionCleanup
+        // Batches of 2: the first commits, the second dies.
+        const result = yield* cleanup.cleanupInactiveSessions()
+        assert.match(result.error ?? "", /connection terminated unexpectedly/)
+        assert.isFalse(result.complete)
+        assert.strictEqual(result.deletedSessions, 2)
+        const left = yield* Effect.filter(sessions, (s) => exists(s.id))
+        assert.strictEqual(left.length, 3, "the first batch stays deleted")
+        assert.strictEqual((yield* published).length, 2, "the committed batch's events stay")
+        const next = yield* cleanup.cleanupInactiveSessions()
+        assert.strictEqual(next.deletedSessions, 3)
+        assert.isTrue(next.complete)
+      }).pipe(Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 }, decoration: { failAt: 1 } }))))
+
+    it.effect("a media file that cannot be removed is counted in the result and logged with its path", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        const idle = yield* makeSession(user.id)
+        yield* addMedia(idle.id, "sessions/stuck.png")
+        yield* addMedia(idle.id, "sessions/fine.png")
+        yield* TestClock.adjust("25 hours")
+        const warnings = yield* Ref.make<ReadonlyArray<string>>([])
+        const logger = Logger.make(({ annotations, logLevel, message }) => {
+          if (logLevel._tag === "Warning") {
+            const paths = HashMap.get(annotations, "paths").pipe(Option.getOrElse(() => ""))
+            Effect.runSync(Ref.update(warnings, (all) => [...all, `${String(message)} | ${String(paths)}`]))
+          }
+        })
+        const result = yield* (yield* SessionCleanup).cleanupInactiveSessions().pipe(
+          Effect.provide(Logger.add(logger))
+        )
+        assert.deepStrictEqual(result, {
+          deletedSessions: 1,
+          deletedMedia: 2,
+          removedFiles: 1,
+          failedFiles: 1,
+          complete: true
+        })
+        assert.deepStrictEqual(yield* Ref.get(yield* RemovedMedia), ["sessions/fine.png"])
+        assert.deepStrictEqual(yield* Ref.get(warnings), [
+          "cleanupInactiveSessions: media files could not be removed | sessions/stuck.png"
+        ])
+      }).pipe(Effect.provide(cleanupLayer(repos, { failingFiles: ["sessions/stuck.png"] }))))
+
+    it.effect("interrupting a run interrupts its batch, gives its connection back and deletes nothing", () =>
       Effect.gen(function*() {
         yield* startClock
         const user = yield* makeUser()
@@ -169,10 +230,14 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         const resources = yield* Resources
         const fiber = yield* Effect.fork((yield* SessionCleanup).cleanupExpiredSessions)
         yield* Deferred.await(resources.entered)
-        assert.deepStrictEqual(yield* Ref.get(resources.counts), { acquired: 1, released: 0 })
+        // On Postgres the batch's transaction holds a connection while it runs.
+        const inUse = yield* connectionsInUse
+        if (Option.isSome(inUse)) assert.strictEqual(yield* inUse.value, 1)
         const exit = yield* Fiber.interrupt(fiber)
         assert.isTrue(Exit.isInterrupted(exit))
-        assert.deepStrictEqual(yield* Ref.get(resources.counts), { acquired: 1, released: 1 })
+        // The interruption reached the repository call (its finalizer ran), not only the run.
+        assert.isTrue(yield* Deferred.isDone(resources.interrupted))
+        yield* connectionsReleased
         assert.isTrue(yield* exists(session.id))
       }).pipe(Effect.provide(cleanupLayer(repos, { decoration: { hang: true } }))))
 
@@ -182,7 +247,13 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         const user = yield* makeUser()
         yield* makeSession(user.id)
         const result = yield* (yield* SessionCleanup).cleanupInactiveSessions()
-        assert.deepStrictEqual(result, { deletedSessions: 0, deletedMedia: 0, removedFiles: 0, complete: true })
+        assert.deepStrictEqual(result, {
+          deletedSessions: 0,
+          deletedMedia: 0,
+          removedFiles: 0,
+          failedFiles: 0,
+          complete: true
+        })
       }).pipe(Effect.provide(cleanupLayer(repos))))
 
     it.effect("inactive cleanup deletes sessions idle over 24 h with their media rows, then their files", () =>
@@ -250,6 +321,7 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
           deletedSessions: 2,
           deletedMedia: 1,
           removedFiles: 1,
+          failedFiles: 0,
           complete: true,
           userId: alice.id
         })

@@ -11,7 +11,7 @@ import { sessionCleanupContract } from "./SessionCleanupContract.js"
 
 sessionCleanupContract(
   "postgres",
-  Layer.merge(Repositories.layerPg, OutboxStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))
+  Layer.merge(Repositories.layerPg, OutboxStore.layerPg).pipe(Layer.provideMerge(TestDatabase.layerWithPool))
 )
 
 describe("SessionCleanup (postgres only)", () => {

@@ -61,52 +61,53 @@ export const bookingSetup = Effect.gen(function*() {
   return { therapist, patient, book }
 })
 
-/** Counts acquisitions and releases of the resource each repository call holds (a connection). */
+/** What the decorated repositories saw: the batches the cleanup ran, and a hanging batch's fate. */
 export class Resources extends Effect.Service<Resources>()("test/Resources", {
   effect: Effect.all({
-    counts: Ref.make({ acquired: 0, released: 0 }),
+    /** Calls of `deleteBatch`, one per batch the cleanup started. */
+    batches: Ref.make(0),
     /** Completed when a hanging `deleteBatch` has been entered. */
-    entered: Deferred.make<void>()
+    entered: Deferred.make<void>(),
+    /** Completed when the interruption of a run reaches the hanging `deleteBatch`. */
+    interrupted: Deferred.make<void>()
   })
 }) {}
 
 export interface Decoration {
   /** The first `failFirst` calls of `deleteBatch`/`expireLapsedHolds` die as a lost database would. */
   readonly failFirst?: number
+  /** The call of `deleteBatch` with this index (0 = the first) dies, after earlier batches committed. */
+  readonly failAt?: number
   /** `deleteBatch` completes `Resources.entered`, then never returns (until interrupted). */
   readonly hang?: boolean
   /** Each batch takes this long on the Clock (advanced with TestClock). */
   readonly batchTakes?: Duration.DurationInput
 }
 
-/** Wraps the repositories the cleanup uses: each call holds a tracked resource; failures on demand. */
+/** Wraps `deleteBatch` of the repository the cleanup uses: counted, failing or hanging on demand. */
 export const decorate = (decoration: Decoration = {}) =>
   Layer.effect(
     AuthSessionRepo,
     Effect.gen(function*() {
       const base = yield* AuthSessionRepo
       const resources = yield* Resources
-      const calls = yield* Ref.make(0)
-      const held = <A>(effect: Effect.Effect<A>) =>
-        Effect.acquireUseRelease(
-          Ref.update(resources.counts, (r) => ({ ...r, acquired: r.acquired + 1 })),
-          () => effect,
-          () => Ref.update(resources.counts, (r) => ({ ...r, released: r.released + 1 }))
-        )
       return AuthSessionRepo.of({
         ...base,
-        list: (selector, limit) => held(base.list(selector, limit)),
         deleteBatch: (selector, limit) =>
-          held(Effect.gen(function*() {
-            const n = yield* Ref.getAndUpdate(calls, (c) => c + 1)
+          Effect.gen(function*() {
+            const n = yield* Ref.getAndUpdate(resources.batches, (c) => c + 1)
             if (decoration.hang) {
               yield* Deferred.succeed(resources.entered, undefined)
-              return yield* Effect.never
+              return yield* Effect.never.pipe(
+                Effect.onInterrupt(() => Deferred.succeed(resources.interrupted, undefined))
+              )
             }
-            if (n < (decoration.failFirst ?? 0)) return yield* Effect.dieMessage("connection terminated unexpectedly")
+            if (n < (decoration.failFirst ?? 0) || n === decoration.failAt) {
+              return yield* Effect.dieMessage("connection terminated unexpectedly")
+            }
             if (decoration.batchTakes) yield* TestClock.adjust(decoration.batchTakes)
             return yield* base.deleteBatch(selector, limit)
-          }))
+          })
       })
     })
   )
@@ -151,6 +152,8 @@ export const cleanupLayer = <ROut>(
     readonly decoration?: Decoration
     readonly failingBookings?: number
     readonly failingOutbox?: boolean
+    /** Media paths the memory file store cannot remove. */
+    readonly failingFiles?: ReadonlyArray<string>
   } = {}
 ) => {
   const decorated = Layer.mergeAll(
@@ -159,7 +162,12 @@ export const cleanupLayer = <ROut>(
     options.failingOutbox ? failingOutbox : Layer.empty
   ).pipe(Layer.provideMerge(Resources.Default), Layer.provideMerge(repos))
   return SessionCleanup.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Media.layerMemory(), CleanupConfig.layerTest(options.settings))),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Media.layerMemory({ failing: options.failingFiles ?? [] }),
+        CleanupConfig.layerTest(options.settings)
+      )
+    ),
     Layer.provideMerge(decorated)
   )
 }

@@ -1,7 +1,7 @@
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope, TestClock } from "effect"
 import * as Registry from "../src/Registry.js"
 import * as Task from "../src/Task.js"
 import * as TaskQueue from "../src/TaskQueue.js"
@@ -118,6 +118,8 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
       yield* startClock
       const starts = yield* Ref.make(0)
       const completions = yield* Ref.make(0)
+      const firstRun = yield* Deferred.make<void>()
+      const secondRun = yield* Deferred.make<void>()
       const task = Task.make({
         name: "test.crash",
         payload: Payload,
@@ -125,13 +127,19 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
           Effect.gen(function*() {
             const attempt = yield* Ref.updateAndGet(starts, (n) => n + 1)
             // The first run hangs until its process dies; the second finishes.
-            if (attempt === 1) yield* Effect.never
+            if (attempt === 1) {
+              yield* Deferred.succeed(firstRun, undefined)
+              yield* Effect.never
+            }
             yield* Ref.update(completions, (n) => n + 1)
+            yield* Deferred.succeed(secondRun, undefined)
           })
       })
+      // A poll interval longer than the lease: the survivor's one timer lies past the lease's end,
+      // so a single clock move wakes it after the lapse (no per-poll clock stepping).
       const registry = yield* Registry.make({
         tasks: [task],
-        queues: [{ name: "default", concurrency: 1, pollInterval: "1 second", lease: "5 seconds" }]
+        queues: [{ name: "default", concurrency: 1, pollInterval: "10 seconds", lease: "5 seconds" }]
       })
       const store = yield* TaskStore
       const killed = yield* Ref.make(false)
@@ -143,7 +151,7 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
       )
       yield* eventually(Effect.map(doomed.status, (s) => s.listening))
       const { id } = yield* TaskQueue.enqueue(task, { n: 1 })
-      yield* eventually(Effect.map(Ref.get(starts), (n) => n === 1))
+      yield* Deferred.await(firstRun)
 
       const survivorScope = yield* Scope.make()
       yield* Worker.make(registry, { depthInterval: "1 hour" }).pipe(Scope.extend(survivorScope))
@@ -159,14 +167,12 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
       assert.strictEqual(held.status, "running", "the dead worker's lease still holds the task")
       assert.strictEqual(yield* Ref.get(starts), 1)
 
-      // Past the lease, one of the survivor's next polls claims it. The handler counts its run
-      // before the worker records the outcome, so wait for the record too.
-      yield* eventually(
-        Effect.zipRight(
-          TestClock.adjust("1 second"),
-          Effect.map(TaskQueue.get(id), (row) => Option.getOrThrow(row).status === "succeeded")
-        )
-      )
+      // The survivor sleeps until its poll at T0+10s, past the lease (T0+5s): that poll claims it.
+      yield* sleepingUntil(at("10 seconds"))
+      yield* TestClock.adjust("7 seconds")
+      yield* Deferred.await(secondRun)
+      // The handler finishes before the worker records the outcome: wait (real time) for the record.
+      yield* eventually(Effect.map(TaskQueue.get(id), (row) => Option.getOrThrow(row).status === "succeeded"))
       const done = Option.getOrThrow(yield* TaskQueue.get(id))
       assert.strictEqual(done.status, "succeeded")
       assert.strictEqual(done.attempts, 2)
@@ -193,8 +199,15 @@ describe("task notifications on Postgres", () => {
       yield* eventually(Effect.map(Effect.all([a.status, b.status]), ([x, y]) => x.listening && y.listening))
       yield* Scope.close(first, Exit.void)
       // The poll interval never passes: only a notification can start this task.
-      yield* TaskQueue.enqueue(task, { n: 1 })
+      const { id } = yield* TaskQueue.enqueue(task, { n: 1 })
       yield* eventually(Effect.map(Ref.get(ran), (n) => n === 1))
+      // The survivor ran it, once, and recorded it; the stopped worker took no part.
+      yield* eventually(Effect.map(b.status, (s) => s.outcomes.succeeded === 1))
+      const row = Option.getOrThrow(yield* TaskQueue.get(id))
+      assert.strictEqual(row.status, "succeeded")
+      assert.strictEqual(row.attempts, 1)
+      assert.strictEqual((yield* a.status).outcomes.succeeded, 0, "the stopped worker ran nothing")
       yield* Scope.close(second, Exit.void)
+      assert.strictEqual(yield* Ref.get(ran), 1)
     }).pipe(Effect.provide(layer)))
 })
