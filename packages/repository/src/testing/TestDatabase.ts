@@ -40,6 +40,9 @@ export const layerWithPool = Layer.orDie(Layer.unwrapScoped(
   Effect.gen(function*() {
     const url = yield* freshDatabase
     const pool = new Pg.Pool({ connectionString: url, max: 20, types: Database.pgTypes })
+    // An idle client the server terminates (the test database is dropped at the end) is an
+    // `error` event on the pool, which discards that client; unheard, it would crash the run.
+    pool.on("error", () => {})
     const client = PgClient.layerFromPool({
       acquire: Effect.acquireRelease(Effect.succeed(pool), () => Effect.promise(() => pool.end())),
       transformQueryNames: String.camelToSnake,
