@@ -1,5 +1,5 @@
 import { ClinicApi } from "@clinic/domain"
-import { createHoldingServer, ErrorShape, Health } from "@clinic/http"
+import { createHoldingServer, ErrorShape, Health, RequestBody } from "@clinic/http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
@@ -31,6 +31,9 @@ export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
  */
 export const ServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware).pipe(
   Layer.provide(ErrorShape.layer(ClinicApi)),
+  Layer.provide(
+    Layer.unwrapEffect(Effect.map(ApiConfig, (config) => RequestBody.layer(ClinicApi, config.requestBody)))
+  ),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive)
