@@ -44,6 +44,11 @@ const settings = Config.all({
     /** How long a client may pause mid-body before it gets a 408 and its connection is closed. */
     idleTimeout: Config.duration("API_BODY_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
   }),
+  /** Origins whose browser pages may call the API (`https://app.example.com,...`); none by default. */
+  corsOrigins: Config.array(Config.string(), "API_CORS_ORIGINS").pipe(
+    Config.map((origins) => origins.map((origin) => origin.trim()).filter((origin) => origin !== "")),
+    Config.withDefault([])
+  ),
   /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */
   bookingHold: Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15)))
 }).pipe(

@@ -11,6 +11,7 @@ import {
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import type { Layer } from "effect"
 import { Cause, Effect, FiberRef, HashMap, Option } from "effect"
+import * as SecurityHeaders from "./SecurityHeaders.js"
 
 const REQUEST_ID_HEADER = "x-request-id"
 // A caller's id is echoed into logs and headers, so only a plain token of sane length is trusted.
@@ -145,8 +146,8 @@ export const withRequestId = HttpMiddleware.make((app) =>
 )
 
 /**
- * What `HttpApiBuilder.serve` wraps every request in: the request id outermost, so that the access
- * log line carries it too.
+ * What `HttpApiBuilder.serve` wraps every request in: the security headers (`SecurityHeaders`),
+ * and the request id outermost, so that the access log line carries it too.
  */
 export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) =>
-  withRequestId(HttpMiddleware.logger(app))
+  withRequestId(HttpMiddleware.logger(Effect.zipRight(SecurityHeaders.add(), app)))
