@@ -81,7 +81,9 @@ const guarded = <A extends Http.Agent>(agent: A): A => {
  * check and the connection (rebinding) cannot slip through.
  */
 export const clientLayer = (allowPrivateNetworks: boolean): Layer.Layer<HttpClient.HttpClient> =>
-  NodeHttpClient.layerWithoutAgent.pipe(
+  // Fresh: the platform's layer is one shared value, memoized across the app, and would hand
+  // this agent to every other client (or another agent to this one).
+  Layer.fresh(NodeHttpClient.layerWithoutAgent).pipe(
     Layer.provide(
       allowPrivateNetworks ? NodeHttpClient.makeAgentLayer() : Layer.scoped(
         NodeHttpClient.HttpAgent,
