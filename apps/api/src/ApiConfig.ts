@@ -36,6 +36,19 @@ const settings = Config.all({
   publicUrl: Config.option(Config.string("API_PUBLIC_URL")),
   auth: authConfig,
   authSessionMedia: authSessionMediaConfig,
+  requestBody: Config.all({
+    maxJsonBytes: Config.integer("API_MAX_JSON_BYTES").pipe(
+      Config.validate({ message: "API_MAX_JSON_BYTES must be positive", validation: (n) => n > 0 }),
+      Config.withDefault(1024 * 1024)
+    ),
+    /** How long a client may pause mid-body before it gets a 408 and its connection is closed. */
+    idleTimeout: Config.duration("API_BODY_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+  }),
+  /** Origins whose browser pages may call the API (`https://app.example.com,...`); none by default. */
+  corsOrigins: Config.array(Config.string(), "API_CORS_ORIGINS").pipe(
+    Config.map((origins) => origins.map((origin) => origin.trim()).filter((origin) => origin !== "")),
+    Config.withDefault([])
+  ),
   /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */
   bookingHold: Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15))),
   /** The key sealing list cursors; unset, the installation makes its own (`Cursor.ts`). */

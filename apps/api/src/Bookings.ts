@@ -9,6 +9,7 @@ import type {
 import {
   Booking,
   BookingId,
+  BookingInPast,
   BookingOverlap,
   BusyInExternalCalendar,
   DEFAULT_PAGE_LIMIT,
@@ -86,6 +87,12 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
       )
     const { bookingHold } = yield* ApiConfig
 
+    const refusePast = (input: CreateBooking) =>
+      Effect.flatMap(DateTime.now, (now) =>
+        DateTime.lessThan(input.startsAt, now)
+          ? Effect.fail(new BookingInPast({ message: "startsAt is in the past" }))
+          : Effect.void)
+
     const createOnce = Effect.fn("Bookings.create")(function*(therapistId: UserId, input: CreateBooking) {
       yield* patients.findOwned(therapistId, input.patientId)
       const now = yield* DateTime.now
@@ -109,8 +116,21 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
       therapistId: UserId,
       input: CreateBooking,
       idempotencyKey?: string | undefined
-    ): Effect.Effect<Booking, NotFound | BookingOverlap | BusyInExternalCalendar | IdempotencyKeyReused> =>
-      idempotencyKey === undefined ? createOnce(therapistId, input) : Effect.gen(function*() {
+    ): Effect.Effect<
+      Booking,
+      BookingInPast | NotFound | BookingOverlap | BusyInExternalCalendar | IdempotencyKeyReused
+    > =>
+      // Like a schema error, a start in the past is refused before the key is claimed: a retry
+      // later is judged afresh.
+      Effect.zipRight(
+        refusePast(input),
+        idempotencyKey === undefined
+          ? createOnce(therapistId, input)
+          : createIdempotent(therapistId, input, idempotencyKey)
+      )
+
+    const createIdempotent = (therapistId: UserId, input: CreateBooking, idempotencyKey: string) =>
+      Effect.gen(function*() {
         // The key's claim and its stored response commit with the booking; `createOnce` nests
         // (a savepoint), so a refused booking rolls back alone and its answer is still stored.
         const outcome = yield* idempotency.run(

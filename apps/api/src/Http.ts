@@ -1,6 +1,6 @@
 import { ClinicApi } from "@clinic/domain"
-import { createHoldingServer, ErrorShape, Health } from "@clinic/http"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { createHoldingServer, ErrorShape, Health, RequestBody } from "@clinic/http"
+import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { ApiConfig } from "./ApiConfig.js"
@@ -29,12 +29,21 @@ export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
  * The API with its error shape, request ids, access log, OpenAPI document and docs page, on
  * whatever `HttpServer` is provided (a real port, or `NodeHttpServer.layerTest` in tests).
  */
-export const ServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware).pipe(
-  Layer.provide(ErrorShape.layer(ClinicApi)),
-  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(ApiLive)
-)
+export const ServeLive = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
+  HttpApiBuilder.serve((app) =>
+    // Without configured origins no CORS headers are sent: browsers keep other sites' pages out.
+    config.corsOrigins.length === 0
+      ? ErrorShape.serviceMiddleware(app)
+      : HttpMiddleware.cors({ allowedOrigins: config.corsOrigins, maxAge: 600 })(ErrorShape.serviceMiddleware(app))
+  ))).pipe(
+    Layer.provide(ErrorShape.layer(ClinicApi)),
+    Layer.provide(
+      Layer.unwrapEffect(Effect.map(ApiConfig, (config) => RequestBody.layer(ClinicApi, config.requestBody)))
+    ),
+    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(ApiLive)
+  )
 
 /** The HTTP server on its configured port, with session sign-in; needs the repositories and `ApiConfig`. */
 export const HttpLive = ServeLive.pipe(

@@ -1,6 +1,6 @@
 import { SessionCleanup } from "@clinic/cleanup"
 import { EndedAuthSessions, NotReady, SchedulerAdminApi } from "@clinic/domain"
-import { createHoldingServer, ErrorShape, Health } from "@clinic/http"
+import { createHoldingServer, ErrorShape, Health, RequestBody } from "@clinic/http"
 import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -72,6 +72,7 @@ export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
  */
 export const AdminServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware).pipe(
   Layer.provide(ErrorShape.layer(SchedulerAdminApi)),
+  Layer.provide(RequestBody.layer(SchedulerAdminApi)),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(AdminApiLive)

@@ -1,16 +1,10 @@
 import { type ExternalCalendar, ExternalCalendarId, UserId } from "@clinic/domain"
 import { Backoff, type Registry, Task, TaskQueue, type TaskStore } from "@clinic/queue"
 import { ExternalCalendarRepo } from "@clinic/repository"
-import {
-  FetchHttpClient,
-  HttpClient,
-  type HttpClientError,
-  HttpClientRequest,
-  type HttpClientResponse
-} from "@effect/platform"
+import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Chunk, Config, DateTime, Duration, Effect, Either, Layer, Schema, type Scope, Stream } from "effect"
-import { checkPublicHost } from "./FeedAddress.js"
+import { clientLayer, PrivateAddressRefused } from "./FeedAddress.js"
 import { parseBusy } from "./IcsImport.js"
 
 const settings = Config.all({
@@ -108,16 +102,18 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
           if (target.protocol !== "http:" && target.protocol !== "https:") {
             return yield* fail(calendar.id, "forbidden", `the scheme ${target.protocol} is not fetched`)
           }
-          if (!config.allowPrivateNetworks) {
-            yield* checkPublicHost(target.hostname).pipe(
-              Effect.mapError((problem) => fail(calendar.id, "forbidden", problem))
-            )
-          }
+          // The client refuses private addresses as it connects (`FeedAddress.clientLayer`).
           const response = yield* client.execute(
             HttpClientRequest.get(target).pipe(
               HttpClientRequest.setHeader("accept", "text/calendar, text/plain;q=0.5")
             )
-          ).pipe(Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }))
+          ).pipe(
+            Effect.mapError((error) =>
+              error._tag === "RequestError" && error.cause instanceof PrivateAddressRefused
+                ? fail(calendar.id, "forbidden", error.cause.message)
+                : error
+            )
+          )
           const location = response.headers["location"]
           if (response.status >= 300 && response.status < 400 && location !== undefined) {
             if (hops >= MAX_REDIRECTS) return yield* fail(calendar.id, "status", "too many redirects")
@@ -218,10 +214,14 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
   }
 ) {
   /**
-   * With `fetch` as the HTTP client; needs `ExternalCalendarRepo` and `CalendarSyncConfig` (which
-   * the app loads at its root with its other settings).
+   * With the guarded feed client (`FeedAddress.clientLayer`); needs `ExternalCalendarRepo` and
+   * `CalendarSyncConfig` (which the app loads at its root with its other settings).
    */
-  static readonly layer = ExternalCalendarSync.DefaultWithoutDependencies.pipe(Layer.provide(FetchHttpClient.layer))
+  static readonly layer = ExternalCalendarSync.DefaultWithoutDependencies.pipe(
+    Layer.provide(
+      Layer.unwrapEffect(Effect.map(CalendarSyncConfig, (config) => clientLayer(config.allowPrivateNetworks)))
+    )
+  )
 }
 
 export const CALENDAR_QUEUE = "calendar"

@@ -3,7 +3,6 @@ import { Registry, TaskStore, Worker } from "@clinic/queue"
 import { BookingRepo, ExternalCalendarRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
-import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import {
@@ -15,7 +14,7 @@ import {
   ExternalCalendarSync,
   syncFeedTask
 } from "../src/ExternalCalendarSync.js"
-import { isPrivateAddress } from "../src/FeedAddress.js"
+import { clientLayer, isPrivateAddress } from "../src/FeedAddress.js"
 import { calendar, event } from "./IcsFixtures.js"
 import { ics, IcsServer } from "./IcsServer.js"
 
@@ -27,7 +26,7 @@ const at = (hours: number) => DateTime.add(T0, { minutes: hours * 60 })
 const syncLayer = <A, E>(repositories: Layer.Layer<A, E>, allowPrivateNetworks = true) =>
   ExternalCalendarSync.DefaultWithoutDependencies.pipe(
     Layer.provideMerge(repositories),
-    Layer.provide(FetchHttpClient.layer),
+    Layer.provide(clientLayer(allowPrivateNetworks)),
     Layer.provide(
       CalendarSyncConfig.layerWith({ maxBytes: 4096, timeout: Duration.seconds(30), allowPrivateNetworks })
     )
@@ -250,7 +249,7 @@ describe("external calendar sync: where it fetches from", () => {
       const { feed } = yield* therapistWithFeed(server.url("/cal.ics"))
       const sync = yield* ExternalCalendarSync
       const error = yield* Effect.flip(sync.syncOne(feed))
-      assert.deepStrictEqual([error.reason, error.message], ["forbidden", "the host is on a private network"])
+      assert.deepStrictEqual([error.reason, error.message], ["forbidden", "the host 127.0.0.1 is on a private network"])
       assert.strictEqual(server.requests(), 0)
       const repo = yield* ExternalCalendarRepo
       for (const url of ["http://localhost:1/x.ics", "http://169.254.169.254/latest", "http://[::1]/x.ics"]) {
@@ -259,11 +258,75 @@ describe("external calendar sync: where it fetches from", () => {
       }
     }).pipe(Effect.provide(syncLayer(Repositories.layerMemory, false))))
 
+  it.scoped("the local server, reachable through every spelling of its address, is never fetched by default", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const server = yield* IcsServer
+      server.set("/cal.ics", ics(oneBusyHour))
+      const port = new URL(server.url("/")).port
+      const sync = (url: string, allowPrivateNetworks: boolean) =>
+        Effect.gen(function*() {
+          const { feed } = yield* therapistWithFeed(url)
+          return yield* Effect.either((yield* ExternalCalendarSync).syncOne(feed))
+        }).pipe(Effect.provide(syncLayer(Repositories.layerMemory, allowPrivateNetworks)))
+      const spellings = [
+        "127.0.0.1",
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0.0.0.0",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[0:0:0:0:0:ffff:127.0.0.1]",
+        "localhost"
+      ]
+      for (const host of spellings) {
+        const url = `http://${host}:${port}/cal.ics`
+        const allowed = yield* sync(url, true)
+        assert.isTrue(allowed._tag === "Right", `${host} is reachable: ${JSON.stringify(allowed)}`)
+        const before = server.requests()
+        const refused = yield* sync(url, false)
+        assert.isTrue(
+          refused._tag === "Left" && refused.left.reason === "forbidden",
+          `${host}: ${JSON.stringify(refused)}`
+        )
+        assert.strictEqual(server.requests(), before, host)
+      }
+      // Addresses with nothing listening: refused before any connection is tried.
+      const unreachable = [
+        "169.254.169.254",
+        "[::ffff:169.254.169.254]",
+        "[::ffff:a9fe:a9fe]",
+        "[64:ff9b::a9fe:a9fe]",
+        "[2002:a9fe:a9fe::1]",
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+        "[fe80::1]",
+        "[fd00::1]",
+        "[::]",
+        "10.0.0.1",
+        "100.64.0.1",
+        "192.168.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "240.0.0.1"
+      ]
+      for (const host of unreachable) {
+        const refused = yield* sync(`http://${host}/latest/meta-data`, false)
+        assert.isTrue(
+          refused._tag === "Left" && refused.left.reason === "forbidden",
+          `${host}: ${JSON.stringify(refused)}`
+        )
+      }
+    }))
+
   it("classifies private addresses", () => {
     for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254"]) {
       assert.isTrue(isPrivateAddress(ip), ip)
     }
     for (const ip of ["::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "100.64.0.1"]) {
+      assert.isTrue(isPrivateAddress(ip), ip)
+    }
+    for (const ip of ["::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "ff02::1"]) {
       assert.isTrue(isPrivateAddress(ip), ip)
     }
     for (const ip of ["8.8.8.8", "172.32.0.1", "193.168.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"]) {

@@ -2,8 +2,9 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi } from "./AuthApi.js"
 import { BookingsApi } from "./BookingsApi.js"
 import { CalendarApi, CalendarFeedApi } from "./CalendarApi.js"
+import { PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
-import { InternalError, RouteNotFound } from "./HttpErrors.js"
+import { InternalError, RequestTimeout, RouteNotFound } from "./HttpErrors.js"
 import { PatientsApi } from "./PatientsApi.js"
 import { RecordingsApi } from "./Recordings.js"
 
@@ -18,5 +19,8 @@ export class ClinicApi extends HttpApi.make("clinic")
   .add(RecordingsApi)
   .addError(InternalError)
   .addError(RouteNotFound)
+  .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
+  .addError(RequestTimeout)
   .annotate(OpenApi.Title, "Clinic API")
 {}

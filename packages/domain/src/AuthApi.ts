@@ -5,16 +5,13 @@ import { MediaKind } from "./AuthSession.js"
 import { EmailAlreadyRegistered, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { AuthSessionId, AuthSessionMediaId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
-import { Email, User } from "./User.js"
+import { EmailInput, User } from "./User.js"
 
 /** Long enough to resist guessing; bounded so that hashing a request body stays cheap. */
 export const Password = Schema.String.pipe(
   Schema.minLength(12, { message: () => "A password has at least 12 characters" }),
   Schema.maxLength(256, { message: () => "A password has at most 256 characters" })
 )
-
-/** Addresses are compared lower-cased, whatever case the client sends. */
-export const EmailInput = Schema.compose(Schema.Lowercase, Email)
 
 export class RegisterRequest extends Schema.Class<RegisterRequest>("RegisterRequest")({
   email: EmailInput,

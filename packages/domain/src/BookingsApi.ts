@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { DateTime, Duration, Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { Booking, BookingStatus } from "./Booking.js"
-import { BookingOverlap, BusyInExternalCalendar, InvalidTransition, NotFound } from "./Errors.js"
+import { BookingInPast, BookingOverlap, BusyInExternalCalendar, InvalidTransition, NotFound } from "./Errors.js"
 import { InvalidCursor } from "./HttpErrors.js"
 import { BookingId, PatientId } from "./Ids.js"
 import { Page, PageParams } from "./Pagination.js"
@@ -62,6 +62,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(IdempotencyKey) }))
       .setPayload(CreateBooking)
       .addSuccess(Booking, { status: 201 })
+      .addError(BookingInPast)
       .addError(NotFound)
       .addError(BookingOverlap)
       .addError(BusyInExternalCalendar)

@@ -61,3 +61,10 @@ export class BusyInExternalCalendar extends Schema.TaggedError<BusyInExternalCal
   { message: Schema.String, calendarId: Schema.String },
   HttpApiSchema.annotations({ status: 409 })
 ) {}
+
+/** A booking that would start before now. */
+export class BookingInPast extends Schema.TaggedError<BookingInPast>()(
+  "BookingInPast",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}

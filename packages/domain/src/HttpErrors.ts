@@ -24,3 +24,10 @@ export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()(
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 400 })
 ) {}
+
+/** The client stopped sending its request body; the connection is closed. */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()(
+  "RequestTimeout",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 408 })
+) {}

@@ -6,9 +6,9 @@ import { InvalidCursor } from "./HttpErrors.js"
 import { PatientId } from "./Ids.js"
 import { Page, PageParams } from "./Pagination.js"
 import { Patient, PatientName } from "./Patient.js"
-import { Email } from "./User.js"
+import { EmailInput } from "./User.js"
 
-const PatientEmail = Schema.NullOr(Email)
+const PatientEmail = Schema.NullOr(EmailInput)
 const PatientPhone = Schema.NullOr(
   Schema.Trim.pipe(Schema.pattern(/^[0-9+()\-.\s]{3,40}$/, { message: () => "Expected a phone number" }))
 )

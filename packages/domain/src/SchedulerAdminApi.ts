@@ -8,9 +8,9 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Schema } from "effect"
-import { NotFound, Unauthorized } from "./Errors.js"
+import { NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi, NotReady } from "./HealthApi.js"
-import { InternalError, RouteNotFound } from "./HttpErrors.js"
+import { InternalError, RequestTimeout, RouteNotFound } from "./HttpErrors.js"
 import { UserId } from "./Ids.js"
 import { QueueMetrics } from "./QueueMetrics.js"
 import {
@@ -122,5 +122,8 @@ export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(MetricsApi)
   .addError(InternalError)
   .addError(RouteNotFound)
+  .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
+  .addError(RequestTimeout)
   .annotate(OpenApi.Title, "Clinic scheduler admin API")
 {}

@@ -10,6 +10,9 @@ export const Email = Schema.Trim.pipe(
 )
 export type Email = typeof Email.Type
 
+/** An address as a client sends it: compared and stored lower-cased, whatever case it came in. */
+export const EmailInput = Schema.compose(Schema.Lowercase, Email)
+
 export const UserRole = Schema.Literal("therapist", "admin")
 export type UserRole = typeof UserRole.Type
 

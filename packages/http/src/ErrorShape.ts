@@ -11,6 +11,7 @@ import {
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import type { Layer } from "effect"
 import { Cause, Effect, FiberRef, HashMap, Option } from "effect"
+import * as SecurityHeaders from "./SecurityHeaders.js"
 
 const REQUEST_ID_HEADER = "x-request-id"
 // A caller's id is echoed into logs and headers, so only a plain token of sane length is trusted.
@@ -31,19 +32,45 @@ const internalError = (cause: Cause.Cause<unknown>) =>
     })
   })
 
-const issuePath = (path: ReadonlyArray<PropertyKey>) => path.map(String).join(".") || "request"
+/** The longest excerpt of a submitted value (or key) that an error message repeats. */
+export const MAX_ECHO = 80
+
+/** `text` cut to `max` characters, marked as cut. */
+export const excerpt = (text: string, max = MAX_ECHO): string => text.length <= max ? text : `${text.slice(0, max)}…`
+
+const issuePath = (path: ReadonlyArray<PropertyKey>) =>
+  path.map((key) => excerpt(String(key), 40)).join(".") || "request"
 
 type Issues = HttpApiError.HttpApiDecodeError["issues"]
+type Issue = Issues[number]
 
 /**
- * An optional field is `X | undefined` to the schema, so a bad value also reports "Expected
- * undefined": noise beside the real problem with the same field, dropped.
+ * An optional or nullable field is `X | undefined` or `X | null` to the schema, so a bad value
+ * also reports "Expected undefined" or "Expected null": noise beside the real problem with the
+ * same field, dropped.
  */
-const relevantIssues = (issues: Issues): Issues =>
-  issues.filter((issue) =>
-    !(issue.message.startsWith("Expected undefined") &&
-      issues.some((other) => other !== issue && issuePath(other.path) === issuePath(issue.path)))
+const isAlternativeNoise = (issue: Issue) => /^Expected (undefined|null)\b/.test(issue.message)
+
+/**
+ * A schema's message quotes the value it was given (`actual "..."`), which may be megabytes of
+ * the client's own input: each quote is cut to an excerpt, as are long paths and messages.
+ */
+const bounded = (issue: Issue): Issue => ({
+  ...issue,
+  path: issue.path.map((key) => typeof key === "string" ? excerpt(key, 40) : key),
+  message: excerpt(issue.message.replace(/actual (.*)$/s, (_, actual: string) => `actual ${excerpt(actual)}`), 300)
+})
+
+const relevantIssues = (issues: Issues): Issues => {
+  const kept = issues.filter((issue) =>
+    !(isAlternativeNoise(issue) &&
+      issues.some((other) =>
+        other !== issue && !isAlternativeNoise(other) && issuePath(other.path) === issuePath(issue.path)
+      ))
   )
+  // Dozens of issues say nothing more than the first few.
+  return kept.slice(0, 10).map(bounded)
+}
 
 /** `field: problem; other.field: problem`, one flat line the client can show. */
 export const describeIssues = (issues: Issues): string =>
@@ -59,6 +86,7 @@ const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
     // The platform reports an unreadable body as a defect, so server errors are looked for in both.
     const error: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
     if (error instanceof HttpApiError.HttpApiDecodeError) {
+      if (error.issues.length === 0) return Effect.fail(error)
       const issues = relevantIssues(error.issues)
       return Effect.fail(new HttpApiError.HttpApiDecodeError({ issues, message: describeIssues(issues) }))
     }
@@ -118,8 +146,8 @@ export const withRequestId = HttpMiddleware.make((app) =>
 )
 
 /**
- * What `HttpApiBuilder.serve` wraps every request in: the request id outermost, so that the access
- * log line carries it too.
+ * What `HttpApiBuilder.serve` wraps every request in: the security headers (`SecurityHeaders`),
+ * and the request id outermost, so that the access log line carries it too.
  */
 export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) =>
-  withRequestId(HttpMiddleware.logger(app))
+  withRequestId(HttpMiddleware.logger(Effect.zipRight(SecurityHeaders.add(), app)))

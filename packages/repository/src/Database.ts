@@ -16,8 +16,16 @@ const settings = Config.all({
   maxConnections: Config.integer("CLINIC_PG_MAX_CONNECTIONS").pipe(
     Config.validate({ message: "CLINIC_PG_MAX_CONNECTIONS must be at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(10)
-  )
-})
+  ),
+  production: Config.string("NODE_ENV").pipe(Config.withDefault(""), Config.map((env) => env === "production"))
+}).pipe(
+  // A production replica without DATABASE_URL would otherwise serve from an empty embedded
+  // database of its own, looking healthy: it refuses to start instead.
+  Config.validate({
+    message: "DATABASE_URL must be set when NODE_ENV=production (the embedded database is for development only)",
+    validation: ({ production, url }) => !production || Option.isSome(url)
+  })
+)
 
 /** Where the database is: `DATABASE_URL`, or else an embedded server in a folder of the project. */
 export class DatabaseConfig extends Effect.Service<DatabaseConfig>()("@clinic/repository/DatabaseConfig", {

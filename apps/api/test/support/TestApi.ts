@@ -23,11 +23,12 @@ import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { FileStores, StorageConfig } from "@clinic/storage"
 import { at, startClock, T0 } from "@clinic/testing/TestTime"
 import type { HttpClientResponse } from "@effect/platform"
-import { FileSystem, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FileSystem, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeFileSystem, NodeHttpServer } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, DateTime, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import { ApiConfig } from "../../src/ApiConfig.js"
 import { AuthenticationLive } from "../../src/AuthenticationLive.js"
@@ -284,3 +285,67 @@ export const pollUntil = <A, E, R>(
     }),
     Effect.orDie
   )
+
+// ---- raw HTTP ------------------------------------------------------------------------------
+
+export interface RawAnswer {
+  /** The status, or `undefined` when the server closed the connection without one. */
+  readonly status: number | undefined
+  readonly head: string
+  readonly body: string
+  /** The connection was closed by the server. */
+  readonly closed: boolean
+}
+
+/**
+ * Writes `chunks` to the test server over a plain TCP connection (what no HTTP client would
+ * send: a wrong Content-Length, a body that stops) and reads what comes back until the server
+ * closes the connection or `within` passes. `end: false` keeps the client's side open.
+ */
+export const rawExchange = (
+  chunks: ReadonlyArray<string | Uint8Array>,
+  options: { readonly end?: boolean; readonly within?: Duration.DurationInput } = {}
+) =>
+  Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+    return yield* Effect.async<RawAnswer>((resume) => {
+      const socket = Net.connect(port, "127.0.0.1")
+      const received: Array<Buffer> = []
+      let settled = false
+      const finish = (closed: boolean) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        socket.destroy()
+        const text = Buffer.concat(received).toString("utf8")
+        const split = text.indexOf("\r\n\r\n")
+        const head = split < 0 ? text : text.slice(0, split)
+        const status = /^HTTP\/1\.1 (\d{3})/.exec(head)
+        resume(Effect.succeed({
+          status: status === null ? undefined : Number(status[1]),
+          head,
+          body: split < 0 ? "" : text.slice(split + 4),
+          closed
+        }))
+      }
+      const timer = setTimeout(() => finish(false), Duration.toMillis(options.within ?? "5 seconds"))
+      socket.on("data", (chunk) => received.push(chunk))
+      socket.on("error", () => finish(true))
+      socket.on("close", () => finish(true))
+      socket.on("connect", () => {
+        for (const chunk of chunks) socket.write(chunk)
+        if (options.end ?? true) socket.end()
+      })
+      return Effect.sync(() => finish(false))
+    })
+  })
+
+/** A raw HTTP/1.1 request head (`Host` and `Authorization` included) for `rawExchange`. */
+export const rawHead = (method: string, path: string, token: string, headers: Record<string, string | number>) =>
+  [
+    `${method} ${path} HTTP/1.1`,
+    "host: localhost",
+    `authorization: Bearer ${token}`,
+    ...Object.entries(headers).map(([key, value]) => `${key}: ${value}`)
+  ].join("\r\n") + "\r\n\r\n"
