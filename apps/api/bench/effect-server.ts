@@ -16,7 +16,7 @@ import { createServer } from "node:http"
 import { ApiConfig } from "../src/ApiConfig.js"
 import { AuthenticationLive } from "../src/AuthenticationLive.js"
 import { ApiLive } from "../src/Http.js"
-import { RecordingsPg } from "../src/Recordings.js"
+import { Recordings } from "../src/Recordings.js"
 
 const serve = process.env.BENCH_REQUEST_LOG === "1"
   ? HttpApiBuilder.serve(HttpMiddleware.logger)
@@ -25,7 +25,7 @@ const serve = process.env.BENCH_REQUEST_LOG === "1"
 serve.pipe(
   Layer.provide(ApiLive),
   Layer.provide(AuthenticationLive),
-  Layer.provide(RecordingsPg),
+  Layer.provide(Recordings),
   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: Number(process.env.API_PORT) })),
   Layer.provide(
     Layer.mergeAll(

@@ -17,10 +17,6 @@ export const Recordings = Layer.mergeAll(
   Layer.provide(Layer.merge(NodeFileSystem.layer, NodeHttpClient.layerUndici))
 )
 
-/** The same layer under the names callers used while it had a Postgres and a memory variant. */
-export const RecordingsPg = Recordings
-export const RecordingsMemory = Recordings
-
 /**
  * The `recordings` queue's worker in the API process, unless `CLINIC_RECORDINGS_WORKER=false`
  * (another process hosts `Pipeline.tasks`). Merged here rather than into the scheduler so that

@@ -8,7 +8,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { ApiConfig } from "./ApiConfig.js"
 import { HttpLive } from "./Http.js"
-import { RecordingsPg, RecordingsWorker } from "./Recordings.js"
+import { Recordings, RecordingsWorker } from "./Recordings.js"
 
 // Every setting loads first, in one pass: the database, the server and the worker start only once
 // all of them are valid, and a bad start lists every problem.
@@ -20,7 +20,7 @@ const ConfigLive = Settings.layer(
 )
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
-  Layer.provide(RecordingsPg),
+  Layer.provide(Recordings),
   Layer.provide(
     Layer.mergeAll(
       RepositoriesPg,

@@ -6,7 +6,7 @@ import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Array, DateTime, Duration, Effect, Layer } from "effect"
-import { RecordingsPg } from "../src/Recordings.js"
+import { Recordings } from "../src/Recordings.js"
 import {
   at,
   memoryServer,
@@ -110,7 +110,7 @@ describe("booking events on Postgres", () => {
         Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, confirmationsFail, TaskStore.layerPg).pipe(
           Layer.provideMerge(TestDatabase.layer)
         ),
-        RecordingsPg
+        Recordings
       )
     )))
 })

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Logger, Ref, TestClock } from "effect"
 import ICAL from "ical.js"
 import { createHash } from "node:crypto"
-import { RecordingsPg } from "../src/Recordings.js"
+import { Recordings } from "../src/Recordings.js"
 import {
   at,
   clientFor,
@@ -286,7 +286,7 @@ describe("calendar feed over HTTP (Postgres)", () => {
         Layer.mergeAll(RepositoriesPg, IdempotencyRepo.layerPg, OutboxStore.layerPg, syncNotQueued).pipe(
           Layer.provideMerge(TestDatabase.layer)
         ),
-        RecordingsPg
+        Recordings
       )
     )))
 

@@ -2,7 +2,7 @@ import { BookingRepo } from "@clinic/repository"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
-import { RecordingsMemory } from "../src/Recordings.js"
+import { Recordings } from "../src/Recordings.js"
 import {
   makeTherapist,
   memoryServer,
@@ -165,7 +165,7 @@ describe("error shape and request ids (@clinic/http ErrorShape)", () => {
       assert.include(line!, "defect-1")
     }).pipe(
       Effect.provide(
-        serve(Layer.provideMerge(brokenBookings, memoryStores), RecordingsMemory).pipe(Layer.provide(capture))
+        serve(Layer.provideMerge(brokenBookings, memoryStores), Recordings).pipe(Layer.provide(capture))
       )
     )
   })

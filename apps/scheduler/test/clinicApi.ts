@@ -1,7 +1,7 @@
 import { ApiConfig } from "@clinic/api/ApiConfig"
 import { AuthenticationLive } from "@clinic/api/AuthenticationLive"
 import { ApiLive } from "@clinic/api/Http"
-import { RecordingsMemory } from "@clinic/api/Recordings"
+import { Recordings } from "@clinic/api/Recordings"
 import { ClinicApi, Email } from "@clinic/domain"
 import { FileStores } from "@clinic/storage"
 import { FileSystem, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -20,7 +20,7 @@ const apiConfig = Layer.unwrapScoped(Effect.gen(function*() {
 /** The API's real handlers and sign-in on a test HTTP server; the stores come from the caller. */
 export const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(ApiLive),
-  Layer.provide(RecordingsMemory),
+  Layer.provide(Recordings),
   Layer.provide(AuthenticationLive),
   Layer.provide(FileStores.FileStores.layerLocal.pipe(Layer.provide(NodeFileSystem.layer))),
   Layer.provideMerge(NodeHttpServer.layerTest),

@@ -12,12 +12,12 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { ApiConfig } from "../../src/ApiConfig.js"
 import { HttpLive } from "../../src/Http.js"
-import { RecordingsPg } from "../../src/Recordings.js"
+import { Recordings } from "../../src/Recordings.js"
 import { TestAuthentication } from "../../test/support/TestApi.js"
 
 HttpLive.pipe(
   Layer.provide(TestAuthentication),
-  Layer.provide(RecordingsPg),
+  Layer.provide(Recordings),
   Layer.provide(
     Layer.mergeAll(
       RepositoriesPg,

@@ -33,7 +33,7 @@ import * as Path from "node:path"
 import { ApiConfig } from "../../src/ApiConfig.js"
 import { AuthenticationLive } from "../../src/AuthenticationLive.js"
 import { ServeLive } from "../../src/Http.js"
-import { RecordingsMemory, RecordingsPg } from "../../src/Recordings.js"
+import { Recordings } from "../../src/Recordings.js"
 
 export { at, makeTherapist, startClock, T0 }
 
@@ -145,7 +145,7 @@ export const serve = <A, E, R, A2, E2, R2>(
   )
 
 /** The real API over in-memory stores, on a test HTTP server. */
-export const memoryServer = (options: ServerOptions = {}) => serve(memoryStores, RecordingsMemory, options)
+export const memoryServer = (options: ServerOptions = {}) => serve(memoryStores, Recordings, options)
 
 /**
  * The real API on Postgres, recordings included; `database` defaults to a fresh one (pass a built
@@ -154,7 +154,7 @@ export const memoryServer = (options: ServerOptions = {}) => serve(memoryStores,
 export const postgresServer = <E = never>(
   options: ServerOptions = {},
   database?: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E>
-) => serve(postgresStores(database), RecordingsPg, options)
+) => serve(postgresStores(database), Recordings, options)
 
 // ---- clients -------------------------------------------------------------------------------
 
