@@ -1,7 +1,8 @@
 import { BookingRepo } from "@clinic/repository"
+import { captureLogs } from "@clinic/testing"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, Layer } from "effect"
 import { Recordings } from "../src/Recordings.js"
 import {
   makeTherapist,
@@ -130,13 +131,7 @@ describe("error shape and request ids (@clinic/http ErrorShape)", () => {
     }).pipe(Effect.provide(memoryServer())))
 
   it.effect("a defect is a sanitized 500 InternalError with the request id; the cause is only logged", () => {
-    const logged: Array<string> = []
-    const capture = Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ annotations, cause, message }) => {
-        logged.push(JSON.stringify({ message, annotations: Object.fromEntries(annotations), cause: String(cause) }))
-      })
-    )
+    const { layer: capture, lines: logged } = captureLogs()
     // The repository breaks the way a driver would: a defect carrying SQL.
     const brokenBookings = Layer.effect(
       BookingRepo,

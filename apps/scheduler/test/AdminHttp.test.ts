@@ -3,10 +3,11 @@ import { Email, SchedulerAdminApi, UserId } from "@clinic/domain"
 import { Mailer } from "@clinic/mail"
 import { TaskQueue, Worker } from "@clinic/queue"
 import { AuthSessionRepo, BookingRepo, PatientRepo, UserRepo } from "@clinic/repository"
+import { captureLogs } from "@clinic/testing"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, DateTime, Effect, Layer, Logger, Ref } from "effect"
+import { Clock, DateTime, Effect, Layer, Ref } from "effect"
 import { AdminServeLive } from "../src/AdminHttp.js"
 import { maintenancePrune, TaskRegistry } from "../src/Background.js"
 import { AUTH_SESSION_CLEANUP, BOOKING_HOLD_EXPIRY, CALENDAR_SYNC } from "../src/Jobs.js"
@@ -307,13 +308,7 @@ describe("scheduler admin API", () => {
     }).pipe(Effect.provide(serve({ SCHEDULER_ADMIN_TOKEN: "s3cret" }))))
 
   it.live("a defect is a sanitized 500 InternalError with the request id; the cause is only logged", () => {
-    const logged: Array<string> = []
-    const capture = Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ annotations, cause, message }) => {
-        logged.push(JSON.stringify({ message, annotations: Object.fromEntries(annotations), cause: String(cause) }))
-      })
-    )
+    const { layer: capture, lines: logged } = captureLogs()
     const brokenCleanup = Layer.effect(
       SessionCleanup,
       Effect.map(SessionCleanup, (cleanup) =>

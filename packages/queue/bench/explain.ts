@@ -7,13 +7,10 @@
  *
  * BENCH_EXPLAIN_BATCH (default 32): the batch size of `enqueueMany` and `claim`.
  */
-import { Database, EmbeddedPostgres, Migrations } from "@clinic/repository"
-import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
+import { Database, Migrations } from "@clinic/repository"
+import { query, server, withClient } from "@clinic/repository/testing/TestServer"
 import { SqlClient, Statement } from "@effect/sql"
 import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Task from "../src/Task.js"
 import * as TaskQueue from "../src/TaskQueue.js"
 import { TaskStore } from "../src/TaskStore.js"
@@ -58,18 +55,8 @@ const explained = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
   })
 
 const program = Effect.gen(function*() {
-  const parent = yield* Effect.acquireRelease(
-    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "clinic-queue-explain-"))),
-    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-  )
-  // The server runs as `postgres` when we are root and must reach the folder.
-  Fs.chmodSync(parent, 0o755)
-  const server = yield* EmbeddedPostgres.start({
-    dataDir: Path.join(parent, "data"),
-    port: yield* freePort,
-    fsync: false
-  })
-  const adminUrl = Redacted.value(server.url)
+  // The test infrastructure's scratch server: a temporary embedded Postgres, gone with the scope.
+  const adminUrl = yield* server
   yield* withClient(adminUrl, (client) => query(client, "CREATE DATABASE queue_explain"))
   const url = new URL(adminUrl)
   url.pathname = "/queue_explain"
