@@ -17,6 +17,7 @@ const coverage = {
 export const unit = defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    isolate: false,
     coverage
   }
 })
@@ -28,6 +29,7 @@ export const unit = defineConfig({
 export const withPostgres = defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    isolate: false,
     globalSetup: ["../../packages/repository/src/testing/globalSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
