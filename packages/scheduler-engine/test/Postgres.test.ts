@@ -1,7 +1,7 @@
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { eventually } from "@clinic/testing/TestTime"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { eventually } from "@clinic/testing/TestTime"
 import { Chunk, DateTime, Duration, Effect, Layer, Option, Ref, TestClock } from "effect"
 import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
