@@ -17,6 +17,10 @@ const coverage = {
 export const unit = defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // A worker keeps its module cache from one test file to the next: `effect` and the sources are
+    // imported once per worker instead of once per file. No test mocks a module or needs fresh
+    // module state (process-wide metrics are read under names of the test's own).
+    isolate: false,
     coverage
   }
 })
@@ -28,6 +32,7 @@ export const unit = defineConfig({
 export const withPostgres = defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    isolate: false,
     globalSetup: ["../../packages/repository/src/testing/globalSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,

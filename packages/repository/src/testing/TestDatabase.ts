@@ -12,7 +12,7 @@ const freshDatabase = Effect.gen(function*() {
   const { adminUrl, template } = inject("clinicDatabase")
   const name = `clinic_test_${process.pid}_${Date.now().toString(36)}_${counter++}`
   yield* Effect.acquireRelease(
-    withClient(adminUrl, (client) => query(client, `CREATE DATABASE ${name} TEMPLATE ${template}`)),
+    withClient(adminUrl, (client) => query(client, `CREATE DATABASE ${name} TEMPLATE ${template} STRATEGY FILE_COPY`)),
     () => withClient(adminUrl, (client) => query(client, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
   )
   return databaseUrl(adminUrl, name)

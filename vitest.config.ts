@@ -1,0 +1,23 @@
+import * as Path from "node:path"
+import { defineConfig } from "vitest/config"
+import { withPostgres } from "./vitest.shared.js"
+
+const repository = Path.join(import.meta.dirname, "packages/repository")
+
+/**
+ * The whole suite in one vitest run (`pnpm test`): every package's and app's tests as one project,
+ * so Postgres starts and migrates its template once (not once per package), and each worker imports
+ * `effect` and the workspace sources once (`isolate: false`), not once per test file.
+ */
+export default defineConfig({
+  test: {
+    ...withPostgres.test,
+    include: ["{packages,apps}/*/test/**/*.test.ts"],
+    // The globalSetup runs in vitest's own process and resolves its imports from the root: the
+    // repository package's, where its dependencies are installed; tests are found from `dir`.
+    root: repository,
+    dir: import.meta.dirname,
+    maxWorkers: 2,
+    minWorkers: 1
+  }
+})
