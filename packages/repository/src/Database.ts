@@ -111,13 +111,19 @@ export const clientLayer = (url: Redacted.Redacted, options: ClientOptions = {})
   })
 }
 
-/** The server URL the app should use, starting an embedded server for the scope when none is set. */
-export const serverUrl = Effect.gen(function*() {
+/**
+ * The server the app should use: `DATABASE_URL`, or an embedded server started for the scope
+ * (`embedded`, which tells when it dies).
+ */
+export const server = Effect.gen(function*() {
   const config = yield* DatabaseConfig
-  if (Option.isSome(config.url)) return config.url.value
-  const server = yield* EmbeddedPostgres.start({ dataDir: config.embeddedDataDir, port: config.embeddedPort })
-  return server.url
+  if (Option.isSome(config.url)) return { url: config.url.value, embedded: Option.none() }
+  const started = yield* EmbeddedPostgres.start({ dataDir: config.embeddedDataDir, port: config.embeddedPort })
+  return { url: started.url, embedded: Option.some(started) }
 })
+
+/** The server URL the app should use, starting an embedded server for the scope when none is set. */
+export const serverUrl = Effect.map(server, (s) => s.url)
 
 /**
  * What apps use: `PgClient` and `SqlClient` on `DATABASE_URL` or an embedded server, with every
