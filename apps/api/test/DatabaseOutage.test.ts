@@ -35,7 +35,12 @@ const createPatient = (token: string) =>
   send(token, HttpClientRequest.post("/patients").pipe(HttpClientRequest.bodyUnsafeJson({ name: "Pat Outage" })))
 
 /** Sends `request` again and again, recording each answer with the phase it started in. */
-const load = (phase: Ref.Ref<Phase>, seen: Ref.Ref<ReadonlyArray<Observed>>, name: string, request: Effect.Effect<Answer>) =>
+const load = <R>(
+  phase: Ref.Ref<Phase>,
+  seen: Ref.Ref<ReadonlyArray<Observed>>,
+  name: string,
+  request: Effect.Effect<Answer, never, R>
+) =>
   Effect.gen(function*() {
     const started = Date.now()
     const at = yield* Ref.get(phase)

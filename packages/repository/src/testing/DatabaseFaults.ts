@@ -1,4 +1,4 @@
-import { Effect, Exit, Redacted, Ref, Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Redacted, Ref, Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -38,7 +38,7 @@ export const restartablePostgres = Effect.gen(function*() {
     if (scope !== undefined) yield* Scope.close(scope, Exit.void)
   })
   const start = Effect.gen(function*() {
-    const scope = yield* Scope.fork(outer, "sequential")
+    const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
     yield* EmbeddedPostgres.start({ dataDir: Path.join(parent, "data"), port, fsync: false }).pipe(
       Scope.extend(scope),
       Effect.orDie
