@@ -48,13 +48,21 @@ const killLauncher = (env: NodeJS.ProcessEnv, afterMs: number) =>
   )
 
 describe("ExitWithParent", () => {
-  it.live("with CLINIC_EXIT_WITH_PARENT=1 an app stops when its launcher is killed with SIGKILL", () =>
-    Effect.gen(function*() {
-      assert.isFalse(yield* killLauncher({ CLINIC_EXIT_WITH_PARENT: "1" }, 5_000))
-    }), 60_000)
+  it.live(
+    "with CLINIC_EXIT_WITH_PARENT=1 an app stops when its launcher is killed with SIGKILL",
+    () =>
+      Effect.gen(function*() {
+        assert.isFalse(yield* killLauncher({ CLINIC_EXIT_WITH_PARENT: "1" }, 5_000))
+      }),
+    60_000
+  )
 
-  it.live("without it the app outlives its launcher (an orphan): what the setting is for", () =>
-    Effect.gen(function*() {
-      assert.isTrue(yield* killLauncher({ CLINIC_EXIT_WITH_PARENT: "0" }, 1_500))
-    }), 60_000)
+  it.live(
+    "without it the app outlives its launcher (an orphan): what the setting is for",
+    () =>
+      Effect.gen(function*() {
+        assert.isTrue(yield* killLauncher({ CLINIC_EXIT_WITH_PARENT: "0" }, 1_500))
+      }),
+    60_000
+  )
 })

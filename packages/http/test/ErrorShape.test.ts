@@ -1,5 +1,4 @@
 import { InternalError, RouteNotFound, ServiceUnavailable } from "@clinic/domain"
-import { SqlError } from "@effect/sql/SqlError"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -10,11 +9,16 @@ import {
   HttpClientRequest
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
+import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Schema } from "effect"
 import * as ErrorShape from "../src/ErrorShape.js"
 
-class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }, HttpApiSchema.annotations({ status: 409 })) {}
+class Conflict extends Schema.TaggedError<Conflict>()(
+  "Conflict",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
 
 const systemError = (code: string, message: string) => Object.assign(new Error(message), { code })
 
@@ -24,7 +28,10 @@ const faults: Record<string, { readonly cause: unknown; readonly status: number 
   reset: { cause: systemError("ECONNRESET", "read ECONNRESET"), status: 503 },
   shuttingDown: { cause: systemError("57P03", "the database system is shutting down"), status: 503 },
   adminShutdown: { cause: systemError("57P01", "terminating connection due to administrator command"), status: 503 },
-  crashShutdown: { cause: systemError("57P02", "terminating connection because of crash of another server process"), status: 503 },
+  crashShutdown: {
+    cause: systemError("57P02", "terminating connection because of crash of another server process"),
+    status: 503
+  },
   connectionFailure: { cause: systemError("08006", "connection failure"), status: 503 },
   tooManyConnections: { cause: systemError("53300", "sorry, too many clients already"), status: 503 },
   statementTimeout: { cause: systemError("57014", "canceling statement due to statement timeout"), status: 503 },
@@ -138,6 +145,10 @@ describe("ErrorShape", () => {
         }
       }
       const domain = yield* call("/database/domain")
-      assert.deepStrictEqual([domain.status, domain.body._tag, domain.headers["retry-after"]], [409, "Conflict", undefined])
+      assert.deepStrictEqual([domain.status, domain.body._tag, domain.headers["retry-after"]], [
+        409,
+        "Conflict",
+        undefined
+      ])
     }).pipe(Effect.provide(server)))
 })

@@ -359,7 +359,9 @@ const makePg = Effect.gen(function*() {
 
 /** Why a task's attempt ended when its lease lapsed: recorded when the task is claimed again or buried. */
 const lapsedLeaseError = (row: TaskRow): string =>
-  `lease expired at ${row.lockedUntil === null ? "?" : DateTime.formatIso(row.lockedUntil)} (lease ${row.leaseId} stopped renewing: its worker died or lost the database)`
+  `lease expired at ${
+    row.lockedUntil === null ? "?" : DateTime.formatIso(row.lockedUntil)
+  } (lease ${row.leaseId} stopped renewing: its worker died or lost the database)`
 
 const makeMemory = Effect.gen(function*() {
   const rows = yield* Ref.make<ReadonlyMap<TaskId, TaskRow>>(new Map())

@@ -1,6 +1,6 @@
 import { projectRoot } from "@clinic/foundation"
-import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
+import { SqlError } from "@effect/sql/SqlError"
 import { Config, Duration, Effect, Layer, Option, Redacted, String } from "effect"
 import * as Path from "node:path"
 import Pg from "pg"
@@ -85,7 +85,9 @@ export const clientLayer = (url: Redacted.Redacted, options: ClientOptions = {})
             connectionString: Redacted.value(url),
             max: options.maxConnections ?? 10,
             types: pgTypes,
-            ...(options.connectTimeout === undefined ? {} : { connectionTimeoutMillis: millis(options.connectTimeout) }),
+            ...(options.connectTimeout === undefined
+              ? {}
+              : { connectionTimeoutMillis: millis(options.connectTimeout) }),
             ...(statement === undefined ? {} : {
               statement_timeout: statement,
               query_timeout: statement + CLIENT_TIMEOUT_MARGIN_MS

@@ -317,7 +317,9 @@ export const make = (options: EngineOptions) =>
     })
 
     const start = Effect.gen(function*() {
-      if (!(yield* loop.start)) return yield* Effect.logWarning("scheduler already running; start ignored")
+      if (!(yield* loop.start)) {
+        return yield* Effect.logWarning("scheduler already running; start ignored")
+      }
       yield* Effect.logInfo("scheduler started").pipe(
         Effect.annotateLogs({ replica, jobs: [...jobs.keys()].join(",") })
       )
@@ -325,12 +327,16 @@ export const make = (options: EngineOptions) =>
 
     /** Stops taking ticks, drains running jobs under the stop budget, then interrupts them (recorded interrupted). */
     const stop = Effect.gen(function*() {
-      if (!(yield* loop.stop())) return yield* Effect.logDebug("scheduler not running; stop ignored")
+      if (!(yield* loop.stop())) {
+        return yield* Effect.logDebug("scheduler not running; stop ignored")
+      }
       yield* Effect.logInfo("scheduler stopped")
     })
 
     // After the loop's own finalizer was added, so this one (with its log line) runs first.
-    yield* Effect.addFinalizer(() => stop)
+    yield* Effect.addFinalizer(() =>
+      stop
+    )
 
     const lookup = (name: string) => {
       const job = jobs.get(name)

@@ -1,4 +1,5 @@
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { eventually, sleepingUntil } from "@clinic/testing/TestTime"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Option, Ref, TestClock } from "effect"
@@ -6,7 +7,6 @@ import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
 import { RunStore } from "../src/RunStore.js"
 import { make } from "../src/SchedulerEngine.js"
-import { eventually, sleepingUntil } from "@clinic/testing/TestTime"
 import { startClock, T0, t0 } from "./helpers.js"
 
 const pg = RunStore.layerPg.pipe(Layer.provideMerge(TestDatabase.layer))

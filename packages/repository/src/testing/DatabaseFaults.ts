@@ -3,9 +3,9 @@ import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Database from "../Database.js"
 import * as EmbeddedPostgres from "../EmbeddedPostgres.js"
 import * as Migrations from "../Migrations.js"
-import * as Database from "../Database.js"
 import { freePort } from "./TestServer.js"
 
 /** A migrated embedded Postgres of the test's own that the test stops and starts again. */
