@@ -1,5 +1,5 @@
 import { OutboxStore } from "@clinic/events"
-import { Logging, Settings } from "@clinic/foundation"
+import { ExitWithParent, Logging, Settings } from "@clinic/foundation"
 import { TaskStore } from "@clinic/queue"
 import { RecordingsConfig } from "@clinic/recordings"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
@@ -32,6 +32,8 @@ Layer.merge(HttpLive, RecordingsWorker).pipe(
   ),
   Layer.provide(Database.layer),
   Layer.provide(ConfigLive),
+  // First to start, so that a launcher that dies during the start is noticed too.
+  Layer.provide(ExitWithParent.layer),
   Layer.launch,
   Logging.withProcessLogger,
   // The logger and the failure report come from Logging; runMain's own would ignore LOG_FORMAT.

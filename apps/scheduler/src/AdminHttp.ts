@@ -1,5 +1,5 @@
 import { SessionCleanup } from "@clinic/cleanup"
-import { EndedAuthSessions, NotReady, SchedulerAdminApi } from "@clinic/domain"
+import { EndedAuthSessions, SchedulerAdminApi, ServiceUnavailable } from "@clinic/domain"
 import { createHoldingServer, ErrorShape, Health, RequestBody } from "@clinic/http"
 import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
@@ -9,8 +9,14 @@ import { AdminAuthLive } from "./AdminAuth.js"
 import { MetricsLive } from "./MetricsHttp.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
 
+// The middleware (`ErrorShape`) adds `Retry-After` to every `ServiceUnavailable`.
 const unavailable = (error: StoreUnavailable) =>
-  Effect.fail(new NotReady({ message: `The run history is unreachable: ${error.message}` }))
+  Effect.fail(
+    new ServiceUnavailable({
+      message: `The run history is unreachable: ${error.message}`,
+      retryAfter: ErrorShape.RETRY_AFTER_SECONDS
+    })
+  )
 
 const JobsLive = HttpApiBuilder.group(SchedulerAdminApi, "jobs", (handlers) =>
   Effect.gen(function*() {

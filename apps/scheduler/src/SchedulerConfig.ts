@@ -53,7 +53,7 @@ const settings = Config.all({
       message: "SCHEDULER_LEASE must be at most 10 seconds",
       validation: (d) => Duration.lessThanOrEqualTo(d, "10 seconds")
     }),
-    Config.withDefault(Duration.seconds(10))
+    Config.withDefault(Duration.seconds(6))
   ),
   stopBudget: Config.duration("SCHEDULER_STOP_BUDGET").pipe(Config.withDefault(Duration.seconds(20))),
   historyRetention: Config.duration("SCHEDULER_HISTORY_RETENTION").pipe(Config.withDefault(Duration.days(30))),

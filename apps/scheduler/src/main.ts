@@ -1,4 +1,4 @@
-import { Logging } from "@clinic/foundation"
+import { ExitWithParent, Logging } from "@clinic/foundation"
 import { Database } from "@clinic/repository"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
@@ -9,6 +9,8 @@ import { AppLive, ConfigLive } from "./App.js"
 AppLive.pipe(
   Layer.provide(Database.layer),
   Layer.provide(ConfigLive),
+  // First to start, so that a launcher that dies during the start is noticed too.
+  Layer.provide(ExitWithParent.layer),
   Layer.launch,
   Logging.withProcessLogger,
   // The logger and the failure report come from Logging; runMain's own would ignore LOG_FORMAT.

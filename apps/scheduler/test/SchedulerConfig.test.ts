@@ -12,7 +12,7 @@ describe("SchedulerConfig", () => {
       const config = yield* SchedulerConfig
       assert.strictEqual(config.port, 3001)
       assert.isTrue(Option.isNone(config.adminToken))
-      assert.isTrue(Duration.equals(config.lease, Duration.seconds(10)))
+      assert.isTrue(Duration.equals(config.lease, Duration.seconds(6)))
       assert.strictEqual(config.emailConcurrency, 4)
     }).pipe(Effect.provide(ConfigLive.pipe(Layer.provide(withEnv({}))))))
 

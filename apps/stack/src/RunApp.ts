@@ -1,11 +1,17 @@
 import { Command } from "@effect/platform"
 import { Effect } from "effect"
 
-/** Runs one app's built entry point until it exits; interrupting this sends it SIGTERM and waits. */
+/**
+ * Runs one app's built entry point until it exits; interrupting this sends it SIGTERM and waits
+ * for it to exit (the release of `Command.start`), so that the apps have drained before the
+ * database stops. The app's stdin is a pipe from this process and `CLINIC_EXIT_WITH_PARENT=1`
+ * makes it stop when that pipe closes: if the launcher dies, even by SIGKILL, so do its apps.
+ */
 export const runApp = (name: string, entry: string, env: Record<string, string>) =>
   Effect.gen(function*() {
     const process = yield* Command.make(globalThis.process.execPath, "--enable-source-maps", entry).pipe(
-      Command.env(env),
+      Command.env({ ...env, CLINIC_EXIT_WITH_PARENT: "1" }),
+      Command.stdin("pipe"),
       Command.stdout("inherit"),
       Command.stderr("inherit"),
       Command.start

@@ -4,7 +4,7 @@ import { BookingsApi } from "./BookingsApi.js"
 import { CalendarApi, CalendarFeedApi } from "./CalendarApi.js"
 import { PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
-import { InternalError, RequestTimeout, RouteNotFound } from "./HttpErrors.js"
+import { InternalError, RequestTimeout, RouteNotFound, ServiceUnavailable } from "./HttpErrors.js"
 import { PatientsApi } from "./PatientsApi.js"
 import { RecordingsApi } from "./Recordings.js"
 
@@ -22,5 +22,6 @@ export class ClinicApi extends HttpApi.make("clinic")
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(RequestTimeout)
+  .addError(ServiceUnavailable)
   .annotate(OpenApi.Title, "Clinic API")
 {}

@@ -31,3 +31,16 @@ export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()(
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 408 })
 ) {}
+
+/**
+ * The server cannot reach its database (refused, reset, shutting down, timed out): nothing was
+ * done, and the same request may be sent again after `Retry-After` seconds.
+ */
+export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()(
+  "ServiceUnavailable",
+  { message: Schema.String, retryAfter: Schema.Int },
+  HttpApiSchema.annotations({
+    status: 503,
+    description: "The database is unreachable for now; retry after the `Retry-After` header's seconds"
+  })
+) {}

@@ -9,8 +9,8 @@ import {
 } from "@effect/platform"
 import { Schema } from "effect"
 import { NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
-import { HealthApi, NotReady } from "./HealthApi.js"
-import { InternalError, RequestTimeout, RouteNotFound } from "./HttpErrors.js"
+import { HealthApi } from "./HealthApi.js"
+import { InternalError, RequestTimeout, RouteNotFound, ServiceUnavailable } from "./HttpErrors.js"
 import { UserId } from "./Ids.js"
 import { QueueMetrics } from "./QueueMetrics.js"
 import {
@@ -52,8 +52,6 @@ export class JobsApi extends HttpApiGroup.make("jobs")
   )
   .add(HttpApiEndpoint.post("pause", "/jobs/:name/pause").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
   .add(HttpApiEndpoint.post("resume", "/jobs/:name/resume").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
-  // The run history is unreachable (database down).
-  .addError(NotReady)
   .middleware(AdminAuthentication)
 {}
 
@@ -125,5 +123,6 @@ export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(RequestTimeout)
+  .addError(ServiceUnavailable)
   .annotate(OpenApi.Title, "Clinic scheduler admin API")
 {}

@@ -12,5 +12,45 @@ export const pgErrorCode = (error: { readonly cause?: unknown }): string | undef
   return typeof cause?.code === "string" ? cause.code : undefined
 }
 
+/**
+ * Codes that say the database could not be reached or stopped answering, not that the statement
+ * was wrong: SQLSTATE class 08 (connection exception), 53300 (too many connections), 57014 (the
+ * statement timeout cancelled it), 57P01/57P02/57P03 (admin or crash shutdown, cannot connect
+ * now), and the socket errors Node reports while connecting or reading.
+ */
+const connectionCodes = new Set([
+  "53300",
+  "57014",
+  "57P01",
+  "57P02",
+  "57P03",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN"
+])
+
+// What `pg` and its pool say without a code: a socket closed under a query, a connect or pool
+// checkout past `connectionTimeoutMillis`, a query past `query_timeout`.
+const connectionMessages =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection timed out/
+
+/**
+ * True for a `SqlError` whose cause is a connection-class failure (see `connectionCodes`): the
+ * database is down, restarting, frozen or out of connections. Anything else (a constraint, a
+ * syntax error, a domain error) is false.
+ */
+export const isConnectionFailure = (error: unknown): boolean => {
+  if (typeof error !== "object" || error === null || (error as { _tag?: unknown })._tag !== "SqlError") return false
+  const code = pgErrorCode(error)
+  if (code !== undefined) return code.startsWith("08") || connectionCodes.has(code)
+  const cause = (error as { readonly cause?: unknown }).cause
+  return cause instanceof Error && connectionMessages.test(cause.message)
+}
+
 /** Instants travel to Postgres as ISO strings, so the app's Clock (or TestClock) decides "now". */
 export const iso = (instant: DateTime.Utc): string => DateTime.formatIso(instant)

@@ -1,4 +1,5 @@
 export * as BackgroundLoop from "./BackgroundLoop.js"
+export * as ExitWithParent from "./ExitWithParent.js"
 export * as Logging from "./Logging.js"
 export * from "./ProjectRoot.js"
 export * as Settings from "./Settings.js"

@@ -1,4 +1,5 @@
-import { InternalError, RouteNotFound } from "@clinic/domain"
+import { InternalError, RouteNotFound, ServiceUnavailable } from "@clinic/domain"
+import { Sql } from "@clinic/foundation"
 import {
   HttpApiBuilder,
   HttpApiError,
@@ -10,7 +11,7 @@ import {
 } from "@effect/platform"
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import type { Layer } from "effect"
-import { Cause, Effect, FiberRef, HashMap, Option } from "effect"
+import { Cause, Clock, Effect, FiberRef, HashMap, Option } from "effect"
 import * as SecurityHeaders from "./SecurityHeaders.js"
 
 const REQUEST_ID_HEADER = "x-request-id"
@@ -29,6 +30,46 @@ const internalError = (cause: Cause.Cause<unknown>) =>
     return new InternalError({
       message: "The server failed to handle this request; it has been logged",
       ...(requestId === undefined ? {} : { requestId })
+    })
+  })
+
+/** Seconds a client is asked to wait (`Retry-After`) when the database is unreachable. */
+export const RETRY_AFTER_SECONDS = 5
+
+const withRetryAfter = HttpApp.appendPreResponseHandler((_request, response) =>
+  Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(RETRY_AFTER_SECONDS)))
+)
+
+/** A connection-class `SqlError` anywhere in the cause: repositories turn `SqlError` into defects. */
+const connectionFailure = (cause: Cause.Cause<unknown>): unknown => {
+  for (const error of Cause.failures(cause)) if (Sql.isConnectionFailure(error)) return error
+  for (const defect of Cause.defects(cause)) if (Sql.isConnectionFailure(defect)) return defect
+  return undefined
+}
+
+// Under an outage every request fails alike: one warning with the cause per interval is enough
+// for the operator (the access log still has each 503), the rest go to debug.
+const OUTAGE_WARNING_INTERVAL_MS = 10_000
+let lastOutageWarning = Number.NEGATIVE_INFINITY
+
+const serviceUnavailable = (error: unknown) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const reason = String((error as { cause?: unknown }).cause ?? error)
+    if (now - lastOutageWarning >= OUTAGE_WARNING_INTERVAL_MS) {
+      lastOutageWarning = now
+      yield* Effect.logWarning("database unreachable; answering 503 ServiceUnavailable").pipe(
+        Effect.annotateLogs("cause", reason)
+      )
+    } else {
+      yield* Effect.logDebug("database unreachable; answering 503 ServiceUnavailable").pipe(
+        Effect.annotateLogs("cause", reason)
+      )
+    }
+    yield* withRetryAfter
+    return yield* new ServiceUnavailable({
+      message: "The database is unreachable for now; retry later",
+      retryAfter: RETRY_AFTER_SECONDS
     })
   })
 
@@ -77,12 +118,18 @@ export const describeIssues = (issues: Issues): string =>
   issues.length === 0 ? "The request is invalid" : issues.map((i) => `${issuePath(i.path)}: ${i.message}`).join("; ")
 
 /** The failures this middleware answers with; an API using it declares them (`addError`). */
-export type ShapedFailure = HttpApiError.HttpApiDecodeError | InternalError | RouteNotFound
+export type ShapedFailure = HttpApiError.HttpApiDecodeError | InternalError | RouteNotFound | ServiceUnavailable
 
 const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
   Effect.catchAllCause(app, (cause): Effect.Effect<never, ShapedFailure> => {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
     const failure = Cause.failureOption(cause)
+    const failed: unknown = Option.getOrUndefined(failure)
+    if (failed instanceof ServiceUnavailable) {
+      return Effect.zipRight(withRetryAfter, Effect.failCause(cause))
+    }
+    const unreachable = connectionFailure(cause)
+    if (unreachable !== undefined) return serviceUnavailable(unreachable)
     // The platform reports an unreadable body as a defect, so server errors are looked for in both.
     const error: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
     if (error instanceof HttpApiError.HttpApiDecodeError) {
@@ -121,7 +168,7 @@ const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
  */
 export const layer = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
   api: [ShapedFailure] extends [E] ? HttpApi.HttpApi<Id, Groups, E, R>
-    : "the API must declare InternalError and RouteNotFound with addError"
+    : "the API must declare InternalError, RouteNotFound and ServiceUnavailable with addError"
 ): Layer.Layer<never> =>
   // The builder types a middleware by the API's own error union, which `shape` (written once for
   // every API) cannot name; the conditional type above is the check that matters.

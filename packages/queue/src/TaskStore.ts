@@ -246,6 +246,11 @@ const makePg = Effect.gen(function*() {
       }).pipe(Effect.orDie, Effect.withSpan("TaskStore.insert", { attributes: { tasks: tasks.length } })),
     claim: (queue, lease, limit) => {
       const now = iso(lease.now)
+      // Why the previous attempt ended, in the words of `lapsedLeaseError` (the memory store's).
+      const lapsedLeaseErrorSql = sql.literal(
+        `'lease expired at ' || to_char(tasks.locked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+          || ' (lease ' || tasks.lease_id || ' stopped renewing: its worker died or lost the database)'`
+      )
       // Up to `limit` candidates of each kind, each read from its own partial index in claim order.
       // A single "pending OR lapsed" query can use neither index and sorted the whole backlog on
       // every claim (7 ms at 5,000 due tasks, 113 ms at 50,000). A lapsed candidate that loses to a
@@ -253,7 +258,7 @@ const makePg = Effect.gen(function*() {
       return rows(sql`
         WITH reaped AS (
           UPDATE tasks SET status = 'dead', lease_id = NULL, locked_until = NULL, finished_at = ${now},
-            updated_at = ${now}, last_error = 'lease expired on the final attempt'
+            updated_at = ${now}, last_error = ${lapsedLeaseErrorSql} || ' on the final attempt'
           WHERE queue = ${queue} AND status = 'running' AND locked_until <= ${now} AND attempts >= max_attempts
         ),
         due AS (
@@ -276,7 +281,8 @@ const makePg = Effect.gen(function*() {
           LIMIT ${limit}
         )
         UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_id = ${lease.leaseId},
-          locked_until = ${iso(lease.until)}, updated_at = ${now}
+          locked_until = ${iso(lease.until)}, updated_at = ${now},
+          last_error = CASE WHEN tasks.status = 'running' THEN ${lapsedLeaseErrorSql} ELSE tasks.last_error END
         FROM chosen WHERE tasks.id = chosen.chosen_id
         RETURNING ${columns}`).pipe(
         // UPDATE ... RETURNING keeps no order: the claim order is restored here.
@@ -350,6 +356,12 @@ const makePg = Effect.gen(function*() {
     ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
   })
 })
+
+/** Why a task's attempt ended when its lease lapsed: recorded when the task is claimed again or buried. */
+const lapsedLeaseError = (row: TaskRow): string =>
+  `lease expired at ${
+    row.lockedUntil === null ? "?" : DateTime.formatIso(row.lockedUntil)
+  } (lease ${row.leaseId} stopped renewing: its worker died or lost the database)`
 
 const makeMemory = Effect.gen(function*() {
   const rows = yield* Ref.make<ReadonlyMap<TaskId, TaskRow>>(new Map())
@@ -437,7 +449,7 @@ const makeMemory = Effect.gen(function*() {
                 lockedUntil: null,
                 finishedAt: lease.now,
                 updatedAt: lease.now,
-                lastError: "lease expired on the final attempt"
+                lastError: `${lapsedLeaseError(row)} on the final attempt`
               })
             )
           }
@@ -452,6 +464,7 @@ const makeMemory = Effect.gen(function*() {
         const claimed = candidates.map((candidate) =>
           new TaskRow({
             ...candidate,
+            lastError: candidate.status === "running" ? lapsedLeaseError(candidate) : candidate.lastError,
             status: "running",
             attempts: candidate.attempts + 1,
             leaseId: lease.leaseId,

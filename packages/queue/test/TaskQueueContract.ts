@@ -284,6 +284,11 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
         yield* TestClock.adjust("30 seconds")
         const [result] = yield* Worker.drain(registry, "default")
+        // The claim that took it over recorded why the first attempt ended.
+        assert.strictEqual(
+          Option.getOrThrow(yield* store.get(id)).lastError,
+          `lease expired at 2026-03-02T09:00:30.000Z (lease ${deadWorker} stopped renewing: its worker died or lost the database)`
+        )
         assert.strictEqual(result.outcome, "succeeded")
         assert.strictEqual(result.attempt, 2)
         assert.deepStrictEqual(yield* Ref.get(ran), ["x"])
@@ -333,7 +338,10 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         assert.deepStrictEqual(yield* Worker.drain(registry, "default"), [])
         const row = Option.getOrThrow(yield* store.get(id))
         assert.strictEqual(row.status, "dead")
-        assert.include(row.lastError, "lease expired")
+        assert.strictEqual(
+          row.lastError,
+          `lease expired at 2026-03-02T09:00:30.000Z (lease ${deadWorker} stopped renewing: its worker died or lost the database) on the final attempt`
+        )
         assert.deepStrictEqual(yield* Ref.get(ran), [])
       }).pipe(Effect.provide(layer)))
 

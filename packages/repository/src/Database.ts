@@ -1,7 +1,7 @@
 import { projectRoot } from "@clinic/foundation"
 import { PgClient } from "@effect/sql-pg"
-import type { Redacted } from "effect"
-import { Config, Effect, Layer, Option, String } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Config, Duration, Effect, Layer, Option, Redacted, String } from "effect"
 import * as Path from "node:path"
 import Pg from "pg"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
@@ -16,6 +16,20 @@ const settings = Config.all({
   maxConnections: Config.integer("CLINIC_PG_MAX_CONNECTIONS").pipe(
     Config.validate({ message: "CLINIC_PG_MAX_CONNECTIONS must be at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(10)
+  ),
+  statementTimeout: Config.duration("DATABASE_STATEMENT_TIMEOUT").pipe(
+    Config.validate({
+      message: "DATABASE_STATEMENT_TIMEOUT must be above zero",
+      validation: (d) => Duration.greaterThan(d, Duration.zero)
+    }),
+    Config.withDefault(Duration.seconds(5))
+  ),
+  connectTimeout: Config.duration("DATABASE_CONNECT_TIMEOUT").pipe(
+    Config.validate({
+      message: "DATABASE_CONNECT_TIMEOUT must be above zero",
+      validation: (d) => Duration.greaterThan(d, Duration.zero)
+    }),
+    Config.withDefault(Duration.seconds(5))
   ),
   production: Config.string("NODE_ENV").pipe(Config.withDefault(""), Config.map((env) => env === "production"))
 }).pipe(
@@ -42,35 +56,98 @@ export const pgTypes: Pg.CustomTypesConfig = {
     oid === INT8_OID ? (value: string) => Number(value) : Pg.types.getTypeParser(oid, format)
 }
 
+export interface ClientOptions {
+  readonly maxConnections?: number
+  /**
+   * Longest statement: the server cancels it (57014), and the client gives up on an answer a
+   * second later (a frozen server cancels nothing). Unset: no limit.
+   */
+  readonly statementTimeout?: Duration.DurationInput
+  /** Longest wait for a new connection, or for a free one of the pool. Unset: no limit. */
+  readonly connectTimeout?: Duration.DurationInput
+}
+
+// The client-side bound waits a little past the server's, so a live server's own cancel (a
+// clean 57014, the connection kept) wins whenever the server still answers.
+const CLIENT_TIMEOUT_MARGIN_MS = 1_000
+
+const millis = (duration: Duration.DurationInput | undefined) =>
+  duration === undefined ? undefined : Duration.toMillis(Duration.decode(duration))
+
 /** A client on one database, with the naming transforms every repository relies on. */
-export const clientLayer = (url: Redacted.Redacted, options: { readonly maxConnections?: number } = {}) =>
-  PgClient.layer({
-    url,
-    maxConnections: options.maxConnections ?? 10,
+export const clientLayer = (url: Redacted.Redacted, options: ClientOptions = {}) => {
+  const statement = millis(options.statementTimeout)
+  return PgClient.layerFromPool({
+    acquire: Effect.gen(function*() {
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const pool = new Pg.Pool({
+            connectionString: Redacted.value(url),
+            max: options.maxConnections ?? 10,
+            types: pgTypes,
+            ...(options.connectTimeout === undefined
+              ? {}
+              : { connectionTimeoutMillis: millis(options.connectTimeout) }),
+            ...(statement === undefined ? {} : {
+              statement_timeout: statement,
+              query_timeout: statement + CLIENT_TIMEOUT_MARGIN_MS
+            })
+          })
+          // An idle connection the server closes (restart, shutdown) is an `error` event; the pool
+          // drops that connection, and the next query opens another.
+          pool.on("error", () => {})
+          return pool
+        }),
+        (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+      )
+      // The database must answer at start: a wrong URL fails the start, not the first request.
+      yield* Effect.tryPromise({
+        try: () => pool.query("SELECT 1"),
+        catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+      })
+      return pool
+    }),
     transformQueryNames: String.camelToSnake,
     transformResultNames: String.snakeToCamel,
     types: pgTypes
   })
-
-/** The server URL the app should use, starting an embedded server for the scope when none is set. */
-export const serverUrl = Effect.gen(function*() {
-  const config = yield* DatabaseConfig
-  if (Option.isSome(config.url)) return config.url.value
-  const server = yield* EmbeddedPostgres.start({ dataDir: config.embeddedDataDir, port: config.embeddedPort })
-  return server.url
-})
-
-/** `PgClient` and `SqlClient` on `DATABASE_URL` or an embedded server, without migrating. */
-export const layerClient = Layer.unwrapScoped(
-  Effect.gen(function*() {
-    const { maxConnections } = yield* DatabaseConfig
-    const url = yield* serverUrl
-    return clientLayer(url, { maxConnections })
-  })
-)
+}
 
 /**
- * What apps use: the client, with every migration applied before anything else runs. It needs
+ * The server the app should use: `DATABASE_URL`, or an embedded server started for the scope
+ * (`embedded`, which tells when it dies).
+ */
+export const server = Effect.gen(function*() {
+  const config = yield* DatabaseConfig
+  if (Option.isSome(config.url)) return { url: config.url.value, embedded: Option.none() }
+  const started = yield* EmbeddedPostgres.start({ dataDir: config.embeddedDataDir, port: config.embeddedPort })
+  return { url: started.url, embedded: Option.some(started) }
+})
+
+/** The server URL the app should use, starting an embedded server for the scope when none is set. */
+export const serverUrl = Effect.map(server, (s) => s.url)
+
+/**
+ * What apps use: `PgClient` and `SqlClient` on `DATABASE_URL` or an embedded server, with every
+ * migration applied before anything else runs. Requests and loops get the statement and connect
+ * timeouts; migrations run on a short-lived client of their own without a statement timeout (a
+ * large index build, or waiting for another replica's migration lock, may take long). It needs
  * `DatabaseConfig`, which apps load at the root with their other config services (`Settings.layer`).
  */
-export const layer = Migrations.layer.pipe(Layer.provideMerge(layerClient))
+export const layer = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const config = yield* DatabaseConfig
+    const url = yield* serverUrl
+    const migrated = Layer.effectDiscard(
+      Migrations.run.pipe(
+        Effect.provide(clientLayer(url, { maxConnections: 2, connectTimeout: config.connectTimeout }))
+      )
+    )
+    const client = clientLayer(url, {
+      maxConnections: config.maxConnections,
+      statementTimeout: config.statementTimeout,
+      connectTimeout: config.connectTimeout
+    })
+    return Layer.merge(client, migrated)
+  })
+)

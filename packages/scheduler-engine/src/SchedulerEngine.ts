@@ -35,7 +35,11 @@ export interface EngineOptions {
   readonly jobs: ReadonlyArray<Job>
   /** This process's name in the run history. */
   readonly replica: string
-  /** How long a claim outlives its holder's last renewal; at most 10 s. */
+  /**
+   * How long a claim outlives its holder's last renewal; at most 10 s, default 6 s. It is renewed
+   * every third of it, and another replica takes it over as soon as it passes, so a killed
+   * holder's tick runs again within one lease of the kill.
+   */
   readonly lease?: Duration.DurationInput
   /** `stop` waits this long for running jobs before interrupting them. */
   readonly stopBudget?: Duration.DurationInput
@@ -65,7 +69,10 @@ export interface SchedulerEngineShape {
   readonly runNow: (name: string) => Effect.Effect<JobRun, NotFound | StoreUnavailable>
   readonly pause: (name: string) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
   readonly resume: (name: string) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
-  /** Takes over every running claim whose lease passed; the reaper calls it every half lease. */
+  /**
+   * Takes over every running claim whose lease passed; the reaper calls it just after the earliest
+   * lease of another replica ends, and at least every half lease.
+   */
   readonly takeOverExpired: Effect.Effect<number, StoreUnavailable>
 }
 
@@ -87,7 +94,7 @@ export const make = (options: EngineOptions) =>
   Effect.gen(function*() {
     const store = yield* RunStore
     const replica = options.replica
-    const lease = Duration.min(Duration.decode(options.lease ?? "10 seconds"), Duration.seconds(10))
+    const lease = Duration.min(Duration.decode(options.lease ?? "6 seconds"), Duration.seconds(10))
     const stopBudget = Duration.decode(options.stopBudget ?? "30 seconds")
     const tolerance = Duration.toMillis(Duration.decode(options.lateTolerance ?? "5 seconds"))
     const maxRecordedSkips = options.maxRecordedSkips ?? 1000
@@ -276,10 +283,28 @@ export const make = (options: EngineOptions) =>
       return taken
     })
 
-    /** Takes over expired claims every half lease. */
+    const halfLease = Duration.toMillis(lease) / 2
+    let reaperWake: number | undefined
+    /**
+     * Takes over expired claims, then sleeps until just after the earliest lease another replica
+     * holds ends, or half a lease (a claim made meanwhile ends no sooner than a lease from now).
+     * A holder killed right after a renewal is taken over one lease after the kill, at worst.
+     */
     const reaper: BackgroundLoop.Iteration = {
-      run: Effect.as(takeOverExpired, false),
-      idle: Effect.sleep(Duration.divide(lease, 2).pipe(Option.getOrElse(() => lease))),
+      run: Effect.gen(function*() {
+        yield* takeOverExpired
+        const now = yield* DateTime.now
+        const next = yield* store.nextLeaseExpiry([...jobs.keys()], replica, now)
+        const poll = DateTime.toEpochMillis(now) + halfLease
+        // `expiredClaims` wants the lease strictly passed: one millisecond after its end.
+        reaperWake = Option.match(next, {
+          onNone: () => poll,
+          onSome: (end) => Math.min(poll, DateTime.toEpochMillis(end) + 1)
+        })
+        return false
+      }),
+      idle: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sleep(Duration.millis(Math.max(0, (reaperWake ?? now + halfLease) - now)))),
       annotations: { reaper: true }
     }
 
@@ -292,7 +317,9 @@ export const make = (options: EngineOptions) =>
     })
 
     const start = Effect.gen(function*() {
-      if (!(yield* loop.start)) return yield* Effect.logWarning("scheduler already running; start ignored")
+      if (!(yield* loop.start)) {
+        return yield* Effect.logWarning("scheduler already running; start ignored")
+      }
       yield* Effect.logInfo("scheduler started").pipe(
         Effect.annotateLogs({ replica, jobs: [...jobs.keys()].join(",") })
       )
@@ -300,12 +327,16 @@ export const make = (options: EngineOptions) =>
 
     /** Stops taking ticks, drains running jobs under the stop budget, then interrupts them (recorded interrupted). */
     const stop = Effect.gen(function*() {
-      if (!(yield* loop.stop())) return yield* Effect.logDebug("scheduler not running; stop ignored")
+      if (!(yield* loop.stop())) {
+        return yield* Effect.logDebug("scheduler not running; stop ignored")
+      }
       yield* Effect.logInfo("scheduler stopped")
     })
 
     // After the loop's own finalizer was added, so this one (with its log line) runs first.
-    yield* Effect.addFinalizer(() => stop)
+    yield* Effect.addFinalizer(() =>
+      stop
+    )
 
     const lookup = (name: string) => {
       const job = jobs.get(name)

@@ -1,5 +1,5 @@
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
-import { eventually } from "@clinic/testing/TestTime"
+import { eventually, sleepingUntil } from "@clinic/testing/TestTime"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, DateTime, Duration, Effect, Layer, Option, Ref, TestClock } from "effect"
@@ -75,6 +75,41 @@ const claimContract = (name: string, layer: Layer.Layer<RunStore>) =>
         assert.isFalse(
           yield* store.finish(claimed.id, "dead-replica", { outcome: "succeeded", at: T0, result: null, error: null })
         )
+      }).pipe(Effect.scoped, Effect.provide(layer)))
+
+    it.effect("a holder killed right after renewing is taken over as its lease ends: one lease (6 s) after the kill", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* RunStore
+        const at = (ms: number) => DateTime.unsafeMake(t0 + ms)
+        const lease = 6_000
+        // The dead replica claimed at T0 and renewed every third of the lease, last at +2 s; then it
+        // was killed: the worst case, a full lease left.
+        const claimed = Option.getOrThrow(
+          yield* store.claim({ ...claimOf("dead-replica", T0, T0), leaseUntil: at(lease) })
+        )
+        const survivor = yield* make({
+          jobs: [Job.make({ name: "job", schedule: JobSchedule.every("1 hour"), run: Effect.void })],
+          replica: "survivor"
+        })
+        yield* survivor.start
+        const holder = store.recent("job", 1).pipe(Effect.map((runs) => runs[0].replica))
+        // Its reaper wakes at the earliest other lease's end, or half a lease on.
+        yield* sleepingUntil(at(lease / 2))
+        yield* TestClock.adjust("2 seconds")
+        const killedAt = 2_000
+        assert.isTrue(yield* store.renew(claimed.id, "dead-replica", at(killedAt + lease)))
+        yield* TestClock.adjust("1 second")
+        yield* sleepingUntil(at(6_000))
+        yield* TestClock.adjust("3 seconds")
+        // At the lease's last instant the claim is still the dead replica's; one ms later, not.
+        yield* sleepingUntil(at(killedAt + lease + 1))
+        assert.strictEqual(yield* holder, "dead-replica")
+        yield* TestClock.adjust("2001 millis")
+        yield* eventually(Effect.map(holder, (replica) => replica === "survivor"))
+        const run = (yield* store.recent("job", 1))[0]
+        assert.strictEqual(run.id, claimed.id)
+        assert.strictEqual(DateTime.toEpochMillis(run.startedAt!) - t0 - killedAt, lease + 1)
       }).pipe(Effect.scoped, Effect.provide(layer)))
 
     it.effect("pruning removes finished runs older than the retention, never a running claim", () =>

@@ -19,7 +19,8 @@ export const spawnNode = (
     ),
     (child) =>
       Effect.async<void>((resume) => {
-        if (child.exitCode !== null) return resume(Effect.void)
+        // A child killed by a signal (a test's own `kill -9`) has no exit code, only a signal.
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
         const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
         child.once("exit", () => {
           clearTimeout(timer)

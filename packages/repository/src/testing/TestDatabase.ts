@@ -7,8 +7,11 @@ import { databaseUrl, query, withClient } from "./TestServer.js"
 
 let counter = 0
 
-/** A fresh database cloned from the migrated template, dropped when the scope closes; its URL. */
-const freshDatabase = Effect.gen(function*() {
+/**
+ * A fresh database cloned from the migrated template, dropped when the scope closes; its URL
+ * (what a test hands to processes of its own).
+ */
+export const freshDatabase = Effect.gen(function*() {
   const { adminUrl, template } = inject("clinicDatabase")
   const name = `clinic_test_${process.pid}_${Date.now().toString(36)}_${counter++}`
   yield* Effect.acquireRelease(
