@@ -65,7 +65,10 @@ export const recordRequests = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Defaul
           const status = exit._tag === "Success" ? exit.value.status : HttpServerError.exitResponse(exit).status
           const seconds = Number(clock.unsafeCurrentTimeNanos() - start) / 1e9
           // `unsafeUpdate` with the cached labels skips `Metric.update`'s per-call label merging.
-          requestDuration.unsafeUpdate(seconds, labelsFor(method, typeof route === "string" ? route : UNMATCHED, status))
+          requestDuration.unsafeUpdate(
+            seconds,
+            labelsFor(method, typeof route === "string" ? route : UNMATCHED, status)
+          )
         }))
     })
   })
@@ -79,7 +82,11 @@ type Sample = { readonly labels: Record<string, string>; readonly value: number;
 class EffectFamily {
   readonly aggregator = "sum"
   samples: Array<Sample> = []
-  constructor(readonly name: string, readonly help: string, readonly type: "counter" | "gauge" | "histogram" | "summary") {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "gauge" | "histogram" | "summary"
+  ) {}
   get() {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples }
   }
@@ -146,7 +153,9 @@ const exporter = () =>
     Prometheus.collectDefaultMetrics({ register: registry })
     // Gauges named like counters (promtool refuses them); `nodejs_active_handles` and the others
     // give the same counts by type.
-    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+    for (
+      const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]
+    ) {
       registry.removeSingleMetric(name)
     }
     return { registry, families: new Map() }
@@ -169,7 +178,11 @@ export const exposition: Effect.Effect<string> = Effect.suspend(() => {
       : pair.metricKey.name
     let family = families.get(name)
     if (family === undefined) {
-      family = new EffectFamily(name, pair.metricKey.description._tag === "Some" ? pair.metricKey.description.value : name, type)
+      family = new EffectFamily(
+        name,
+        pair.metricKey.description._tag === "Some" ? pair.metricKey.description.value : name,
+        type
+      )
       families.set(name, family)
       // prom-client's registry takes any object with its metrics' `get()`; its types list only its own classes.
       registry.registerMetric(family as unknown as Prometheus.Metric)

@@ -74,7 +74,10 @@ describe("Metrics", () => {
       assert.notInclude(text, "/metrics-probe/1")
       assert.notInclude(text, "/no-such-probe")
       assert.strictEqual(
-        sample(text, `clinic_http_request_duration_seconds_bucket{method="GET",route="/metrics-probe/:n",status="200",le="+Inf"}`),
+        sample(
+          text,
+          `clinic_http_request_duration_seconds_bucket{method="GET",route="/metrics-probe/:n",status="200",le="+Inf"}`
+        ),
         2
       )
     }).pipe(Effect.provide(server)))
@@ -90,7 +93,17 @@ describe("Metrics", () => {
         "A duration"
       )
       for (const value of [0.004, 0.05, 0.05, 20]) yield* Metric.update(Metric.tagged(seconds, "kind", "x"), value)
-      yield* Metric.update(Metric.summary({ name: "metrics_test_sizes", description: "Sizes", maxAge: "1 minute", maxSize: 10, error: 0.01, quantiles: [0.5] }), 4)
+      yield* Metric.update(
+        Metric.summary({
+          name: "metrics_test_sizes",
+          description: "Sizes",
+          maxAge: "1 minute",
+          maxSize: 10,
+          error: 0.01,
+          quantiles: [0.5]
+        }),
+        4
+      )
 
       const text = yield* Metrics.exposition
       yield* Promtool.checkMetrics(text)

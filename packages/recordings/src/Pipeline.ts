@@ -105,7 +105,10 @@ export const extractNotesTask = Task.make({
   backoff,
   timeout: "15 minutes",
   handler: ({ recordingId }, context) =>
-    Effect.flatMap(RecordingSteps, (steps) => runStep(recordingId, "extract-notes", steps.extract(recordingId), context)).pipe(
+    Effect.flatMap(
+      RecordingSteps,
+      (steps) => runStep(recordingId, "extract-notes", steps.extract(recordingId), context)
+    ).pipe(
       Effect.asVoid
     )
 })

@@ -8,7 +8,8 @@ import { DateTime, Effect, Metric, MetricBoundaries } from "effect"
 
 /** Finished or skipped ticks handled by this replica, tagged `job` and `outcome`. */
 export const runs = Metric.counter("clinic_scheduler_job_runs_total", {
-  description: "Scheduler job runs handled by this replica, by job and outcome (succeeded, failed, interrupted, skipped)",
+  description:
+    "Scheduler job runs handled by this replica, by job and outcome (succeeded, failed, interrupted, skipped)",
   incremental: true
 })
 

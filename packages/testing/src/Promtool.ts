@@ -13,7 +13,9 @@ export const checkMetrics = (text: string): Effect.Effect<void, Error> =>
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.on("error", (error) =>
-      resume(Effect.fail(new Error(`promtool could not run (install the Debian package prometheus): ${error.message}`))))
+      resume(
+        Effect.fail(new Error(`promtool could not run (install the Debian package prometheus): ${error.message}`))
+      ))
     child.on("close", (code) =>
       resume(code === 0 ? Effect.void : Effect.fail(new Error(`promtool check metrics (exit ${code}):\n${output}`))))
     child.stdin.end(text)
