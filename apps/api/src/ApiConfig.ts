@@ -52,7 +52,9 @@ const settings = Config.all({
   /** How long a new booking holds its slot unconfirmed (`BOOKING_HOLD=10 seconds` for demos). */
   bookingHold: Config.duration("BOOKING_HOLD").pipe(Config.withDefault(Duration.minutes(15))),
   /** The key sealing list cursors; unset, the installation makes its own (`Cursor.ts`). */
-  cursorSecret: Config.option(Config.redacted("API_CURSOR_SECRET"))
+  cursorSecret: Config.option(Config.redacted("API_CURSOR_SECRET")),
+  /** The bearer token of `GET /metrics`; unset, the API serves no metrics (`MetricsRoute.ts`). */
+  metricsToken: Config.option(Config.redacted("API_METRICS_TOKEN"))
 }).pipe(
   Config.map(({ publicUrl, ...rest }) => ({
     ...rest,

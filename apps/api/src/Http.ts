@@ -9,6 +9,7 @@ import { AuthLive } from "./AuthHandlers.js"
 import { BookingsLive } from "./BookingsHandlers.js"
 import { CalendarFeedLive, CalendarLive } from "./CalendarHandlers.js"
 import * as Cursor from "./Cursor.js"
+import { MetricsRouteLive } from "./MetricsRoute.js"
 import { PatientsLive } from "./PatientsHandlers.js"
 import { RecordingsLive } from "./RecordingsHandlers.js"
 
@@ -26,7 +27,8 @@ export const ApiLive = HttpApiBuilder.api(ClinicApi).pipe(
 )
 
 /**
- * The API with its error shape, request ids, access log, OpenAPI document and docs page, on
+ * The API with its error shape, request ids, access log, request metrics (`GET /metrics` with
+ * `API_METRICS_TOKEN`), OpenAPI document and docs page, on
  * whatever `HttpServer` is provided (a real port, or `NodeHttpServer.layerTest` in tests).
  */
 export const ServeLive = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
@@ -42,6 +44,7 @@ export const ServeLive = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
     ),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(MetricsRouteLive),
     Layer.provide(ApiLive)
   )
 

@@ -1,6 +1,7 @@
 import { QueueDepthView, QueueMetrics, SchedulerAdminApi, TaskDurationView, TaskRunCount } from "@clinic/domain"
 import { EventBus } from "@clinic/events"
-import { Metrics, TaskStore, Worker } from "@clinic/queue"
+import { Metrics } from "@clinic/http"
+import { TaskStore, Worker } from "@clinic/queue"
 import { HttpApiBuilder } from "@effect/platform"
 import { DateTime, Effect, Metric, MetricState, Option } from "effect"
 
@@ -78,5 +79,5 @@ export const MetricsLive = HttpApiBuilder.group(SchedulerAdminApi, "metrics", (h
     const store = yield* TaskStore
     return handlers
       .handle("queues", () => Effect.provideService(queueMetrics, TaskStore, store))
-      .handle("prometheus", () => Metrics.prometheus)
+      .handle("prometheus", () => Metrics.exposition)
   }))

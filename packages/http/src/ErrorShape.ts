@@ -12,6 +12,7 @@ import {
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import type { Layer } from "effect"
 import { Cause, Clock, Effect, FiberRef, HashMap, Option } from "effect"
+import * as Metrics from "./Metrics.js"
 import * as SecurityHeaders from "./SecurityHeaders.js"
 
 const REQUEST_ID_HEADER = "x-request-id"
@@ -194,7 +195,8 @@ export const withRequestId = HttpMiddleware.make((app) =>
 
 /**
  * What `HttpApiBuilder.serve` wraps every request in: the security headers (`SecurityHeaders`),
- * and the request id outermost, so that the access log line carries it too.
+ * the request id, so that the access log line carries it too, and outermost the request metrics
+ * (`Metrics.recordRequests`), which time all of it.
  */
 export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) =>
-  withRequestId(HttpMiddleware.logger(Effect.zipRight(SecurityHeaders.add(), app)))
+  Metrics.recordRequests(withRequestId(HttpMiddleware.logger(Effect.zipRight(SecurityHeaders.add(), app))))

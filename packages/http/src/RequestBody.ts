@@ -35,6 +35,7 @@ type BodyKind = "json" | "multipart" | "none"
 
 interface Route {
   readonly method: string
+  readonly path: string
   readonly pattern: RegExp
   readonly params: number
   readonly kind: BodyKind
@@ -58,6 +59,7 @@ const routesOf = (api: HttpApi.HttpApi.Any): ReadonlyArray<Route> => {
       )
       routes.push({
         method: endpoint.method,
+        path: endpoint.path,
         pattern,
         params: segments.filter((s) => s.startsWith(":")).length,
         kind: Option.isSome(multipart) ? "multipart" : HttpMethod.hasBody(endpoint.method) && payloads.size > 0
@@ -176,6 +178,9 @@ const guard = (routes: ReadonlyArray<Route>, options: Options) => {
       const path = new URL(request.url, "http://localhost").pathname
       const route = routes.find((r) => r.method === request.method && r.pattern.test(path))
       if (route === undefined) return yield* app
+      // The router names the route on the server span only once the body passed: a refusal here
+      // must carry it too (traces, and the request metrics read it).
+      yield* Effect.annotateCurrentSpan("http.route", route.path)
       const source = NodeHttpServerRequest.toIncomingMessage(request)
       const declared = request.headers["content-length"]
       const length = declared === undefined ? undefined : Number(declared)

@@ -1,6 +1,7 @@
 export * as ErrorShape from "./ErrorShape.js"
 export * as Health from "./Health.js"
 export * from "./HoldingServer.js"
+export * as Metrics from "./Metrics.js"
 export * as MultipartBody from "./MultipartBody.js"
 export * as RequestBody from "./RequestBody.js"
 export * as SecurityHeaders from "./SecurityHeaders.js"

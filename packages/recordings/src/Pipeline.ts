@@ -5,7 +5,7 @@ import { EventBus } from "@clinic/events"
 import { Backoff, Registry, Task, TaskQueue, TaskStore, Worker } from "@clinic/queue"
 import { RecordingRepo } from "@clinic/repository/RecordingRepo"
 import { SqlClient } from "@effect/sql"
-import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { DateTime, Effect, Layer, Metric, Option, Schema } from "effect"
 import type { RateLimitStatus } from "./RateLimiter.js"
 import { RateLimiter } from "./RateLimiter.js"
 import { RecordingQueries } from "./RecordingQueries.js"
@@ -35,6 +35,21 @@ const RecordingPayload = Schema.Struct({ recordingId: RecordingId })
 
 const backoff = Backoff.make({ base: "30 seconds", max: "30 minutes", jitter: 0.3 })
 
+/**
+ * Pipeline step runs by `step` (`transcribe`, `extract-notes`) and `outcome`: `done`, `skipped`
+ * (already done or no longer wanted), `waiting` (no provider), `failed` (the recording failed for
+ * good), `retried` (the provider was unavailable; the queue runs the step again later).
+ */
+export const stepRuns = Metric.counter("clinic_recording_steps_total", {
+  description: "Recordings pipeline step runs by step (transcribe, extract-notes) and outcome",
+  incremental: true
+})
+
+type Step = "transcribe" | "extract-notes"
+
+const countStep = (step: Step, outcome: StepOutcome["_tag"] | "Retried") =>
+  Metric.increment(Metric.tagged(Metric.tagged(stepRuns, "step", step), "outcome", outcome.toLowerCase()))
+
 const publishOutcome = (outcome: StepOutcome) =>
   Effect.gen(function*() {
     if (outcome._tag === "Failed") {
@@ -61,6 +76,7 @@ const publishOutcome = (outcome: StepOutcome) =>
  */
 const runStep = <R>(
   id: RecordingId,
+  name: Step,
   step: Effect.Effect<StepOutcome, { readonly message: string }, R>,
   context: Task.TaskContext
 ) =>
@@ -69,13 +85,14 @@ const runStep = <R>(
     const outcome = yield* step.pipe(
       Effect.catchAll((error) =>
         context.attempt < context.maxAttempts
-          ? Effect.fail(error)
+          ? Effect.zipRight(countStep(name, "Retried"), Effect.fail(error))
           : steps.markFailed(id, `${error.message} (gave up after ${context.attempt} attempts)`).pipe(
             Effect.map((recording): StepOutcome => ({ _tag: "Failed", recording })),
             Effect.orElseSucceed((): StepOutcome => ({ _tag: "Skipped", reason: "the recording moved on" }))
           )
       )
     )
+    yield* countStep(name, outcome._tag)
     yield* publishOutcome(outcome)
     return outcome
   }).pipe(Effect.annotateLogs({ service: "recordings", task: context.name, recordingId: id }))
@@ -88,7 +105,10 @@ export const extractNotesTask = Task.make({
   backoff,
   timeout: "15 minutes",
   handler: ({ recordingId }, context) =>
-    Effect.flatMap(RecordingSteps, (steps) => runStep(recordingId, steps.extract(recordingId), context)).pipe(
+    Effect.flatMap(
+      RecordingSteps,
+      (steps) => runStep(recordingId, "extract-notes", steps.extract(recordingId), context)
+    ).pipe(
       Effect.asVoid
     )
 })
@@ -107,6 +127,7 @@ export const transcribeTask = Task.make({
     Effect.flatMap(RecordingSteps, (steps) =>
       runStep(
         recordingId,
+        "transcribe",
         // Queued in the transaction that marks the recording transcribed: never one without the other.
         steps.transcribe(recordingId, (recording) =>
           Effect.asVoid(

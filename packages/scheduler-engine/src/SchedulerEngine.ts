@@ -26,6 +26,7 @@ import {
 } from "effect"
 import type { Job } from "./Job.js"
 import * as JobSchedule from "./JobSchedule.js"
+import * as Metrics from "./Metrics.js"
 import { json, RunStore, type StoreUnavailable } from "./RunStore.js"
 
 export class JobTimedOut extends Schema.TaggedError<JobTimedOut>()("JobTimedOut", { message: Schema.String }) {}
@@ -136,6 +137,7 @@ export const make = (options: EngineOptions) =>
         })
         if (end.outcome === "failed") yield* Effect.logError("job failed", Exit.isFailure(exit) ? exit.cause : "")
         else yield* Effect.logInfo(`job ${end.outcome}`)
+        yield* Metrics.recordRun(run.job, end.outcome, at)
         // Bounded: a stop must not hang on a dead database; an unrecorded end lets the lease lapse.
         yield* store.finish(run.id, replica, { ...end, at }).pipe(
           Effect.retry({ schedule: Schedule.exponential("100 millis"), times: 4 }),
@@ -152,6 +154,8 @@ export const make = (options: EngineOptions) =>
         Effect.gen(function*() {
           yield* countRunning(job.name, 1)
           yield* Ref.update(activeRunIds, (ids) => new Set(ids).add(run.id))
+          // A manual run is scheduled when it is asked for: never late.
+          if (run.trigger !== "manual") yield* Metrics.recordLateness(job.name, run.scheduledAt, yield* DateTime.now)
           const work = job.run({ scheduledAt: run.scheduledAt, trigger: run.trigger }).pipe(
             Effect.timeoutFail({
               duration: job.timeout,
@@ -191,6 +195,7 @@ export const make = (options: EngineOptions) =>
         if (Option.isNone(claimed)) return Option.none<Fiber.RuntimeFiber<JobRun>>()
         if (claimed.value.outcome === "skipped") {
           yield* Effect.logInfo("tick skipped").pipe(Effect.annotateLogs({ reason: claimed.value.error }))
+          yield* Metrics.recordRun(job.name, "skipped", now)
           return Option.none()
         }
         return Option.some(yield* launch(job, claimed.value))
@@ -207,7 +212,7 @@ export const make = (options: EngineOptions) =>
           replica,
           now,
           reason: "missed: no replica ran it on time"
-        }))
+        }).pipe(Effect.tap((recorded) => recorded ? Metrics.recordRun(job.name, "skipped", now) : Effect.void)))
 
     /**
      * One job's iteration: handle every tick due since the last handled one, then sleep until the

@@ -1,4 +1,5 @@
 export * as Job from "./Job.js"
 export * as JobSchedule from "./JobSchedule.js"
+export * as Metrics from "./Metrics.js"
 export * from "./RunStore.js"
 export * from "./SchedulerEngine.js"

@@ -63,6 +63,7 @@ const storeOf = (shared: RunStoreShape, cut: Ref.Ref<boolean>): RunStoreShape =>
     finish: (id, owner, end) => guard(shared.finish(id, owner, end)),
     renew: (id, owner, until) => guard(shared.renew(id, owner, until)),
     expiredClaims: (jobs, now) => guard(shared.expiredClaims(jobs, now)),
+    nextLeaseExpiry: (jobs, replica, now) => guard(shared.nextLeaseExpiry(jobs, replica, now)),
     takeOver: (id, owner, now, until) => guard(shared.takeOver(id, owner, now, until)),
     recent: (job, limit) => guard(shared.recent(job, limit)),
     prune: (before) => guard(shared.prune(before)),

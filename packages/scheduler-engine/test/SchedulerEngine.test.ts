@@ -8,12 +8,14 @@ import {
   FastCheck,
   Fiber,
   Layer,
+  Metric,
   Option,
   Ref,
   TestClock
 } from "effect"
 import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
+import * as Metrics from "../src/Metrics.js"
 import { RunStore, StoreUnavailable } from "../src/RunStore.js"
 import { advance, captureWarnings, engine, history, settle, startClock, summary, t0 } from "./helpers.js"
 
@@ -239,6 +241,39 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
         "10:00:00 catch-up succeeded"
       ])
       assert.strictEqual(yield* Ref.get(count), 2)
+    }).pipe(Effect.provide(RunStore.layerMemory)))
+
+  it.scoped("metrics: runs by outcome (missed ticks count as skipped), lateness of each start, last success", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const calls = yield* Ref.make(0)
+      const run = Effect.flatMap(
+        Ref.updateAndGet(calls, (n) => n + 1),
+        (n) => n === 1 ? Effect.fail("no") : Effect.void
+      )
+      const job = every("metrics-job", "15 minutes", run, { missed: "runOnce" })
+      const first = yield* engine([job])
+      yield* first.start
+      yield* advance("15 minutes") // 09:15 fails
+      yield* first.stop
+      yield* advance("50 minutes") // down over 09:30, 09:45, 10:00; back at 10:05
+      const second = yield* engine([job])
+      yield* second.start
+      yield* settle // 09:30 and 09:45 skipped, 10:00 caught up at 10:05
+
+      const runs = (outcome: string) =>
+        Effect.map(
+          Metric.value(Metric.tagged(Metric.tagged(Metrics.runs, "job", "metrics-job"), "outcome", outcome)),
+          (state) => state.count
+        )
+      assert.deepStrictEqual(
+        [yield* runs("failed"), yield* runs("skipped"), yield* runs("succeeded")],
+        [1, 2, 1]
+      )
+      const lateness = yield* Metric.value(Metric.tagged(Metrics.lateness, "job", "metrics-job"))
+      assert.deepStrictEqual([lateness.count, lateness.sum], [2, 300], "on time at 09:15, five minutes late at 10:05")
+      const lastSuccess = yield* Metric.value(Metric.tagged(Metrics.lastSuccess, "job", "metrics-job"))
+      assert.strictEqual(lastSuccess.value, t0 / 1000 + 65 * 60)
     }).pipe(Effect.provide(RunStore.layerMemory)))
 
   it.scoped("pause skips ticks (recorded) until resume", () =>

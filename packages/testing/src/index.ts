@@ -1,4 +1,5 @@
 export * as BenchReport from "./BenchReport.js"
 export * from "./ChildProcess.js"
 export * from "./LogCapture.js"
+export * as Promtool from "./Promtool.js"
 export * from "./TestTime.js"
