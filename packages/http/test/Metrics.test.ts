@@ -1,4 +1,11 @@
-import { InternalError, PayloadTooLarge, RequestTimeout, RouteNotFound, UnsupportedMediaType } from "@clinic/domain"
+import {
+  InternalError,
+  PayloadTooLarge,
+  RequestTimeout,
+  RouteNotFound,
+  ServiceUnavailable,
+  UnsupportedMediaType
+} from "@clinic/domain"
 import { Promtool } from "@clinic/testing"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -23,6 +30,7 @@ class Probes extends HttpApiGroup.make("probes")
 class TestApi extends HttpApi.make("test").add(Probes)
   .addError(InternalError)
   .addError(RouteNotFound)
+  .addError(ServiceUnavailable)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(RequestTimeout)
