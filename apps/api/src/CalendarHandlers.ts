@@ -18,20 +18,24 @@ export const CalendarLive = HttpApiBuilder.group(ClinicApi, "calendar", (handler
           calendar.removeExternal(user.id, path.id)))
   })).pipe(Layer.provide(Calendar.DefaultWithoutDependencies))
 
+const FEED_PATH = "/calendar/<redacted>.ics"
+
 /**
  * The public feed. The access log would write the token (the credential) with the URL, so it is
- * turned off for this route and a line without the token is logged instead.
+ * turned off for this route and a line without the token is logged instead; the request's span
+ * gets the same path without the token (its full URL is never recorded).
  */
 export const CalendarFeedLive = HttpApiBuilder.group(ClinicApi, "calendarFeed", (handlers) =>
   Effect.gen(function*() {
     const calendar = yield* Calendar
     return handlers.handle("feed", ({ path }) =>
-      calendar.feed(path.file).pipe(
+      Effect.zipRight(Effect.annotateCurrentSpan("url.path", FEED_PATH), calendar.feed(path.file)).pipe(
         Effect.tapBoth({
-          onFailure: () => Effect.logInfo("calendar feed refused").pipe(Effect.annotateLogs("http.status", 404)),
+          onFailure: () =>
+            Effect.logInfo("calendar feed refused").pipe(Effect.annotateLogs("http.status", 404)),
           onSuccess: () => Effect.logInfo("calendar feed sent").pipe(Effect.annotateLogs("http.status", 200))
         }),
-        Effect.annotateLogs({ "http.method": "GET", "http.url": "/calendar/<redacted>.ics" }),
+        Effect.annotateLogs({ "http.method": "GET", "http.url": FEED_PATH }),
         HttpMiddleware.withLoggerDisabled
       ))
   })).pipe(Layer.provide(Calendar.DefaultWithoutDependencies))

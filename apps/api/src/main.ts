@@ -4,8 +4,10 @@ import { TaskStore } from "@clinic/queue"
 import { RecordingsConfig } from "@clinic/recordings"
 import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
 import { FileStores, StorageConfig } from "@clinic/storage"
+import { Telemetry } from "@clinic/telemetry"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
+import packageJson from "../package.json" with { type: "json" }
 import { ApiConfig } from "./ApiConfig.js"
 import { HttpLive } from "./Http.js"
 import { Recordings, RecordingsWorker } from "./Recordings.js"
@@ -16,7 +18,8 @@ const ConfigLive = Settings.layer(
   ApiConfig,
   Database.DatabaseConfig,
   RecordingsConfig.RecordingsConfig,
-  StorageConfig.StorageConfig
+  StorageConfig.StorageConfig,
+  Telemetry.TelemetryConfig
 )
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
@@ -31,6 +34,8 @@ Layer.merge(HttpLive, RecordingsWorker).pipe(
     )
   ),
   Layer.provide(Database.layer),
+  // Below everything but the settings: every span of the process goes through its tracer.
+  Layer.provide(Telemetry.layer({ name: "clinic-api", version: packageJson.version })),
   Layer.provide(ConfigLive),
   // First to start, so that a launcher that dies during the start is noticed too.
   Layer.provide(ExitWithParent.layer),

@@ -8,6 +8,7 @@ import { Database } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { RunStore } from "@clinic/scheduler-engine"
 import { FileStores, StorageConfig } from "@clinic/storage"
+import { Telemetry } from "@clinic/telemetry"
 import { Layer } from "effect"
 import { AdminHttpLive } from "./AdminHttp.js"
 import { BackgroundLive, TaskRegistry } from "./Background.js"
@@ -24,7 +25,8 @@ export const ConfigLive = Settings.layer(
   CleanupConfig,
   MailConfig,
   CalendarSyncConfig,
-  StorageConfig.StorageConfig
+  StorageConfig.StorageConfig,
+  Telemetry.TelemetryConfig
 )
 
 /**

@@ -20,7 +20,8 @@ const outboxEvent = (at: DateTime.Utc) => ({
   id: EventId.make(crypto.randomUUID()),
   type: "auth_session.expired",
   payload: {},
-  occurredAt: at
+  occurredAt: at,
+  traceParent: null
 })
 
 describe("scheduler background", () => {

@@ -1,6 +1,7 @@
 import { DomainEvent, EventId, type EventType } from "@clinic/domain"
 import { BackgroundLoop } from "@clinic/foundation"
 import { Backoff, Registry, Task, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
+import { TraceParent } from "@clinic/telemetry"
 import { SqlClient, SqlError } from "@effect/sql"
 import { Context, DateTime, Duration, Effect, Layer, Option, Queue, Ref, Schema, type Scope } from "effect"
 import { OutboxStore } from "./OutboxStore.js"
@@ -77,7 +78,13 @@ export const publish = (event: DomainEvent): Effect.Effect<EventId, never, Outbo
     const store = yield* OutboxStore
     const id = EventId.make(crypto.randomUUID())
     const payload = yield* Schema.encode(DomainEvent)(event).pipe(Effect.orDie)
-    yield* store.insert({ id, type: event._tag, payload, occurredAt: yield* DateTime.now })
+    yield* store.insert({
+      id,
+      type: event._tag,
+      payload,
+      occurredAt: yield* DateTime.now,
+      traceParent: yield* TraceParent.current
+    })
     return id
   }).pipe(Effect.withSpan("EventBus.publish", { attributes: { type: event._tag } }))
 
@@ -89,12 +96,14 @@ export const publishAll = (
     if (events.length === 0) return []
     const store = yield* OutboxStore
     const occurredAt = yield* DateTime.now
+    const traceParent = yield* TraceParent.current
     const rows = yield* Effect.forEach(events, (event) =>
       Effect.map(Schema.encode(DomainEvent)(event).pipe(Effect.orDie), (payload) => ({
         id: EventId.make(crypto.randomUUID()),
         type: event._tag,
         payload,
-        occurredAt
+        occurredAt,
+        traceParent
       })))
     yield* store.insertAll(rows)
     return rows.map((row) =>
@@ -259,9 +268,13 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
       const count = yield* store.dispatch(batchSize, now, (events) =>
         Effect.forEach(events, (event) =>
           Effect.forEach(byType.get(event.type) ?? [], ({ sub, task }) =>
-            TaskQueue.enqueue(task, { eventId: event.id }, { idempotencyKey: `event:${event.id}:${sub.name}` })), {
-          discard: true
-        })).pipe(sql.withTransaction, Effect.orDie)
+            TaskQueue.enqueue(task, { eventId: event.id }, { idempotencyKey: `event:${event.id}:${sub.name}` })).pipe(
+              // Each event's deliveries continue the trace that published it (a batch mixes traces).
+              Effect.withSpan("EventBus.relay", {
+                ...TraceParent.childOf(event.traceParent),
+                attributes: { type: event.type }
+              })
+            ), { discard: true })).pipe(sql.withTransaction, Effect.orDie)
       yield* Ref.update(dispatched, (n) =>
         n + count)
       return count

@@ -10,26 +10,25 @@ export class StoredEvent extends Schema.Class<StoredEvent>("StoredEvent")({
   type: Schema.String,
   payload: Schema.Unknown,
   occurredAt: Timestamp,
-  dispatchedAt: Schema.NullOr(Timestamp)
+  dispatchedAt: Schema.NullOr(Timestamp),
+  /** The W3C `traceparent` of the span that published it: its relay and deliveries continue that trace. */
+  traceParent: Schema.NullOr(Schema.String)
 }) {}
+
+/** An event to write to the outbox. */
+export interface NewEvent {
+  readonly id: EventId
+  readonly type: string
+  readonly payload: unknown
+  readonly occurredAt: DateTime.Utc
+  readonly traceParent: string | null
+}
 
 export interface OutboxStoreShape {
   /** Writes through the ambient `SqlClient`, so inside `sql.withTransaction` it commits with the change. */
-  readonly insert: (event: {
-    readonly id: EventId
-    readonly type: string
-    readonly payload: unknown
-    readonly occurredAt: DateTime.Utc
-  }) => Effect.Effect<void>
+  readonly insert: (event: NewEvent) => Effect.Effect<void>
   /** Like `insert`, for many events in one statement (and one notification). */
-  readonly insertAll: (
-    events: ReadonlyArray<{
-      readonly id: EventId
-      readonly type: string
-      readonly payload: unknown
-      readonly occurredAt: DateTime.Utc
-    }>
-  ) => Effect.Effect<void>
+  readonly insertAll: (events: ReadonlyArray<NewEvent>) => Effect.Effect<void>
   /**
    * Takes up to `limit` undispatched events (oldest first, skipping rows another relay holds), runs
    * `fanOut` on them, and stamps them dispatched. If `fanOut` fails, nothing is stamped. Call it
@@ -64,7 +63,7 @@ const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const pg = yield* PgClient.PgClient
   // As text: the client's result-name transform would rename keys inside the JSON document.
-  const columns = sql.literal("id, type, payload::text AS payload, occurred_at, dispatched_at")
+  const columns = sql.literal("id, type, payload::text AS payload, occurred_at, dispatched_at, trace_parent")
   const decode = Schema.decodeUnknown(
     Schema.Array(Schema.Struct({ ...StoredEvent.fields, payload: Schema.parseJson() }))
   )
@@ -79,8 +78,9 @@ const makePg = Effect.gen(function*() {
     insert: (event) =>
       Effect.gen(function*() {
         yield* sql`
-          INSERT INTO outbox_events (id, type, payload, occurred_at)
-          VALUES (${event.id}, ${event.type}, ${JSON.stringify(event.payload)}::jsonb, ${iso(event.occurredAt)})`
+          INSERT INTO outbox_events (id, type, payload, occurred_at, trace_parent)
+          VALUES (${event.id}, ${event.type}, ${JSON.stringify(event.payload)}::jsonb, ${iso(event.occurredAt)},
+            ${event.traceParent})`
         // Delivered on commit, never for a rolled-back change.
         yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${event.id})`
       }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.insert")),
@@ -93,7 +93,8 @@ const makePg = Effect.gen(function*() {
             type: event.type,
             payload: JSON.stringify(event.payload),
             // Snake case already: whatever name transform the client has leaves these alone.
-            occurred_at: iso(event.occurredAt)
+            occurred_at: iso(event.occurredAt),
+            trace_parent: event.traceParent
           })))
         }`
         // The relay reads a notification as "look now", whichever event it names.
@@ -154,7 +155,7 @@ const makeMemory = Effect.gen(function*() {
   const hub = yield* PubSub.unbounded<string>()
   const key = (eventId: string, subscriber: string) => `${eventId}\u0000${subscriber}`
 
-  const insert = (event: Parameters<OutboxStoreShape["insert"]>[0]) =>
+  const insert = (event: NewEvent) =>
     Ref.update(events, (map) =>
       new Map(map).set(
         event.id,
@@ -163,7 +164,8 @@ const makeMemory = Effect.gen(function*() {
           type: event.type,
           payload: structuredClone(event.payload),
           occurredAt: event.occurredAt,
-          dispatchedAt: null
+          dispatchedAt: null,
+          traceParent: event.traceParent
         })
       )).pipe(Effect.zipRight(PubSub.publish(hub, event.id)), Effect.asVoid)
 

@@ -1,3 +1,4 @@
+import { TraceParent } from "@clinic/telemetry"
 import type { Duration } from "effect"
 import { DateTime, Effect, Metric, type Option, Schema } from "effect"
 import * as Metrics from "./Metrics.js"
@@ -61,6 +62,8 @@ const add = <Name extends string, A, I, E, R>(
     const store = yield* TaskStore
     const encode = Schema.encode(task.payload)
     const now = yield* DateTime.now
+    // The enqueuing span: each run of these tasks continues its trace.
+    const traceParent = yield* TraceParent.current
     const tasks: Array<NewTask> = []
     for (const item of items) {
       // A payload of the task's own type that does not encode is a programming error.
@@ -73,7 +76,8 @@ const add = <Name extends string, A, I, E, R>(
         maxAttempts: task.maxAttempts,
         runAt: item.runAt ?? (item.delay !== undefined ? DateTime.addDuration(now, item.delay) : now),
         idempotencyKey: item.idempotencyKey ?? null,
-        now
+        now,
+        traceParent
       })
     }
     const results = yield* store.insert(tasks)

@@ -28,7 +28,9 @@ export class TaskRow extends Schema.Class<TaskRow>("TaskRow")({
   lastError: Schema.NullOr(Schema.String),
   createdAt: Timestamp,
   updatedAt: Timestamp,
-  finishedAt: Schema.NullOr(Timestamp)
+  finishedAt: Schema.NullOr(Timestamp),
+  /** The W3C `traceparent` of the span that enqueued it: its runs continue that trace. */
+  traceParent: Schema.NullOr(Schema.String)
 }) {}
 
 export interface NewTask {
@@ -40,6 +42,7 @@ export interface NewTask {
   readonly runAt: DateTime.Utc
   readonly idempotencyKey: string | null
   readonly now: DateTime.Utc
+  readonly traceParent: string | null
 }
 
 export interface Lease {
@@ -173,7 +176,7 @@ const makePg = Effect.gen(function*() {
       Effect.map(decodeRows(raw), (decoded) => decoded.map((row) => new TaskRow(row, true))))
   const columns = sql.literal(
     "id, name, queue, payload::text AS payload, priority, status, attempts, max_attempts, run_at, locked_until, " +
-      "lease_id, idempotency_key, last_error, created_at, updated_at, finished_at"
+      "lease_id, idempotency_key, last_error, created_at, updated_at, finished_at, trace_parent"
   )
   const first = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
     Effect.map(rows(query), (found) => Option.fromNullable(found[0]))
@@ -209,9 +212,9 @@ const makePg = Effect.gen(function*() {
         const inserted = yield* sql<{ id: TaskId }>`
           WITH inserted AS (
             INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
-              idempotency_key, created_at, updated_at)
+              idempotency_key, created_at, updated_at, trace_parent)
             SELECT id, name, queue, payload, priority, 'pending', 0, max_attempts, run_at, idempotency_key,
-              created_at, created_at
+              created_at, created_at, trace_parent
             FROM jsonb_to_recordset(${
           JSON.stringify(fresh.map(({ id, task }) => ({
             id,
@@ -222,10 +225,11 @@ const makePg = Effect.gen(function*() {
             max_attempts: task.maxAttempts,
             run_at: iso(task.runAt),
             idempotency_key: task.idempotencyKey,
-            created_at: iso(task.now)
+            created_at: iso(task.now),
+            trace_parent: task.traceParent
           })))
         }::jsonb) AS t(id uuid, name text, queue text, payload jsonb, priority int, max_attempts int,
-              run_at timestamptz, idempotency_key text, created_at timestamptz)
+              run_at timestamptz, idempotency_key text, created_at timestamptz, trace_parent text)
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, queue
           ),
@@ -413,7 +417,8 @@ const makeMemory = Effect.gen(function*() {
                 lastError: null,
                 createdAt: task.now,
                 updatedAt: task.now,
-                finishedAt: null
+                finishedAt: null,
+                traceParent: task.traceParent
               })
             )
           }

@@ -1,4 +1,5 @@
 import { BackgroundLoop } from "@clinic/foundation"
+import { TraceParent } from "@clinic/telemetry"
 import type { Scope } from "effect"
 import {
   Cause,
@@ -199,7 +200,11 @@ const execute = <R>(
     return yield* result("retried", Option.some(error), Option.some(retryAt))
   }).pipe(
     Effect.annotateLogs({ task: row.name, taskId: row.id, attempt: row.attempts }),
-    Effect.withSpan("TaskWorker.execute", { attributes: { task: row.name, attempt: row.attempts } })
+    // A child of the span that enqueued the task, in whichever process that ran.
+    Effect.withSpan("TaskWorker.execute", {
+      ...TraceParent.childOf(row.traceParent),
+      attributes: { task: row.name, queue: row.queue, attempt: row.attempts }
+    })
   )
 
 // Tagged metrics are looked up per run: built once per task, queue and outcome instead.

@@ -213,7 +213,8 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           maxAttempts: 5,
           runAt: now,
           idempotencyKey: null,
-          now
+          now,
+          traceParent: null
         }])
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "dead")
@@ -236,7 +237,8 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           maxAttempts: 1,
           runAt: now,
           idempotencyKey: null,
-          now
+          now,
+          traceParent: null
         }])
         const [result] = yield* Worker.drain(registry, "default")
         assert.strictEqual(result.outcome, "released")

@@ -1,0 +1,2 @@
+export * as Telemetry from "./Telemetry.js"
+export * as TraceParent from "./TraceParent.js"
