@@ -5,6 +5,7 @@ import { CalendarApi, CalendarFeedApi } from "./CalendarApi.js"
 import { PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RequestTimeout, RouteNotFound } from "./HttpErrors.js"
+import { withRequestIdHeader } from "./OpenApiDocs.js"
 import { PatientsApi } from "./PatientsApi.js"
 import { RecordingsApi } from "./Recordings.js"
 
@@ -22,5 +23,11 @@ export class ClinicApi extends HttpApi.make("clinic")
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(RequestTimeout)
-  .annotate(OpenApi.Title, "Clinic API")
+  .annotateContext(OpenApi.annotations({
+    title: "Clinic API",
+    description: "The clinic's public API: accounts, patients, bookings, calendars and recordings. " +
+      "Every error is JSON `{ _tag, message, ... }`.",
+    servers: [{ url: "/", description: "The API that serves this document" }],
+    transform: withRequestIdHeader
+  }))
 {}
