@@ -1,7 +1,8 @@
 import { projectRoot } from "@clinic/foundation"
+import type { Migrator, SqlClient, SqlError as SqlErrors } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { Redacted } from "effect"
-import { Config, Effect, Layer, Option, String } from "effect"
+import { Config, Data, Effect, Layer, Option, String } from "effect"
 import * as Path from "node:path"
 import Pg from "pg"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
@@ -17,6 +18,7 @@ const settings = Config.all({
     Config.validate({ message: "CLINIC_PG_MAX_CONNECTIONS must be at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(10)
   ),
+  migrateOnStart: Config.boolean("CLINIC_MIGRATE_ON_START").pipe(Config.withDefault(true)),
   production: Config.string("NODE_ENV").pipe(Config.withDefault(""), Config.map((env) => env === "production"))
 }).pipe(
   // A production replica without DATABASE_URL would otherwise serve from an empty embedded
@@ -69,8 +71,35 @@ export const layerClient = Layer.unwrapScoped(
   })
 )
 
+export class MigrationsPending extends Data.TaggedError("MigrationsPending")<{ readonly message: string }> {}
+
 /**
- * What apps use: the client, with every migration applied before anything else runs. It needs
- * `DatabaseConfig`, which apps load at the root with their other config services (`Settings.layer`).
+ * With `CLINIC_MIGRATE_ON_START=false` (the `migrate` CLI has run before, on a direct connection:
+ * its session advisory lock does not survive PgBouncer's transaction pooling), an app only checks
+ * that nothing is pending, and refuses to start on a schema older than its code.
  */
-export const layer = Migrations.layer.pipe(Layer.provideMerge(layerClient))
+const checkMigrated = Effect.gen(function*() {
+  const { pending } = yield* Migrations.status
+  if (pending.length > 0) {
+    return yield* new MigrationsPending({
+      message: `${pending.length} migration(s) pending (${
+        pending.map(({ id, name }) => `${id}_${name}`).join(", ")
+      }): run migrate first, or unset CLINIC_MIGRATE_ON_START`
+    })
+  }
+})
+
+/**
+ * What apps use: the client, with every migration applied (or, with `CLINIC_MIGRATE_ON_START=false`,
+ * checked) before anything else runs. It needs `DatabaseConfig`, which apps load at the root with
+ * their other config services (`Settings.layer`).
+ */
+export const layer = Layer.unwrapEffect(
+  Effect.map(
+    DatabaseConfig,
+    (
+      { migrateOnStart }
+    ): Layer.Layer<never, Migrator.MigrationError | MigrationsPending | SqlErrors.SqlError, SqlClient.SqlClient> =>
+      migrateOnStart ? Migrations.layer : Layer.effectDiscard(checkMigrated)
+  )
+).pipe(Layer.provideMerge(layerClient))
