@@ -1,13 +1,24 @@
+import { execFileSync } from "node:child_process"
 import { defineConfig } from "tsup"
 
-// Internal packages ship TypeScript sources, so they are bundled in; everything from npm stays
-// external and is loaded from node_modules at run time.
+// The production bundle (README, "Deploying"): the app and its CLIs. Internal packages ship
+// TypeScript sources, so they are bundled in; every npm package stays external, and
+// `dist/package.json` (scripts/bundle-manifest.mjs) lists them at the versions installed here.
 export default defineConfig({
-  entry: ["src/main.ts"],
+  entry: {
+    main: "src/main.ts",
+    "create-admin": "src/bin/create-admin.ts",
+    migrate: "../../packages/repository/src/bin/migrate.ts"
+  },
   format: ["esm"],
   platform: "node",
   target: "node20",
   sourcemap: true,
   clean: true,
-  noExternal: [/^@clinic\//]
+  noExternal: [/^@clinic\//],
+  skipNodeModulesBundle: true,
+  metafile: true,
+  onSuccess: async () => {
+    execFileSync(process.execPath, ["../../scripts/bundle-manifest.mjs"], { stdio: "inherit" })
+  }
 })

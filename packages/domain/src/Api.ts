@@ -5,6 +5,7 @@ import { CalendarApi, CalendarFeedApi } from "./CalendarApi.js"
 import { PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RequestTimeout, RouteNotFound, ServiceUnavailable } from "./HttpErrors.js"
+import { withRequestIdHeader } from "./OpenApiDocs.js"
 import { PatientsApi } from "./PatientsApi.js"
 import { RecordingsApi } from "./Recordings.js"
 
@@ -23,5 +24,11 @@ export class ClinicApi extends HttpApi.make("clinic")
   .addError(UnsupportedMediaType)
   .addError(RequestTimeout)
   .addError(ServiceUnavailable)
-  .annotate(OpenApi.Title, "Clinic API")
+  .annotateContext(OpenApi.annotations({
+    title: "Clinic API",
+    description: "The clinic's public API: accounts, patients, bookings, calendars and recordings. " +
+      "Every error is JSON `{ _tag, message, ... }`.",
+    servers: [{ url: "/", description: "The API that serves this document" }],
+    transform: withRequestIdHeader
+  }))
 {}

@@ -4,6 +4,7 @@ import { Authentication } from "./Authentication.js"
 import { MediaKind } from "./AuthSession.js"
 import { EmailAlreadyRegistered, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { AuthSessionId, AuthSessionMediaId } from "./Ids.js"
+import { docs } from "./OpenApiDocs.js"
 import { Timestamp } from "./Timestamp.js"
 import { EmailInput, User } from "./User.js"
 
@@ -81,11 +82,31 @@ export class InvalidUpload extends Schema.TaggedError<InvalidUpload>()(
  * bearer token (the `Authentication` middleware).
  */
 export class AuthApi extends HttpApiGroup.make("auth")
-  .add(HttpApiEndpoint.post("logout", "/auth/logout").addSuccess(HttpApiSchema.NoContent))
-  .add(HttpApiEndpoint.get("me", "/auth/me").addSuccess(User))
-  .add(HttpApiEndpoint.get("sessions", "/auth/sessions").addSuccess(Schema.Array(PublicAuthSession)))
   .add(
-    HttpApiEndpoint.del("revokeSession", "/auth/sessions/:id")
+    HttpApiEndpoint.post("logout", "/auth/logout").annotateContext(
+      docs("Sign out", "Ends the auth session the request was made with; its token stops working.")
+    ).addSuccess(HttpApiSchema.NoContent)
+  )
+  .add(
+    HttpApiEndpoint.get("me", "/auth/me").annotateContext(
+      docs("The signed-in user", "The account the bearer token belongs to.")
+    ).addSuccess(User)
+  )
+  .add(
+    HttpApiEndpoint.get("sessions", "/auth/sessions").annotateContext(
+      docs(
+        "List my auth sessions",
+        "The signed-in user's auth sessions (never a token or its hash); `current` marks this request's."
+      )
+    ).addSuccess(Schema.Array(PublicAuthSession))
+  )
+  .add(
+    HttpApiEndpoint.del("revokeSession", "/auth/sessions/:id").annotateContext(
+      docs(
+        "Revoke an auth session",
+        "Ends one of the signed-in user's auth sessions (another device's sign-in). Another user's session is a 404."
+      )
+    )
       .setPath(Schema.Struct({ id: AuthSessionId }))
       .addSuccess(HttpApiSchema.NoContent)
       .addError(NotFound)
@@ -93,7 +114,12 @@ export class AuthApi extends HttpApiGroup.make("auth")
   .add(
     // Streamed rather than buffered: the handler applies the configured size limit itself and
     // answers 413, where a decoded multipart payload would turn the limit into a defect.
-    HttpApiEndpoint.post("uploadAuthSessionMedia", "/auth/sessions/current/media")
+    HttpApiEndpoint.post("uploadAuthSessionMedia", "/auth/sessions/current/media").annotateContext(
+      docs(
+        "Attach media to the current auth session",
+        "Multipart `file`: an image or video recorded during this login session, streamed to storage and checked by its content (415 otherwise); over the configured size limit is a 413. Removed with the session."
+      )
+    )
       .setPayload(HttpApiSchema.MultipartStream(Schema.Struct({ file: MediaFile })))
       .addSuccess(PublicAuthSessionMedia, { status: 201 })
       .addError(PayloadTooLarge)
@@ -102,16 +128,27 @@ export class AuthApi extends HttpApiGroup.make("auth")
   )
   .middlewareEndpoints(Authentication)
   .add(
-    HttpApiEndpoint.post("register", "/auth/register")
+    HttpApiEndpoint.post("register", "/auth/register").annotateContext(
+      docs(
+        "Register a therapist",
+        "Creates a therapist account (admins come only from the `create-admin` CLI). An email already registered is a 409 `EmailAlreadyRegistered`. No token needed."
+      )
+    )
       .setPayload(RegisterRequest)
       .addSuccess(User, { status: 201 })
       .addError(EmailAlreadyRegistered)
   )
   .add(
-    HttpApiEndpoint.post("login", "/auth/login")
+    HttpApiEndpoint.post("login", "/auth/login").annotateContext(
+      docs(
+        "Sign in",
+        "Opens an auth session for the email and password: the bearer token is in this response only (the server keeps its SHA-256). Wrong credentials are a 401. No token needed."
+      )
+    )
       .setPayload(LoginRequest)
       .addSuccess(LoginResponse)
       .addError(Unauthorized)
   )
   .annotate(OpenApi.Title, "Auth")
+  .annotate(OpenApi.Description, "Sign-up, sign-in, and the signed-in user's auth sessions and their media.")
 {}

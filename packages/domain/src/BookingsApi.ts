@@ -5,6 +5,7 @@ import { Booking, BookingStatus } from "./Booking.js"
 import { BookingInPast, BookingOverlap, BusyInExternalCalendar, InvalidTransition, NotFound } from "./Errors.js"
 import { InvalidCursor } from "./HttpErrors.js"
 import { BookingId, PatientId } from "./Ids.js"
+import { docs } from "./OpenApiDocs.js"
 import { Page, PageParams } from "./Pagination.js"
 import { Timestamp } from "./Timestamp.js"
 
@@ -58,7 +59,7 @@ const byId = Schema.Struct({ id: BookingId })
  */
 export class BookingsApi extends HttpApiGroup.make("bookings")
   .add(
-    HttpApiEndpoint.post("create", "/bookings")
+    HttpApiEndpoint.post("create", "/bookings").annotate(OpenApi.Summary, "Book an appointment")
       .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(IdempotencyKey) }))
       .setPayload(CreateBooking)
       .addSuccess(Booking, { status: 201 })
@@ -74,7 +75,12 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       )
   )
   .add(
-    HttpApiEndpoint.get("list", "/bookings")
+    HttpApiEndpoint.get("list", "/bookings").annotateContext(
+      docs(
+        "List bookings",
+        "The signed-in therapist's bookings, filtered by `status` and by start time (`from`, `to`), keyset-paginated like every list (`limit`, `cursor`)."
+      )
+    )
       .setUrlParams(Schema.Struct({
         status: Schema.optional(BookingStatus),
         from: Schema.optional(Schema.DateTimeUtc),
@@ -84,9 +90,21 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addSuccess(BookingPage)
       .addError(InvalidCursor)
   )
-  .add(HttpApiEndpoint.get("get", "/bookings/:id").setPath(byId).addSuccess(Booking).addError(NotFound))
   .add(
-    HttpApiEndpoint.post("confirm", "/bookings/:id/confirm")
+    HttpApiEndpoint.get("get", "/bookings/:id").annotateContext(
+      docs(
+        "Get a booking",
+        "One of the signed-in therapist's bookings; anyone else's is a 404. A pending booking whose hold has passed reads `expired`."
+      )
+    ).setPath(byId).addSuccess(Booking).addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("confirm", "/bookings/:id/confirm").annotateContext(
+      docs(
+        "Confirm a booking",
+        "Confirms a pending booking while its hold lasts; after it, a 409 `HoldExpired` saying when it ended. Any other status is a 409 `InvalidTransition`."
+      )
+    )
       .setPath(byId)
       .addSuccess(Booking)
       .addError(NotFound)
@@ -94,7 +112,12 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addError(InvalidTransition)
   )
   .add(
-    HttpApiEndpoint.post("cancel", "/bookings/:id/cancel")
+    HttpApiEndpoint.post("cancel", "/bookings/:id/cancel").annotateContext(
+      docs(
+        "Cancel a booking",
+        "Cancels the booking, freeing its slot; a booking whose status does not allow it is a 409 `InvalidTransition`."
+      )
+    )
       .setPath(byId)
       .addSuccess(Booking)
       .addError(NotFound)
@@ -102,4 +125,8 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
   )
   .middleware(Authentication)
   .annotate(OpenApi.Title, "Bookings")
+  .annotate(
+    OpenApi.Description,
+    "Appointments: pending with a hold until confirmed; two active bookings of one therapist never overlap."
+  )
 {}

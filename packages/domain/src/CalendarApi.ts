@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { Authentication } from "./Authentication.js"
 import { NotFound } from "./Errors.js"
 import { ExternalCalendarId, UserId } from "./Ids.js"
+import { docs } from "./OpenApiDocs.js"
 import { Timestamp } from "./Timestamp.js"
 
 /** The private feed URL, shown once when the token is made; only its digest is stored. */
@@ -67,37 +68,63 @@ export class TooManyExternalCalendars extends Schema.TaggedError<TooManyExternal
  */
 export class CalendarFeedApi extends HttpApiGroup.make("calendarFeed")
   .add(
-    HttpApiEndpoint.get("feed", "/calendar/:file")
+    HttpApiEndpoint.get("feed", "/calendar/:file").annotate(OpenApi.Summary, "The private calendar feed")
       .setPath(Schema.Struct({ file: Schema.String }))
       .addSuccess(HttpApiSchema.Text({ contentType: "text/calendar; charset=utf-8" }))
       .addError(NotFound)
       .annotate(OpenApi.Description, "The therapist's bookings as iCalendar; `file` is `<token>.ics`.")
   )
   .annotate(OpenApi.Title, "Calendar feed")
+  .annotate(
+    OpenApi.Description,
+    "The private iCalendar feed, for calendar apps; the token in its URL is the credential."
+  )
 {}
 
 /** Managing the feed token and the external calendars of the signed-in therapist. */
 export class CalendarApi extends HttpApiGroup.make("calendar")
   .add(
-    HttpApiEndpoint.post("createFeed", "/calendar/feed")
+    HttpApiEndpoint.post("createFeed", "/calendar/feed").annotate(OpenApi.Summary, "Make a calendar feed URL")
       .addSuccess(CalendarFeedCreated, { status: 201 })
       .annotate(OpenApi.Description, "Makes a new feed token, revoking any previous one; the URL is shown only here.")
   )
-  .add(HttpApiEndpoint.del("revokeFeed", "/calendar/feed").addSuccess(Schema.Void, { status: 204 }))
   .add(
-    HttpApiEndpoint.post("addExternal", "/calendar/external")
+    HttpApiEndpoint.del("revokeFeed", "/calendar/feed").annotateContext(
+      docs("Revoke the calendar feed", "The feed URL stops working: it answers 404 from now on.")
+    ).addSuccess(Schema.Void, { status: 204 })
+  )
+  .add(
+    HttpApiEndpoint.post("addExternal", "/calendar/external").annotateContext(
+      docs(
+        "Add an external calendar",
+        "Registers an http(s) or webcal ICS feed whose busy times block bookings, and queues its first sync. At most 10 per therapist, each URL once (409 otherwise)."
+      )
+    )
       .setPayload(AddExternalCalendar)
       .addSuccess(ExternalCalendar, { status: 201 })
       .addError(ExternalCalendarExists)
       .addError(TooManyExternalCalendars)
   )
-  .add(HttpApiEndpoint.get("listExternal", "/calendar/external").addSuccess(Schema.Array(ExternalCalendar)))
   .add(
-    HttpApiEndpoint.del("removeExternal", "/calendar/external/:id")
+    HttpApiEndpoint.get("listExternal", "/calendar/external").annotateContext(
+      docs(
+        "List external calendars",
+        "The signed-in therapist's external feeds, with when each last synced and why the last attempt failed, if it did."
+      )
+    ).addSuccess(Schema.Array(ExternalCalendar))
+  )
+  .add(
+    HttpApiEndpoint.del("removeExternal", "/calendar/external/:id").annotateContext(
+      docs(
+        "Remove an external calendar",
+        "Removes the external feed. Another therapist's feed is a 404."
+      )
+    )
       .setPath(Schema.Struct({ id: ExternalCalendarId }))
       .addSuccess(Schema.Void, { status: 204 })
       .addError(NotFound)
   )
   .middleware(Authentication)
   .annotate(OpenApi.Title, "Calendar")
+  .annotate(OpenApi.Description, "The feed token, and external ICS calendars whose busy times block bookings.")
 {}

@@ -1,5 +1,6 @@
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { docs } from "./OpenApiDocs.js"
 
 export class Health extends Schema.Class<Health>("Health")({
   status: Schema.Literal("ok"),
@@ -14,6 +15,16 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
 
 /** Liveness (`/health`: the process answers) and readiness (`/ready`: its database answers too). */
 export class HealthApi extends HttpApiGroup.make("health")
-  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
-  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Health).addError(NotReady))
+  .add(
+    HttpApiEndpoint.get("health", "/health").addSuccess(Health).annotateContext(
+      docs("Liveness", "200 while the process answers; it does not touch the database. No token needed.")
+    )
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/ready").addSuccess(Health).addError(NotReady).annotateContext(docs(
+      "Readiness",
+      "200 when the database answers too, 503 `NotReady` otherwise: what a load balancer routes by. No token needed."
+    ))
+  )
+  .annotate(OpenApi.Description, "Liveness and readiness probes.")
 {}

@@ -4,6 +4,7 @@ import { Authentication } from "./Authentication.js"
 import { NotFound } from "./Errors.js"
 import { InvalidCursor } from "./HttpErrors.js"
 import { PatientId } from "./Ids.js"
+import { docs } from "./OpenApiDocs.js"
 import { Page, PageParams } from "./Pagination.js"
 import { Patient, PatientName } from "./Patient.js"
 import { EmailInput } from "./User.js"
@@ -38,24 +39,38 @@ export const PatientPage = Page(Patient, "PatientPage")
  */
 export class PatientsApi extends HttpApiGroup.make("patients")
   .add(
-    HttpApiEndpoint.post("create", "/patients")
+    HttpApiEndpoint.post("create", "/patients").annotateContext(
+      docs("Add a patient", "Creates a patient of the signed-in therapist; the email is stored lower-cased.")
+    )
       .setPayload(CreatePatient)
       .addSuccess(Patient, { status: 201 })
   )
   .add(
-    HttpApiEndpoint.get("list", "/patients")
+    HttpApiEndpoint.get("list", "/patients").annotateContext(
+      docs(
+        "List patients",
+        "The signed-in therapist's patients, keyset-paginated: `limit` 1..100 (default 20), then `cursor` = the previous page's `nextCursor` (a cursor this server did not issue is a 400)."
+      )
+    )
       .setUrlParams(Schema.Struct(PageParams))
       .addSuccess(PatientPage)
       .addError(InvalidCursor)
   )
   .add(
-    HttpApiEndpoint.get("get", "/patients/:id")
+    HttpApiEndpoint.get("get", "/patients/:id").annotateContext(
+      docs("Get a patient", "One of the signed-in therapist's patients; anyone else's is a 404, like a missing one.")
+    )
       .setPath(Schema.Struct({ id: PatientId }))
       .addSuccess(Patient)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.patch("update", "/patients/:id")
+    HttpApiEndpoint.patch("update", "/patients/:id").annotateContext(
+      docs(
+        "Update a patient",
+        "Changes only the fields present; `null` clears an optional field. Another therapist's patient is a 404."
+      )
+    )
       .setPath(Schema.Struct({ id: PatientId }))
       .setPayload(UpdatePatient)
       .addSuccess(Patient)
@@ -63,4 +78,5 @@ export class PatientsApi extends HttpApiGroup.make("patients")
   )
   .middleware(Authentication)
   .annotate(OpenApi.Title, "Patients")
+  .annotate(OpenApi.Description, "A therapist's own patients; anyone else's is a 404, like a missing one.")
 {}

@@ -5,6 +5,7 @@ import { Authentication } from "./Authentication.js"
 import { InvalidTransition, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { InvalidCursor } from "./HttpErrors.js"
 import { PatientId, UserId } from "./Ids.js"
+import { docs, rateLimitHeaders } from "./OpenApiDocs.js"
 import { Page, PageParams } from "./Pagination.js"
 import { Timestamp } from "./Timestamp.js"
 
@@ -235,7 +236,12 @@ export const SupplyTranscript = Schema.Struct({
 
 export class RecordingsApi extends HttpApiGroup.make("recordings")
   .add(
-    HttpApiEndpoint.post("upload", "/recordings")
+    HttpApiEndpoint.post("upload", "/recordings").annotateContext(
+      docs(
+        "Upload a recording",
+        "Multipart `patientId` and `file` (`.mp3`, `.wav` or `.m4a`, checked by content): streamed to storage under a generated name, then transcribed and summarised in the background. 201 with the recording in `uploaded`. Rate-limited per user (the `RateLimit` headers); a refused upload leaves no file."
+      )
+    )
       .setPayload(UploadRecordingForm)
       .addSuccess(Recording, { status: 201 })
       .addError(NotFound)
@@ -246,21 +252,32 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       .addError(FileTooSmall)
       .addError(PayloadTooLarge)
       .addError(RateLimited)
+      .annotateContext(rateLimitHeaders)
   )
   .add(
-    HttpApiEndpoint.get("list", "/recordings")
+    HttpApiEndpoint.get("list", "/recordings").annotateContext(
+      docs(
+        "List recordings",
+        "The signed-in therapist's recordings, filtered by `patientId` and `status`, keyset-paginated (`limit`, `cursor`)."
+      )
+    )
       .setUrlParams(ListRecordingsParams)
       .addSuccess(RecordingPage)
       .addError(InvalidCursor)
   )
   .add(
-    HttpApiEndpoint.get("get", "/recordings/:id")
+    HttpApiEndpoint.get("get", "/recordings/:id").annotateContext(
+      docs(
+        "Get a recording",
+        "One recording with its status, and why it waits (`waitingReason`) when no transcription provider is configured. Another therapist's is a 404."
+      )
+    )
       .setPath(RecordingPath)
       .addSuccess(Recording)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.del("remove", "/recordings/:id")
+    HttpApiEndpoint.del("remove", "/recordings/:id").annotate(OpenApi.Summary, "Delete a recording")
       .setPath(RecordingPath)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(NotFound)
@@ -270,22 +287,35 @@ export class RecordingsApi extends HttpApiGroup.make("recordings")
       )
   )
   .add(
-    HttpApiEndpoint.get("notes", "/recordings/:id/notes")
+    HttpApiEndpoint.get("notes", "/recordings/:id/notes").annotateContext(
+      docs("Get the clinical notes", "The notes extracted from the recording's transcript; 404 until they exist.")
+    )
       .setPath(RecordingPath)
       .addSuccess(RecordingNotes)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.post("extractNotes", "/recordings/:id/extract-notes")
+    HttpApiEndpoint.post("extractNotes", "/recordings/:id/extract-notes").annotateContext(
+      docs(
+        "Extract the notes again",
+        "Queues the notes step on the recording's transcript (202); 409 without a transcript. Rate-limited per user (the `RateLimit` headers)."
+      )
+    )
       .setPath(RecordingPath)
       .addSuccess(Recording, { status: 202 })
       .addError(NotFound)
       .addError(TranscriptMissing)
       .addError(InvalidTransition)
       .addError(RateLimited)
+      .annotateContext(rateLimitHeaders)
   )
   .add(
-    HttpApiEndpoint.put("supplyTranscript", "/recordings/:id/transcript")
+    HttpApiEndpoint.put("supplyTranscript", "/recordings/:id/transcript").annotateContext(
+      docs(
+        "Supply a transcript",
+        "Sets the recording's transcript by hand, instead of the provider's."
+      )
+    )
       .setPath(RecordingPath)
       .setPayload(SupplyTranscript)
       .addSuccess(Recording)

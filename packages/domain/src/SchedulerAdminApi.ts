@@ -12,6 +12,7 @@ import { NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from ".
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RequestTimeout, RouteNotFound, ServiceUnavailable } from "./HttpErrors.js"
 import { UserId } from "./Ids.js"
+import { docs, withRequestIdHeader } from "./OpenApiDocs.js"
 import { QueueMetrics } from "./QueueMetrics.js"
 import {
   ExpiredBookingPreview,
@@ -36,28 +37,59 @@ const jobName = Schema.Struct({ name: Schema.String.pipe(Schema.minLength(1), Sc
 const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))
 
 export class JobsApi extends HttpApiGroup.make("jobs")
-  .add(HttpApiEndpoint.get("list", "/jobs").addSuccess(SchedulerStatus))
   .add(
-    HttpApiEndpoint.get("get", "/jobs/:name")
+    HttpApiEndpoint.get("list", "/jobs").annotateContext(
+      docs(
+        "List jobs",
+        "Every job of the engine: schedule, paused, running, next fire times and last run. 503 when the run history is unreachable."
+      )
+    ).addSuccess(SchedulerStatus)
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:name").annotateContext(
+      docs("Get a job", "One job with its `limit` most recent runs (default 20). An unknown job is a 404.")
+    )
       .setPath(jobName)
       .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
       .addSuccess(JobDetail)
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.post("runNow", "/jobs/:name/run")
+    HttpApiEndpoint.post("runNow", "/jobs/:name/run").annotateContext(
+      docs(
+        "Run a job now",
+        "Runs the job now (trigger `manual`, also when the job is paused) and answers the run; while another run of the job holds its claim, this one is recorded `skipped`."
+      )
+    )
       .setPath(jobName)
       .addSuccess(JobRun)
       .addError(NotFound)
   )
-  .add(HttpApiEndpoint.post("pause", "/jobs/:name/pause").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
-  .add(HttpApiEndpoint.post("resume", "/jobs/:name/resume").setPath(jobName).addSuccess(JobStatus).addError(NotFound))
+  .add(
+    HttpApiEndpoint.post("pause", "/jobs/:name/pause").annotateContext(
+      docs(
+        "Pause a job",
+        "Until the job is resumed, its scheduled ticks are recorded `skipped` on every replica; a manual run still goes ahead."
+      )
+    ).setPath(jobName).addSuccess(JobStatus).addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("resume", "/jobs/:name/resume").annotateContext(
+      docs("Resume a job", "The job's scheduled ticks run again.")
+    ).setPath(jobName).addSuccess(JobStatus).addError(NotFound)
+  )
   .middleware(AdminAuthentication)
+  .annotate(OpenApi.Description, "The engine's jobs: their state and runs; run, pause and resume.")
 {}
 
 export class CleanupPreviewApi extends HttpApiGroup.make("cleanup")
   .add(
-    HttpApiEndpoint.get("inactiveSessions", "/cleanup/preview/inactive-sessions")
+    HttpApiEndpoint.get("inactiveSessions", "/cleanup/preview/inactive-sessions").annotateContext(
+      docs(
+        "Preview inactive auth sessions",
+        "Auth sessions idle for `olderThanHours` (default: the cleanup's own threshold), which the cleanup would delete, at most `limit`. Deletes nothing."
+      )
+    )
       .setUrlParams(Schema.Struct({
         olderThanHours: Schema.optional(Schema.NumberFromString.pipe(Schema.between(0, 24 * 365))),
         limit: Schema.optional(Limit)
@@ -65,11 +97,17 @@ export class CleanupPreviewApi extends HttpApiGroup.make("cleanup")
       .addSuccess(Schema.Array(InactiveSessionPreview))
   )
   .add(
-    HttpApiEndpoint.get("expiredBookings", "/cleanup/preview/expired-bookings")
+    HttpApiEndpoint.get("expiredBookings", "/cleanup/preview/expired-bookings").annotateContext(
+      docs(
+        "Preview lapsed holds",
+        "Pending bookings whose hold has passed, which the next `booking-hold-expiry` run marks `expired`, at most `limit`. Changes nothing."
+      )
+    )
       .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
       .addSuccess(Schema.Array(ExpiredBookingPreview))
   )
   .middleware(AdminAuthentication)
+  .annotate(OpenApi.Description, "What the cleanup jobs would delete next, without deleting it.")
 {}
 
 /** What ending a user's auth sessions removed. */
@@ -88,12 +126,18 @@ export class EndedAuthSessions extends Schema.Class<EndedAuthSessions>("EndedAut
  */
 export class AuthSessionsApi extends HttpApiGroup.make("authSessions")
   .add(
-    HttpApiEndpoint.del("endForUser", "/users/:userId/auth-sessions")
+    HttpApiEndpoint.del("endForUser", "/users/:userId/auth-sessions").annotateContext(
+      docs(
+        "Sign a user out everywhere",
+        "Ends every auth session of the user now, with its media rows and files, and says how many went. An unknown user is a 404."
+      )
+    )
       .setPath(Schema.Struct({ userId: UserId }))
       .addSuccess(EndedAuthSessions)
       .addError(NotFound)
   )
   .middleware(AdminAuthentication)
+  .annotate(OpenApi.Description, "Signing a user out everywhere.")
 {}
 
 /**
@@ -102,13 +146,26 @@ export class AuthSessionsApi extends HttpApiGroup.make("authSessions")
  * queue sizes say something about the practice's activity.
  */
 export class MetricsApi extends HttpApiGroup.make("metrics")
-  .add(HttpApiEndpoint.get("queues", "/queues/metrics").addSuccess(QueueMetrics))
   .add(
-    HttpApiEndpoint.get("prometheus", "/metrics").addSuccess(
+    HttpApiEndpoint.get("queues", "/queues/metrics").annotateContext(
+      docs(
+        "Queue metrics (JSON)",
+        "Task queue depth, runs by outcome, durations, and the state of the workers and the event bus."
+      )
+    ).addSuccess(QueueMetrics)
+  )
+  .add(
+    HttpApiEndpoint.get("prometheus", "/metrics").annotateContext(
+      docs(
+        "Metrics (Prometheus)",
+        "The same metrics in the Prometheus text format, for a scraper sending the admin token."
+      )
+    ).addSuccess(
       HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
     )
   )
   .middleware(AdminAuthentication)
+  .annotate(OpenApi.Description, "Task queue and event bus metrics, as JSON and for Prometheus.")
 {}
 
 /** The scheduler's admin API: health, jobs and their runs, cleanup previews, auth sessions, queue metrics. */
@@ -124,5 +181,11 @@ export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .addError(UnsupportedMediaType)
   .addError(RequestTimeout)
   .addError(ServiceUnavailable)
-  .annotate(OpenApi.Title, "Clinic scheduler admin API")
+  .annotateContext(OpenApi.annotations({
+    title: "Clinic scheduler admin API",
+    description: "The scheduler's operator API. Every endpoint but `/health` and `/ready` needs the bearer " +
+      "token `SCHEDULER_ADMIN_TOKEN`.",
+    servers: [{ url: "/", description: "The scheduler that serves this document" }],
+    transform: withRequestIdHeader
+  }))
 {}

