@@ -173,12 +173,14 @@ export const layer = Layer.unwrapScoped(
   Effect.gen(function*() {
     const config = yield* DatabaseConfig
     const url = yield* serverUrl
-    const migrated: Layer.Layer<never, Migrator.MigrationError | MigrationsPending | SqlErrors.SqlError> = Layer
-      .effectDiscard(
-        (config.migrateOnStart ? Migrations.run : checkMigrated).pipe(
-          Effect.provide(migrationClient(url, config.connectTimeout))
-        )
-      )
+    const migrateOrCheck: Effect.Effect<
+      void,
+      Migrator.MigrationError | MigrationsPending | SqlErrors.SqlError,
+      SqlClient.SqlClient
+    > = config.migrateOnStart ? Effect.asVoid(Migrations.run) : checkMigrated
+    const migrated = Layer.effectDiscard(
+      migrateOrCheck.pipe(Effect.provide(migrationClient(url, config.connectTimeout)))
+    )
     const client = clientLayer(url, {
       maxConnections: config.maxConnections,
       statementTimeout: config.statementTimeout,

@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { inject } from "vitest"
 import * as Database from "../src/Database.js"
 import * as Migrations from "../src/Migrations.js"
@@ -125,6 +125,8 @@ describe("Migrations", () => {
           embeddedDataDir: "unused",
           embeddedPort: 1,
           maxConnections: 2,
+          statementTimeout: Duration.seconds(5),
+          connectTimeout: Duration.seconds(5),
           migrateOnStart: false,
           production: true
         })
