@@ -154,7 +154,7 @@ const main = async () => {
   try {
     // The Effect app migrates on start; the baseline then uses the same schema.
     const apiPort = await freePort()
-    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/effect-server.js"], {
+    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/app-server.js"], {
       DATABASE_URL: url,
       API_PORT: String(apiPort)
     })

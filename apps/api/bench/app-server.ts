@@ -10,9 +10,9 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/re
 import { FileStores, StorageConfig } from "@clinic/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
-import { ApiConfig } from "../../src/ApiConfig.js"
-import { HttpLive } from "../../src/Http.js"
-import { Recordings } from "../../src/Recordings.js"
+import { ApiConfig } from "../src/ApiConfig.js"
+import { HttpLive } from "../src/Http.js"
+import { Recordings } from "../src/Recordings.js"
 
 HttpLive.pipe(
   Layer.provide(Recordings),
