@@ -174,7 +174,9 @@ const program = Effect.gen(function*() {
         yield* load(url, token, WARMUP)
         const result = yield* load(url, token, DURATION)
         // Figures only for real answers: a 401 or an error fails the run before any table is written.
-        if (result.requests.total === 0 || result["2xx"] !== result.requests.total || result.errors + result.timeouts > 0) {
+        if (
+          result.requests.total === 0 || result["2xx"] !== result.requests.total || result.errors + result.timeouts > 0
+        ) {
           return yield* Effect.dieMessage(
             `${target.name}: ${result["2xx"]} of ${result.requests.total} answered 2xx ` +
               `(non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`

@@ -2,6 +2,7 @@ import type { AudioFormat, FileTooSmall, PayloadTooLarge, RecordingId, Unsupport
 import { Sha256Hex } from "@clinic/domain"
 import type { FileStore } from "@clinic/storage"
 import { FileSignature, FileStores } from "@clinic/storage"
+import type { Chunk } from "effect"
 import { Context, Effect, Either, Layer, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { checkMagic, MIN_AUDIO_BYTES, tooLarge, tooSmall } from "./AudioValidation.js"
@@ -54,7 +55,9 @@ export const make: Effect.Effect<RecordingStoreShape, never, FileStores.FileStor
         let head: Uint8Array = new Uint8Array(0)
         // Checked a chunk (the parser's read, often several network packets) at a time, in plain
         // code: a per-packet effect costs more CPU than hashing the packet.
-        const checked = Stream.mapChunksEffect(content, (chunk) => {
+        const checked = Stream.mapChunksEffect(content, (
+          chunk: Chunk.Chunk<Uint8Array>
+        ): Effect.Effect<Chunk.Chunk<Uint8Array>, SaveError> => {
           for (const bytes of chunk) {
             size += bytes.length
             if (size > maxUploadBytes) return Effect.fail(tooLarge(maxUploadBytes))

@@ -90,7 +90,10 @@ export const make = (dir: string): Effect.Effect<FileStoreShape, never, FileSyst
         const sink = yield* Effect.acquireRelease(
           // Opened before any byte is read (`wx`: never an existing file), so that the part file
           // exists from the start and an open that fails costs the client nothing.
-          Effect.map(Effect.orDie(Effect.tryPromise(() => FsP.open(partPath, "wx"))), (file) => makeSink(partPath, file)),
+          Effect.map(
+            Effect.orDie(Effect.tryPromise(() => FsP.open(partPath, "wx"))),
+            (file) => makeSink(partPath, file)
+          ),
           (sink, exit) =>
             Exit.isSuccess(exit) ? Effect.void : Effect.zipRight(sink.discard, fs.remove(partPath).pipe(Effect.ignore))
         )

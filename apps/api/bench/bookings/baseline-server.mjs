@@ -38,7 +38,10 @@ const authenticate = async (req) => {
   if (now >= session.expires_at.getTime() || now >= lastActive + IDLE_MS) return undefined
   if (now >= lastActive + TOUCH_MS) {
     const at = new Date(now).toISOString()
-    await pool.query("UPDATE auth_sessions SET last_active_at = $1 WHERE id = $2 AND last_active_at < $1", [at, session.id])
+    await pool.query("UPDATE auth_sessions SET last_active_at = $1 WHERE id = $2 AND last_active_at < $1", [
+      at,
+      session.id
+    ])
   }
   const user = await pool.query("SELECT id, email, name, role, created_at FROM users WHERE id = $1", [session.user_id])
   return user.rows[0]?.id
@@ -102,14 +105,19 @@ const createBooking = async (req, res) => {
     const eventId = crypto.randomUUID()
     await client.query(
       "INSERT INTO outbox_events (id, type, payload, occurred_at) VALUES ($1, $2, $3::jsonb, $4)",
-      [eventId, "booking.created", JSON.stringify({
-        bookingId: row.id,
-        therapistId: row.therapist_id,
-        patientId: row.patient_id,
-        startsAt: row.starts_at.toISOString(),
-        endsAt: row.ends_at.toISOString(),
-        holdExpiresAt: row.hold_expires_at.toISOString()
-      }), now]
+      [
+        eventId,
+        "booking.created",
+        JSON.stringify({
+          bookingId: row.id,
+          therapistId: row.therapist_id,
+          patientId: row.patient_id,
+          startsAt: row.starts_at.toISOString(),
+          endsAt: row.ends_at.toISOString(),
+          holdExpiresAt: row.hold_expires_at.toISOString()
+        }),
+        now
+      ]
     )
     await client.query("SELECT pg_notify($1, $2)", ["clinic_outbox", eventId])
     await client.query("COMMIT")

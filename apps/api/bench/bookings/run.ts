@@ -77,7 +77,9 @@ const expectStatus = async (response: Promise<Response>, status: number, what: s
 const expectCreated = (what: string, result: { requests: number; statuses: Record<string, number> }) => {
   const created = result.statuses["201"] ?? 0
   if (result.requests === 0 || created !== result.requests) {
-    throw new Error(`${what}: ${created} of ${result.requests} requests answered 201: ${JSON.stringify(result.statuses)}`)
+    throw new Error(
+      `${what}: ${created} of ${result.requests} requests answered 201: ${JSON.stringify(result.statuses)}`
+    )
   }
 }
 
