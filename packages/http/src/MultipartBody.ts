@@ -157,11 +157,12 @@ export const stream = (
       failed = true
     })
     parser.on("file", (file: MP.FileStream) => {
-      file.on("error", (error) => fileErrors.set(file, error)) // A file part buffers up to FILE_BUFFER_BYTES before the parser stops reading the socket.
-       // With Node's default (16 KiB, less than one 64 KiB socket read) the socket was paused and
+      file.on("error", (error) => fileErrors.set(file, error))
+      // A file part buffers up to FILE_BUFFER_BYTES before the parser stops reading the socket.
+      // With Node's default (16 KiB, less than one 64 KiB socket read) the socket was paused and
       // resumed for every read, and the upload crawled at a fraction of the disk's speed.
-      ;(file as unknown as { _readableState: { highWaterMark: number } })._readableState.highWaterMark =
-        FILE_BUFFER_BYTES
+      const state = (file as unknown as { _readableState: { highWaterMark: number } })._readableState
+      state.highWaterMark = FILE_BUFFER_BYTES
     })
     parser.on("finish", () => {
       if (!done && !failed) parser.destroy(endNotReached as unknown as Error)
