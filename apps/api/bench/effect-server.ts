@@ -1,15 +1,15 @@
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
 /**
- * The API app for the benchmark: the real handlers, middleware and Postgres repositories, on
- * `DATABASE_URL`, listening on `API_PORT`. `BENCH_REQUEST_LOG=1` adds the per-request logger that
- * `main.ts` ships with; without it the comparison with the bare server is like for like.
+ * The API's handlers alone for the benchmark: the real handlers, session sign-in and Postgres
+ * repositories, on `DATABASE_URL`, listening on `API_PORT`, without the middleware `main.ts` adds
+ * (error shape, request ids, access log: `app-server.ts` has them), to tell their cost apart.
  */
 import { Settings } from "@clinic/foundation"
 import { Database, IdempotencyRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { FileStores, StorageConfig } from "@clinic/storage"
-import { HttpApiBuilder, HttpMiddleware } from "@effect/platform"
+import { HttpApiBuilder } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
 import { createServer } from "node:http"
@@ -18,11 +18,7 @@ import { AuthenticationLive } from "../src/AuthenticationLive.js"
 import { ApiLive } from "../src/Http.js"
 import { Recordings } from "../src/Recordings.js"
 
-const serve = process.env.BENCH_REQUEST_LOG === "1"
-  ? HttpApiBuilder.serve(HttpMiddleware.logger)
-  : HttpApiBuilder.serve()
-
-serve.pipe(
+HttpApiBuilder.serve().pipe(
   Layer.provide(ApiLive),
   Layer.provide(AuthenticationLive),
   Layer.provide(Recordings),

@@ -29,6 +29,10 @@ const MIB = 1024 * 1024
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MIB
 const ROUNDS = Number(process.env.BENCH_UPLOAD_ROUNDS ?? 2)
 const HERE = import.meta.dirname
+// `BENCH_CPU_PROF_DIR=/some/dir` writes a V8 CPU profile of each server process there.
+const profileArgs = process.env.BENCH_CPU_PROF_DIR
+  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+  : []
 
 const tempDir = Effect.acquireRelease(
   Effect.promise(async () => {
@@ -62,7 +66,7 @@ const rssKiB = (pid: number, field: "VmRSS" | "VmHWM") => {
 }
 
 const spawnApi = (env: Record<string, string>) =>
-  spawnNode(["--import", "tsx", Path.join(HERE, "effect-server.ts")], {
+  spawnNode([...profileArgs, "--import", "tsx", Path.join(HERE, "app-server.ts")], {
     cwd: Path.join(HERE, ".."),
     env: { ...process.env, ...env }
   })

@@ -36,6 +36,11 @@ export interface BookingExpiryResult {
   readonly error?: string
 }
 
+/** What one batch's transaction should take at most; well under the 200 ms bound on a lock. */
+const BATCH_TARGET_MILLIS = 100
+/** However fast the database, a batch's ids and events stay a bounded amount of memory. */
+const MAX_BATCH_SIZE = 32_000
+
 const describe = (cause: Cause.Cause<unknown>) => Cause.pretty(cause).split("\n")[0] ?? "unknown error"
 
 /**
@@ -68,19 +73,37 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
         Effect.catchTag("SqlError", Effect.die)
       )
 
-    /** Runs `batch` until it returns fewer rows than a batch or the budget is spent. */
-    const drain = <B>(batch: Effect.Effect<B>, size: (b: B) => number, onBatch: (b: B) => Effect.Effect<void>) =>
+    /**
+     * Runs `batch` until it returns fewer rows than it was asked for or the budget is spent. The
+     * batch size follows the time a batch takes: it starts at the configured size, doubles while
+     * a batch (one transaction) stays under a quarter of `BATCH_TARGET`, and halves when one takes
+     * longer than the target, so that no transaction nears the 200 ms bound whatever the disk,
+     * while a large backlog is deleted in few statements.
+     */
+    const drain = <B>(
+      batch: (limit: number) => Effect.Effect<B>,
+      size: (b: B) => number,
+      onBatch: (b: B) => Effect.Effect<void>
+    ) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const budget = Duration.toMillis(config.timeBudget)
+        let limit = config.batchSize
         while (true) {
-          const result = yield* batch
+          const batchStarted = yield* Clock.currentTimeMillis
+          const result = yield* batch(limit)
+          const took = (yield* Clock.currentTimeMillis) - batchStarted
           yield* onBatch(result)
-          if (size(result) < config.batchSize) return true
+          if (size(result) < limit) return true
           if ((yield* Clock.currentTimeMillis) - started >= budget) {
             yield* Effect.logWarning("cleanup stopped on its time budget; the next run continues")
             return false
           }
+          limit = took < BATCH_TARGET_MILLIS / 4
+            ? Math.min(limit * 2, MAX_BATCH_SIZE)
+            : took > BATCH_TARGET_MILLIS
+            ? Math.max(Math.floor(limit / 2), config.batchSize)
+            : limit
         }
       })
 
@@ -98,7 +121,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
     /** Deletes what `batch` picks (at most a batch per call) until it picks less than a batch. */
     const deleteSessions = (
       operation: string,
-      batch: (now: DateTime.Utc) => Effect.Effect<DeletedSessions>,
+      batch: (now: DateTime.Utc, limit: number) => Effect.Effect<DeletedSessions>,
       userId?: UserId
     ) =>
       Effect.suspend(() => {
@@ -111,15 +134,16 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
         return Effect.gen(function*() {
           const now = yield* DateTime.now
           const complete = yield* drain(
-            withEvents(
-              batch(now),
-              (deleted) =>
-                deleted.sessions.map((session) => ({
-                  _tag: "auth_session.expired" as const,
-                  authSessionId: session.id,
-                  userId: session.userId
-                }))
-            ),
+            (limit) =>
+              withEvents(
+                batch(now, limit),
+                (deleted) =>
+                  deleted.sessions.map((session) => ({
+                    _tag: "auth_session.expired" as const,
+                    authSessionId: session.id,
+                    userId: session.userId
+                  }))
+              ),
             (deleted: DeletedSessions) => deleted.sessionIds.length,
             (deleted) =>
               Effect.gen(function*() {
@@ -150,8 +174,8 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
         )
       })
 
-    const bySelector = (selector: (now: DateTime.Utc) => SessionSelector) => (now: DateTime.Utc) =>
-      sessions.deleteBatch(selector(now), config.batchSize)
+    const bySelector = (selector: (now: DateTime.Utc) => SessionSelector) => (now: DateTime.Utc, limit: number) =>
+      sessions.deleteBatch(selector(now), limit)
 
     const expiredSessions = deleteSessions(
       "cleanupExpiredSessions",
@@ -170,10 +194,10 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
     const endUserAuthSessions = (userId: UserId) =>
       deleteSessions(
         "endUserAuthSessions",
-        () =>
+        (_now, limit) =>
           Effect.flatMap(
             sessions.listByUser(userId),
-            (own) => sessions.deleteByIds(own.slice(0, config.batchSize).map((session) => session.id))
+            (own) => sessions.deleteByIds(own.slice(0, limit).map((session) => session.id))
           ),
         userId
       )
@@ -183,15 +207,16 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
       return Effect.gen(function*() {
         const now = yield* DateTime.now
         const complete = yield* drain(
-          withEvents(bookings.expireLapsedHolds(now, config.batchSize), (lapsed) =>
-            lapsed.map((booking) => ({
-              _tag: "booking.expired" as const,
-              bookingId: booking.id,
-              therapistId: booking.therapistId,
-              patientId: booking.patientId,
-              startsAt: booking.startsAt,
-              endsAt: booking.endsAt
-            }))),
+          (limit) =>
+            withEvents(bookings.expireLapsedHolds(now, limit), (lapsed) =>
+              lapsed.map((booking) => ({
+                _tag: "booking.expired" as const,
+                bookingId: booking.id,
+                therapistId: booking.therapistId,
+                patientId: booking.patientId,
+                startsAt: booking.startsAt,
+                endsAt: booking.endsAt
+              }))),
           (lapsed) => lapsed.length,
           (lapsed) => Effect.sync(() => void (expired = [...expired, ...lapsed.map((b) => b.id)]))
         )

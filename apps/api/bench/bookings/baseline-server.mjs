@@ -1,6 +1,8 @@
-// The baseline: POST /bookings on bare node:http + pg, running the same queries as the Effect app
-// (user lookup for the bearer token, patient ownership, then in one transaction: expire lapsed
-// holds in the way and insert). No framework, no schema validation beyond what the checks need.
+// The baseline: POST /bookings on bare node:http + pg, running the same queries as the Effect app:
+// the session by the bearer token's SHA-256 (constant-time comparison, expiry and idle checks,
+// activity touched at most once per 5 minutes), the user, patient ownership, then in one
+// transaction: expire lapsed holds in the way, check external busy times, insert, write the
+// outbox event and notify. No framework, no schema validation beyond what the checks need.
 import { Buffer } from "node:buffer"
 import crypto from "node:crypto"
 import http from "node:http"
@@ -9,6 +11,8 @@ import pg from "pg"
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.POOL_SIZE ?? 10) })
 const HOLD_MS = 15 * 60 * 1000
+const IDLE_MS = 24 * 3600_000
+const TOUCH_MS = 5 * 60_000
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const send = (res, status, body) => {
@@ -17,11 +21,37 @@ const send = (res, status, body) => {
   res.end(json)
 }
 
+const authenticate = async (req) => {
+  const token = (req.headers.authorization ?? "").slice("Bearer ".length).trim()
+  if (!/^[A-Za-z0-9_-]{16,128}$/.test(token)) return undefined
+  const digest = crypto.createHash("sha256").update(token, "utf8").digest("hex")
+  const { rows } = await pool.query(
+    "SELECT id, user_id, token_hash, created_at, last_active_at, expires_at, user_agent, ip FROM auth_sessions WHERE token_hash = $1",
+    [digest]
+  )
+  const session = rows[0]
+  if (!session || !crypto.timingSafeEqual(Buffer.from(session.token_hash, "hex"), Buffer.from(digest, "hex"))) {
+    return undefined
+  }
+  const now = Date.now()
+  const lastActive = session.last_active_at.getTime()
+  if (now >= session.expires_at.getTime() || now >= lastActive + IDLE_MS) return undefined
+  if (now >= lastActive + TOUCH_MS) {
+    const at = new Date(now).toISOString()
+    await pool.query("UPDATE auth_sessions SET last_active_at = $1 WHERE id = $2 AND last_active_at < $1", [
+      at,
+      session.id
+    ])
+  }
+  const user = await pool.query("SELECT id, email, name, role, created_at FROM users WHERE id = $1", [session.user_id])
+  return user.rows[0]?.id
+}
+
 const createBooking = async (req, res) => {
   let raw = ""
   for await (const chunk of req) raw += chunk
-  const token = (req.headers.authorization ?? "").replace(/^Bearer /, "")
-  if (!UUID.test(token)) return send(res, 401, { _tag: "Unauthorized", message: "Unknown bearer token" })
+  const userId = await authenticate(req)
+  if (userId === undefined) return send(res, 401, { _tag: "Unauthorized", message: "Missing or invalid bearer token" })
   let input
   try {
     input = JSON.parse(raw)
@@ -33,11 +63,9 @@ const createBooking = async (req, res) => {
   if (!UUID.test(input.patientId) || isNaN(startsAt) || isNaN(endsAt) || endsAt <= startsAt) {
     return send(res, 400, { _tag: "HttpApiDecodeError", message: "invalid booking" })
   }
-  const user = await pool.query("SELECT id, email, name, role, created_at FROM users WHERE id = $1", [token])
-  if (user.rowCount === 0) return send(res, 401, { _tag: "Unauthorized", message: "Unknown bearer token" })
   const patient = await pool.query("SELECT * FROM patients WHERE id = $1 AND therapist_id = $2", [
     input.patientId,
-    token
+    userId
   ])
   if (patient.rowCount === 0) return send(res, 404, { _tag: "NotFound", message: "Patient not found" })
   const now = new Date().toISOString()
@@ -48,14 +76,24 @@ const createBooking = async (req, res) => {
       `UPDATE bookings SET status = 'expired', updated_at = $1
        WHERE therapist_id = $2 AND status = 'pending' AND hold_expires_at <= $1
          AND tstzrange(starts_at, ends_at) && tstzrange($3::timestamptz, $4::timestamptz)`,
-      [now, token, startsAt.toISOString(), endsAt.toISOString()]
+      [now, userId, startsAt.toISOString(), endsAt.toISOString()]
     )
+    const busy = await client.query(
+      `SELECT calendar_id FROM external_busy
+       WHERE therapist_id = $1 AND tstzrange(starts_at, ends_at) && tstzrange($2::timestamptz, $3::timestamptz)
+       LIMIT 1`,
+      [userId, startsAt.toISOString(), endsAt.toISOString()]
+    )
+    if (busy.rowCount > 0) {
+      await client.query("ROLLBACK")
+      return send(res, 409, { _tag: "BusyInExternalCalendar", message: "busy" })
+    }
     const inserted = await client.query(
       `INSERT INTO bookings (id, therapist_id, patient_id, starts_at, ends_at, status, hold_expires_at, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7) RETURNING *`,
       [
         crypto.randomUUID(),
-        token,
+        userId,
         input.patientId,
         startsAt.toISOString(),
         endsAt.toISOString(),
@@ -63,8 +101,26 @@ const createBooking = async (req, res) => {
         now
       ]
     )
-    await client.query("COMMIT")
     const row = inserted.rows[0]
+    const eventId = crypto.randomUUID()
+    await client.query(
+      "INSERT INTO outbox_events (id, type, payload, occurred_at) VALUES ($1, $2, $3::jsonb, $4)",
+      [
+        eventId,
+        "booking.created",
+        JSON.stringify({
+          bookingId: row.id,
+          therapistId: row.therapist_id,
+          patientId: row.patient_id,
+          startsAt: row.starts_at.toISOString(),
+          endsAt: row.ends_at.toISOString(),
+          holdExpiresAt: row.hold_expires_at.toISOString()
+        }),
+        now
+      ]
+    )
+    await client.query("SELECT pg_notify($1, $2)", ["clinic_outbox", eventId])
+    await client.query("COMMIT")
     return send(res, 201, {
       id: row.id,
       therapistId: row.therapist_id,

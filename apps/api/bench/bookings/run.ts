@@ -12,7 +12,6 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import Pg from "pg"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
@@ -56,6 +55,33 @@ const stop = (child: ChildProcess) =>
     child.once("exit", () => resolve())
     child.kill("SIGTERM")
   })
+
+const json = (body: unknown, token?: string): RequestInit => ({
+  method: "POST",
+  headers: {
+    "content-type": "application/json",
+    ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+  },
+  body: JSON.stringify(body)
+})
+
+const expectStatus = async (response: Promise<Response>, status: number, what: string) => {
+  const answered = await response
+  if (answered.status !== status) {
+    throw new Error(`${what} answered ${answered.status} (expected ${status}): ${await answered.text()}`)
+  }
+  return answered
+}
+
+/** Figures only for real inserts: any answer but 201 fails the run before a table is printed. */
+const expectCreated = (what: string, result: { requests: number; statuses: Record<string, number> }) => {
+  const created = result.statuses["201"] ?? 0
+  if (result.requests === 0 || created !== result.requests) {
+    throw new Error(
+      `${what}: ${created} of ${result.requests} requests answered 201: ${JSON.stringify(result.statuses)}`
+    )
+  }
+}
 
 let slot = 0
 const load = async (port: number, token: string, patientId: string, seconds: number) => {
@@ -130,7 +156,7 @@ const main = async () => {
   try {
     // The Effect app migrates on start; the baseline then uses the same schema.
     const apiPort = await freePort()
-    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/effect-server.js"], {
+    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/app-server.js"], {
       DATABASE_URL: url,
       API_PORT: String(apiPort)
     })
@@ -142,34 +168,40 @@ const main = async () => {
     })
     children.push(baseline.child)
 
-    const db = new Pg.Client({ connectionString: url })
-    await db.connect()
-    const seed = async (name: string) => {
-      const userId = crypto.randomUUID()
-      const patientId = crypto.randomUUID()
-      await db.query(
-        "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, 'therapist', 'x', now())",
-        [userId, `${name.toLowerCase()}-${userId}@bench.test`, name]
+    // Each server gets its own therapist, signed up and in through the app's real auth flow
+    // (register, login, bearer token); the baseline checks the same session rows by token digest.
+    const signUp = async (name: string) => {
+      const api = `http://127.0.0.1:${apiPort}`
+      const email = `${name.toLowerCase()}-${crypto.randomUUID()}@bench.test`
+      const password = "benchmark password"
+      await expectStatus(
+        fetch(`${api}/auth/register`, json({ email, name, password })),
+        201,
+        "register"
       )
-      await db.query(
-        "INSERT INTO patients (id, therapist_id, name, created_at, updated_at) VALUES ($1, $2, 'P', now(), now())",
-        [patientId, userId]
+      const login = await expectStatus(fetch(`${api}/auth/login`, json({ email, password })), 200, "login")
+      const { token } = (await login.json()) as { token: string }
+      const patient = await expectStatus(
+        fetch(`${api}/patients`, json({ name: "Bench Patient" }, token)),
+        201,
+        "create patient"
       )
-      return { userId, patientId }
+      const { id: patientId } = (await patient.json()) as { id: string }
+      return { token, patientId }
     }
-
     const results: Array<{ name: string; round: number } & Awaited<ReturnType<typeof load>>> = []
     const servers = [["node:http + pg", basePort], ["Effect API", apiPort]] as const
-    const seeded = await Promise.all(servers.map(([name]) => seed(name.replace(/\W+/g, "-"))))
+    const seeded = await Promise.all(servers.map(([name]) => signUp(name.replace(/\W+/g, "-"))))
     for (const [i, [, port]] of servers.entries()) {
-      await load(port, seeded[i].userId, seeded[i].patientId, WARMUP_SECONDS)
+      expectCreated("warm-up", await load(port, seeded[i].token, seeded[i].patientId, WARMUP_SECONDS))
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, [name, port]] of servers.entries()) {
-        results.push({ name, round, ...(await load(port, seeded[i].userId, seeded[i].patientId, SECONDS)) })
+        const result = await load(port, seeded[i].token, seeded[i].patientId, SECONDS)
+        expectCreated(`${name}, round ${round}`, result)
+        results.push({ name, round, ...result })
       }
     }
-    await db.end()
 
     const cpu = Os.cpus()[0]?.model ?? "unknown cpu"
     console.log(

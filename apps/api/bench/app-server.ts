@@ -1,8 +1,8 @@
 import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
 /**
- * The Effect app as `main.ts` composes it, on `DATABASE_URL`, signed in through the test middleware
- * (bearer token = user id: one user lookup per request, as the baseline does).
+ * The Effect app as `main.ts` composes it (session sign-in, error shape, request ids, access log),
+ * on `DATABASE_URL`, without the recordings worker.
  */
 import { Logging, Settings } from "@clinic/foundation"
 import { RecordingsConfig } from "@clinic/recordings"
@@ -10,13 +10,11 @@ import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/re
 import { FileStores, StorageConfig } from "@clinic/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
-import { ApiConfig } from "../../src/ApiConfig.js"
-import { HttpLive } from "../../src/Http.js"
-import { Recordings } from "../../src/Recordings.js"
-import { TestAuthentication } from "../../test/support/TestApi.js"
+import { ApiConfig } from "../src/ApiConfig.js"
+import { HttpLive } from "../src/Http.js"
+import { Recordings } from "../src/Recordings.js"
 
 HttpLive.pipe(
-  Layer.provide(TestAuthentication),
   Layer.provide(Recordings),
   Layer.provide(
     Layer.mergeAll(
@@ -34,7 +32,7 @@ HttpLive.pipe(
     RecordingsConfig.RecordingsConfig,
     StorageConfig.StorageConfig
   )),
-  Layer.provide(Logging.layer),
   Layer.launch,
-  (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true })
+  Logging.withProcessLogger,
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 )
