@@ -4,6 +4,7 @@ import { Authentication } from "./Authentication.js"
 import { MediaKind } from "./AuthSession.js"
 import { EmailAlreadyRegistered, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { AuthSessionId, AuthSessionMediaId } from "./Ids.js"
+import { RateLimited } from "./Recordings.js"
 import { Timestamp } from "./Timestamp.js"
 import { EmailInput, User } from "./User.js"
 
@@ -112,6 +113,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .setPayload(LoginRequest)
       .addSuccess(LoginResponse)
       .addError(Unauthorized)
+      .addError(RateLimited)
   )
   .annotate(OpenApi.Title, "Auth")
 {}
