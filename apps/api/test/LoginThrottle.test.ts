@@ -17,7 +17,11 @@ const login = (email: string, attempt: string, headers: Record<string, string> =
     )
   ).pipe(
     Effect.flatMap((response) =>
-      Effect.map(response.json, (body) => ({ status: response.status, headers: response.headers, body }))
+      Effect.map(response.json, (body) => ({
+        status: response.status,
+        headers: response.headers,
+        body: body as { readonly _tag?: string; readonly action?: string; readonly retryAfter?: number }
+      }))
     ),
     Effect.scoped,
     Effect.orDie
