@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Option, Redacted, TestClock, Tracer } from "effect"
 import { Auth, needsTouch, sessionState } from "../src/auth/Auth.js"
 import { AuthSessionMediaUploads } from "../src/auth/AuthSessionMediaUploads.js"
+import { LoginThrottle } from "../src/auth/LoginThrottle.js"
 import { testConfig, testStorage } from "./support/TestApi.js"
 
 const T0 = DateTime.unsafeMake("2026-03-02T09:00:00.000Z")
@@ -25,6 +26,7 @@ const settings = { idleTimeout: Duration.hours(24), touchInterval: Duration.minu
 
 const authLayer = Auth.DefaultWithoutDependencies.pipe(
   Layer.provideMerge(AuthSessionMediaUploads.Default),
+  Layer.provideMerge(LoginThrottle.Default),
   Layer.provideMerge(Repositories.layerMemory),
   Layer.provideMerge(testStorage()),
   Layer.provideMerge(testConfig())

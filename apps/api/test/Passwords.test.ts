@@ -1,6 +1,11 @@
+import { Email } from "@clinic/domain"
+import { UserRepo } from "@clinic/repository"
+import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Either, Layer, Option } from "effect"
+import { ApiConfig } from "../src/ApiConfig.js"
 import * as Passwords from "../src/auth/Passwords.js"
+import { client, memoryServer } from "./support/TestApi.js"
 
 const cheap: Passwords.ScryptParams = { logN: 10, r: 8, p: 1 }
 
@@ -48,4 +53,82 @@ describe("Passwords", () => {
         assert.isFalse(yield* Passwords.verify("correct horse battery staple", variant), variant)
       }
     }))
+})
+
+describe("password cost", () => {
+  it.effect(
+    "production hashes with scrypt N = 2^17, r = 8, p = 1 (OWASP's minimum), and verifies them",
+    () =>
+      Effect.gen(function*() {
+        const config = yield* ApiConfig.load.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+        const params = Passwords.productionParams(config.auth.scryptLogN)
+        assert.deepStrictEqual(params, { logN: 17, r: 8, p: 1 })
+        // One real hash at that cost: 128 MiB, above Node's default `maxmem`.
+        const encoded = yield* Passwords.hash("correct horse battery staple", params)
+        assert.match(encoded, /^scrypt\$131072\$8\$1\$/)
+        assert.isTrue(yield* Passwords.verify("correct horse battery staple", encoded))
+      }),
+    30_000
+  )
+
+  it.effect("API_SCRYPT_LOG_N can raise the cost, never lower it", () =>
+    Effect.gen(function*() {
+      const load = (value: string) =>
+        ApiConfig.load.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["API_SCRYPT_LOG_N", value]]))),
+          Effect.map((config) => config.auth.scryptLogN),
+          Effect.either
+        )
+      assert.deepStrictEqual(yield* load("18"), Either.right(18))
+      for (const value of ["16", "10", "21"]) assert.isTrue((yield* load(value))._tag === "Left", value)
+    }))
+
+  it.effect("needsRehash: only a hash made with a lower N, r or p than today's", () =>
+    Effect.sync(() => {
+      const today = { logN: 17, r: 8, p: 1 }
+      const cases: ReadonlyArray<readonly [string, boolean]> = [
+        ["scrypt$32768$8$1$c2FsdA$a2V5", true],
+        ["scrypt$131072$4$1$c2FsdA$a2V5", true],
+        ["scrypt$131072$8$1$c2FsdA$a2V5", false],
+        ["scrypt$262144$8$1$c2FsdA$a2V5", false],
+        ["scrypt$131072$8$2$c2FsdA$a2V5", false],
+        ["not a hash", false]
+      ]
+      for (const [encoded, expected] of cases) {
+        assert.strictEqual(Passwords.needsRehash(encoded, today), expected, encoded)
+      }
+    }))
+})
+
+describe("password upgrade on login", () => {
+  const email = Email.make("ada@clinic.test")
+  const storedHash = Effect.flatMap(
+    UserRepo,
+    (users) => Effect.map(users.findCredentials(email), (c) => Option.getOrThrow(c).passwordHash)
+  )
+
+  it.scoped("a hash made with a lower cost verifies and is rewritten with today's on a successful login only", () =>
+    Effect.gen(function*() {
+      const password = "correct horse battery staple"
+      // Today's cost in tests is N = 2^10; this account's hash dates from N = 2^8.
+      const old = yield* Passwords.hash(password, { logN: 8, r: 8, p: 1 })
+      yield* Effect.flatMap(
+        UserRepo,
+        (users) => users.insert({ email, name: "Ada", role: "therapist", passwordHash: old })
+      )
+      const api = yield* client()
+
+      const wrong = yield* Effect.flip(api.auth.login({ payload: { email, password: "not the password" } }))
+      assert.strictEqual(wrong._tag, "Unauthorized")
+      assert.strictEqual(yield* storedHash, old)
+
+      yield* api.auth.login({ payload: { email, password } })
+      const upgraded = yield* storedHash
+      assert.match(upgraded, /^scrypt\$1024\$8\$1\$/)
+      assert.isTrue(yield* Passwords.verify(password, upgraded))
+
+      // The new hash admits the same password; it is not rewritten again.
+      yield* api.auth.login({ payload: { email, password } })
+      assert.strictEqual(yield* storedHash, upgraded)
+    }).pipe(Effect.provide(Layer.merge(memoryServer({ signIn: "tokens" }), NodeFileSystem.layer))))
 })

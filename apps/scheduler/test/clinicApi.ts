@@ -11,8 +11,10 @@ import { ConfigProvider, DateTime, Effect, Layer, Redacted } from "effect"
 const apiConfig = Layer.unwrapScoped(Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const mediaDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-media-" })
-  const values = new Map([["CLINIC_AUTH_SESSION_MEDIA_DIR", mediaDir], ["API_SCRYPT_LOG_N", "10"]])
-  return ApiConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
+  const values = new Map([["CLINIC_AUTH_SESSION_MEDIA_DIR", mediaDir]])
+  return ApiConfig.withTestPasswordCost(
+    ApiConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
+  )
 })).pipe(Layer.provide(NodeFileSystem.layer))
 
 // Recordings are not what these tests are about: their service runs on memory repositories, over

@@ -5,6 +5,7 @@ import { MediaKind } from "./AuthSession.js"
 import { EmailAlreadyRegistered, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { AuthSessionId, AuthSessionMediaId } from "./Ids.js"
 import { docs } from "./OpenApiDocs.js"
+import { RateLimited } from "./Recordings.js"
 import { Timestamp } from "./Timestamp.js"
 import { EmailInput, User } from "./User.js"
 
@@ -148,6 +149,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .setPayload(LoginRequest)
       .addSuccess(LoginResponse)
       .addError(Unauthorized)
+      .addError(RateLimited)
   )
   .annotate(OpenApi.Title, "Auth")
   .annotate(OpenApi.Description, "Sign-up, sign-in, and the signed-in user's auth sessions and their media.")

@@ -123,7 +123,8 @@ export class MalformedUpload extends Schema.TaggedError<MalformedUpload>()(
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
-export const RateLimitedAction = Schema.Literal("upload", "extract-notes")
+/** What a `RateLimited` answer limited: a recordings action, or logging in (`/auth/login`). */
+export const RateLimitedAction = Schema.Literal("upload", "extract-notes", "login")
 export type RateLimitedAction = typeof RateLimitedAction.Type
 
 /** `retryAfter` is in whole seconds, as the `Retry-After` header wants it. */

@@ -5,9 +5,12 @@ import { DateTime, Duration, Effect } from "effect"
 import type { RateLimitPolicy } from "./RecordingsConfig.js"
 import { RecordingsConfig } from "./RecordingsConfig.js"
 
+/** The actions of the recordings feature (logins have their own limits, in the API). */
+export type RecordingsAction = Exclude<RateLimitedAction, "login">
+
 /** Where a user stands after an allowed attempt: what the `RateLimit*` headers report. */
 export interface RateLimitStatus {
-  readonly action: RateLimitedAction
+  readonly action: RecordingsAction
   readonly limit: number
   readonly remaining: number
   readonly windowSeconds: number
@@ -15,7 +18,7 @@ export interface RateLimitStatus {
   readonly resetSeconds: number
 }
 
-export type Policies = { readonly [A in RateLimitedAction]: RateLimitPolicy }
+export type Policies = { readonly [A in RecordingsAction]: RateLimitPolicy }
 
 type Decision =
   | { readonly _tag: "Allowed"; readonly status: RateLimitStatus }
@@ -29,7 +32,7 @@ const seconds = (millis: number) => Math.max(1, Math.ceil(millis / 1000))
  * the count to drop below the limit.
  */
 export const decide = (
-  action: RateLimitedAction,
+  action: RecordingsAction,
   policy: RateLimitPolicy,
   inWindow: ReadonlyArray<number>,
   now: number
@@ -103,15 +106,19 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@clinic/recordin
        * one more is allowed. A refused attempt is not counted, so a client that keeps retrying is
        * not locked out for longer.
        */
-      consume: (userId: UserId, action: RateLimitedAction): Effect.Effect<RateLimitStatus, RateLimited> =>
+      consume: (userId: UserId, action: RecordingsAction): Effect.Effect<RateLimitStatus, RateLimited> =>
         Effect.gen(function*() {
           const now = yield* DateTime.now
           const policy = policies[action]
           const windowStart = DateTime.subtractDuration(now, policy.window)
-          const decision = yield* attempts.attempt({ userId, action }, { windowStart, now }, (inWindow) => {
-            const decision = decide(action, policy, inWindow, now.epochMillis)
-            return { result: decision, counted: decision._tag === "Allowed" }
-          })
+          const decision = yield* attempts.attempt(
+            [{ subject: userId, action }],
+            { windowStart, now },
+            ([inWindow]) => {
+              const decision = decide(action, policy, inWindow, now.epochMillis)
+              return { result: decision, counted: decision._tag === "Allowed" }
+            }
+          )
           return yield* toEffect(decision)
         }).pipe(Effect.withSpan("RateLimiter.consume", { attributes: { action } }))
     } as const

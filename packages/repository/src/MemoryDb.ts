@@ -12,6 +12,7 @@ import type {
 import { SqlClient, SqlError } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, identity, Layer, Ref } from "effect"
+import type { LoginAuditEntry } from "./LoginAuditRepo.js"
 
 export interface Tables {
   readonly users: ReadonlyMap<string, { readonly user: User; readonly passwordHash: string }>
@@ -29,8 +30,10 @@ export interface Tables {
   readonly recordingTranscripts: ReadonlyMap<string, Transcript>
   /** By recording id. */
   readonly recordingNotes: ReadonlyMap<string, RecordingNotes>
-  /** Counted attempts (epoch millis, oldest first) by `userId:action`. */
+  /** Counted attempts (epoch millis, oldest first) by `JSON.stringify([action, subject])`. */
   readonly rateLimitEvents: ReadonlyMap<string, ReadonlyArray<number>>
+  /** Oldest first. */
+  readonly loginAudit: ReadonlyArray<LoginAuditEntry>
 }
 
 export interface BusyInterval {
@@ -50,7 +53,8 @@ export const emptyTables: Tables = {
   recordings: new Map(),
   recordingTranscripts: new Map(),
   recordingNotes: new Map(),
-  rateLimitEvents: new Map()
+  rateLimitEvents: new Map(),
+  loginAudit: []
 }
 
 /**

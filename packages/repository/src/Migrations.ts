@@ -10,6 +10,7 @@ import m0006 from "./migrations/0006_recordings.js"
 import m0008 from "./migrations/0008_calendar.js"
 import m0009 from "./migrations/0009_auth_session_media.js"
 import m0011 from "./migrations/0011_trace_parent.js"
+import m0012 from "./migrations/0012_login_throttle_audit.js"
 
 /**
  * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
@@ -23,7 +24,8 @@ export const loader = PgMigrator.fromRecord({
   "0006_recordings": m0006,
   "0008_calendar": m0008,
   "0009_auth_session_media": m0009,
-  "0011_trace_parent": m0011
+  "0011_trace_parent": m0011,
+  "0012_login_throttle_audit": m0012
 })
 
 // Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved

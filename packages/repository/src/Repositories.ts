@@ -3,6 +3,7 @@ import { AuthSessionRepo } from "./AuthSessionRepo.js"
 import { BookingRepo } from "./BookingRepo.js"
 import { CalendarFeedRepo } from "./CalendarFeedRepo.js"
 import { ExternalCalendarRepo } from "./ExternalCalendarRepo.js"
+import { LoginAuditRepo } from "./LoginAuditRepo.js"
 import { MemoryDb, sqlClientLayer } from "./MemoryDb.js"
 import { PatientRepo } from "./PatientRepo.js"
 import { RateLimitRepo } from "./RateLimitRepo.js"
@@ -18,7 +19,8 @@ export const layerPg = Layer.mergeAll(
   CalendarFeedRepo.layerPg,
   ExternalCalendarRepo.layerPg,
   RecordingRepo.layerPg,
-  RateLimitRepo.layerPg
+  RateLimitRepo.layerPg,
+  LoginAuditRepo.layerPg
 )
 
 /**
@@ -33,5 +35,6 @@ export const layerMemory = Layer.mergeAll(
   CalendarFeedRepo.layerMemory,
   ExternalCalendarRepo.layerMemory,
   RecordingRepo.layerMemory,
-  RateLimitRepo.layerMemory
+  RateLimitRepo.layerMemory,
+  LoginAuditRepo.layerMemory
 ).pipe(Layer.provideMerge(Layer.merge(MemoryDb.layer, sqlClientLayer)))

@@ -22,6 +22,8 @@ export interface UserRepoShape {
   readonly findById: (id: UserId) => Effect.Effect<User, NotFound>
   /** The user with their password hash, for sign-in only. */
   readonly findCredentials: (email: Email) => Effect.Effect<Option.Option<UserCredentials>>
+  /** Replaces a password hash (a rehash with today's parameters); a missing user changes nothing. */
+  readonly updatePasswordHash: (id: UserId, passwordHash: string) => Effect.Effect<void>
 }
 
 const emailTaken = (email: string) =>
@@ -80,6 +82,12 @@ const makePg = Effect.gen(function*() {
         Effect.map(Option.map(({ passwordHash, ...user }) => ({ user: new User(user), passwordHash }))),
         Effect.orDie,
         Effect.withSpan("UserRepo.findCredentials")
+      ),
+    updatePasswordHash: (id, passwordHash) =>
+      sql`UPDATE users SET password_hash = ${passwordHash} WHERE id = ${id}`.pipe(
+        Effect.asVoid,
+        Effect.orDie,
+        Effect.withSpan("UserRepo.updatePasswordHash")
       )
   })
 })
@@ -113,7 +121,12 @@ const makeMemory = Effect.gen(function*() {
     findCredentials: (email) =>
       Ref.get(db).pipe(
         Effect.map((t) => Option.fromNullable([...t.users.values()].find((row) => row.user.email === email)))
-      )
+      ),
+    updatePasswordHash: (id, passwordHash) =>
+      Ref.update(db, (t) => {
+        const row = t.users.get(id)
+        return row ? { ...t, users: withRow(t.users, id, { ...row, passwordHash }) } : t
+      })
   })
 })
 

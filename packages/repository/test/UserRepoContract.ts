@@ -24,4 +24,17 @@ export const userRepoContract = (name: string, layer: Layer.Layer<UserRepo>) =>
         assert.isTrue(Option.isNone(yield* users.findCredentials(Email.make("nobody@clinic.test"))))
         assert.strictEqual((yield* Effect.flip(users.findById(UserId.make(crypto.randomUUID()))))._tag, "NotFound")
       }).pipe(Effect.provide(layer)))
+    it.effect("replaces a password hash; a missing user changes nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const users = yield* UserRepo
+        const email = Email.make(`grace.${crypto.randomUUID().slice(0, 6)}@clinic.test`)
+        const other = Email.make(`alan.${crypto.randomUUID().slice(0, 6)}@clinic.test`)
+        const user = yield* users.insert({ email, name: "Grace", role: "therapist", passwordHash: "old" })
+        yield* users.insert({ email: other, name: "Alan", role: "therapist", passwordHash: "his" })
+        yield* users.updatePasswordHash(user.id, "new")
+        yield* users.updatePasswordHash(UserId.make(crypto.randomUUID()), "nobody's")
+        assert.strictEqual(Option.getOrThrow(yield* users.findCredentials(email)).passwordHash, "new")
+        assert.strictEqual(Option.getOrThrow(yield* users.findCredentials(other)).passwordHash, "his")
+      }).pipe(Effect.provide(layer)))
   })

@@ -1,10 +1,11 @@
 import type { AuthSessionId, Email, EmailAlreadyRegistered, NotFound, User, UserRole } from "@clinic/domain"
 import { AuthSession, notFound, PublicAuthSession, Unauthorized } from "@clinic/domain"
-import { AuthSessionRepo, UserRepo } from "@clinic/repository"
+import { AuthSessionRepo, LoginAuditRepo, type LoginOutcome, UserRepo } from "@clinic/repository"
 import type { Redacted } from "effect"
 import { DateTime, Duration, Effect, Option, Redacted as R } from "effect"
 import { ApiConfig, type AuthSettings } from "../ApiConfig.js"
 import { AuthSessionMediaUploads } from "./AuthSessionMediaUploads.js"
+import { LoginThrottle } from "./LoginThrottle.js"
 import * as Passwords from "./Passwords.js"
 import * as Tokens from "./Tokens.js"
 
@@ -63,6 +64,7 @@ export interface Login {
 const invalidCredentials = new Unauthorized({ message: "Invalid email or password" })
 const invalidToken = new Unauthorized({ message: "Missing or invalid bearer token" })
 const USER_AGENT_MAX = 512
+const AUDIT_USER_AGENT_MAX = 256
 
 /** Sign-up, sign-in and the life of auth sessions; time comes from the `Clock`. */
 export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
@@ -71,7 +73,9 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
     const users = yield* UserRepo
     const sessions = yield* AuthSessionRepo
     const media = yield* AuthSessionMediaUploads
-    const params: Passwords.ScryptParams = { logN: settings.scryptLogN, r: 8, p: 1 }
+    const audit = yield* LoginAuditRepo
+    const throttle = yield* LoginThrottle
+    const params = Passwords.productionParams(settings.scryptLogN)
     // An unknown email is checked against this hash, so that it costs what a wrong password costs
     // and response times do not tell which addresses have accounts.
     const dummyHash = yield* Passwords.hash(Tokens.generate(), params)
@@ -85,20 +89,42 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
 
     const login = Effect.fn("Auth.login")(function*(email: Email, password: string, client: ClientInfo) {
       const credentials = yield* users.findCredentials(email)
-      const matches = yield* Passwords.verify(
-        password,
-        Option.match(credentials, { onNone: () => dummyHash, onSome: (c) => c.passwordHash })
+      const userId = Option.map(credentials, (c) => c.user.id)
+      const userAgent = client.userAgent?.slice(0, USER_AGENT_MAX) ?? null
+      const record = (outcome: LoginOutcome) =>
+        Effect.flatMap(DateTime.now, (at) =>
+          audit.record({
+            at,
+            email,
+            userId: Option.getOrNull(userId),
+            address: client.ip,
+            userAgent: userAgent?.slice(0, AUDIT_USER_AGENT_MAX) ?? null,
+            outcome
+          }))
+      const attempt = yield* throttle.admit(email, client.ip, userId).pipe(
+        Effect.tapError(() => record("throttled"))
       )
-      if (Option.isNone(credentials) || !matches) return yield* Effect.fail(invalidCredentials)
+      const encoded = Option.match(credentials, { onNone: () => dummyHash, onSome: (c) => c.passwordHash })
+      const matches = yield* Passwords.verify(password, encoded)
+      if (Option.isNone(credentials) || !matches) {
+        yield* record("failed")
+        return yield* Effect.fail(invalidCredentials)
+      }
+      yield* throttle.succeeded(attempt)
+      // A hash made with a lower cost than today's is replaced while the password is at hand.
+      if (Passwords.needsRehash(encoded, params)) {
+        yield* users.updatePasswordHash(credentials.value.user.id, yield* Passwords.hash(password, params))
+      }
       const token = Tokens.generate()
       const now = yield* DateTime.now
       const session = yield* sessions.insert({
         userId: credentials.value.user.id,
         tokenHash: Tokens.hash(token),
         expiresAt: DateTime.addDuration(now, settings.sessionLifetime),
-        userAgent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+        userAgent,
         ip: client.ip
       })
+      yield* record("succeeded")
       return { token: R.make(token), session } satisfies Login
     })
 
@@ -137,7 +163,10 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
       register: (account: NewAccount): Effect.Effect<User, EmailAlreadyRegistered> =>
         createAccount(account, "therapist"),
       createAccount,
-      /** A new session and its bearer token; unknown email and wrong password fail alike. */
+      /**
+       * A new session and its bearer token; unknown email and wrong password fail alike, too many
+       * failures with `RateLimited`. Every attempt is written to the login audit log.
+       */
       login,
       /** The user and session a bearer token stands for, recording activity at most once per interval. */
       authenticate,
@@ -159,5 +188,5 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
       idleTimeoutSeconds: Math.floor(Duration.toSeconds(settings.idleTimeout))
     } as const
   }),
-  dependencies: [AuthSessionMediaUploads.Default]
+  dependencies: [AuthSessionMediaUploads.Default, LoginThrottle.Default]
 }) {}

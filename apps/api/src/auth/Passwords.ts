@@ -16,10 +16,15 @@ const MAX_LOG_N = 20
 const MAX_R = 32
 const MAX_P = 16
 
+/** What `hash` uses in production, unless `API_SCRYPT_LOG_N` raises it: OWASP's minimum for scrypt. */
+export const productionParams = (logN: number): ScryptParams => ({ logN, r: 8, p: 1 })
+
+// The asynchronous `scrypt` runs on libuv's thread pool: a login never blocks the event loop.
 const derive = (password: string, salt: Buffer, params: ScryptParams, keyLength: number) =>
   Effect.async<Buffer>((resume) => {
     const N = 2 ** params.logN
-    // scrypt needs 128 * N * r bytes; Node refuses anything above `maxmem` (32 MiB by default).
+    // scrypt needs 128 * N * r bytes (128 MiB at N = 2^17, r = 8); Node refuses anything above
+    // `maxmem` (32 MiB by default), so it is set to twice the need plus a margin.
     const maxmem = 128 * N * params.r * 2 + 1024 * 1024
     Crypto.scrypt(
       password.normalize("NFKC"),
@@ -73,3 +78,14 @@ export const verify = (password: string, encoded: string): Effect.Effect<boolean
       Effect.map((key) => Crypto.timingSafeEqual(key, decoded.key))
     )
   }).pipe(Effect.withSpan("Passwords.verify"))
+
+/**
+ * Whether a hash that just verified should be replaced by one made with `params`: it was made with
+ * a lower cost (N, r or p) than today's. A hash that does not decode never verified, so it is never
+ * rehashed here.
+ */
+export const needsRehash = (encoded: string, params: ScryptParams): boolean => {
+  const decoded = decode(encoded)
+  return decoded !== undefined &&
+    (decoded.params.logN < params.logN || decoded.params.r < params.r || decoded.params.p < params.p)
+}

@@ -41,8 +41,7 @@ export { at, makeTherapist, startClock, T0 }
 
 /**
  * `settings` over the test defaults, as the process environment: a media and an audio folder of
- * the test's own (removed with the layer), a cheap scrypt cost (the encoded hash carries it, so
- * verification is unchanged) and no recordings worker unless a test starts one.
+ * the test's own (removed with the layer) and no recordings worker unless a test starts one.
  */
 const withSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, settings: Record<string, string>) =>
   Layer.unwrapScoped(Effect.gen(function*() {
@@ -51,7 +50,6 @@ const withSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, settings: Record<str
     const recordingsDir = yield* fs.makeTempDirectoryScoped({ prefix: "clinic-recordings-" })
     const values = new Map(Object.entries({
       CLINIC_AUTH_SESSION_MEDIA_DIR: mediaDir,
-      API_SCRYPT_LOG_N: "10",
       CLINIC_RECORDINGS_DIR: recordingsDir,
       CLINIC_RECORDINGS_WORKER: "false",
       ...settings
@@ -59,8 +57,12 @@ const withSettings = <A, E, R>(layer: Layer.Layer<A, E, R>, settings: Record<str
     return layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(values))))
   })).pipe(Layer.provide(NodeFileSystem.layer))
 
-/** `ApiConfig` from `settings` over the test defaults. */
-export const testConfig = (settings: Record<string, string> = {}) => withSettings(ApiConfig.Default, settings)
+/**
+ * `ApiConfig` from `settings` over the test defaults, with a cheap scrypt cost for new hashes
+ * (each hash carries its parameters, so verification is unchanged).
+ */
+export const testConfig = (settings: Record<string, string> = {}) =>
+  ApiConfig.withTestPasswordCost(withSettings(ApiConfig.Default, settings))
 
 /** The file stores `settings` choose: local folders by default, a bucket with `CLINIC_STORAGE=s3`. */
 export const testStorage = (settings: Record<string, string> = {}) =>
