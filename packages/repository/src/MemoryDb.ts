@@ -2,6 +2,7 @@ import type {
   AuthSession,
   AuthSessionMedia,
   Booking,
+  OperatorAction,
   ExternalCalendar,
   Patient,
   Recording,
@@ -31,6 +32,8 @@ export interface Tables {
   readonly recordingNotes: ReadonlyMap<string, RecordingNotes>
   /** Counted attempts (epoch millis, oldest first) by `userId:action`. */
   readonly rateLimitEvents: ReadonlyMap<string, ReadonlyArray<number>>
+  /** Oldest first; an action's id is its position plus one. */
+  readonly operatorActions: ReadonlyArray<OperatorAction>
 }
 
 export interface BusyInterval {
@@ -50,7 +53,8 @@ export const emptyTables: Tables = {
   recordings: new Map(),
   recordingTranscripts: new Map(),
   recordingNotes: new Map(),
-  rateLimitEvents: new Map()
+  rateLimitEvents: new Map(),
+  operatorActions: []
 }
 
 /**

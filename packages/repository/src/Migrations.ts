@@ -9,6 +9,7 @@ import m0005 from "./migrations/0005_queue_events.js"
 import m0006 from "./migrations/0006_recordings.js"
 import m0008 from "./migrations/0008_calendar.js"
 import m0009 from "./migrations/0009_auth_session_media.js"
+import m0010 from "./migrations/0010_operator_dashboard.js"
 
 /**
  * Every migration, in order. Listed by hand (not globbed) so that bundled apps carry them.
@@ -21,7 +22,8 @@ export const loader = PgMigrator.fromRecord({
   "0005_queue_events": m0005,
   "0006_recordings": m0006,
   "0008_calendar": m0008,
-  "0009_auth_session_media": m0009
+  "0009_auth_session_media": m0009,
+  "0010_operator_dashboard": m0010
 })
 
 // Replicas migrate on start, often at the same moment: a session advisory lock, held on a reserved

@@ -4,6 +4,7 @@ import { BookingRepo } from "./BookingRepo.js"
 import { CalendarFeedRepo } from "./CalendarFeedRepo.js"
 import { ExternalCalendarRepo } from "./ExternalCalendarRepo.js"
 import { MemoryDb, sqlClientLayer } from "./MemoryDb.js"
+import { OperatorActionRepo } from "./OperatorActionRepo.js"
 import { PatientRepo } from "./PatientRepo.js"
 import { RateLimitRepo } from "./RateLimitRepo.js"
 import { RecordingRepo } from "./RecordingRepo.js"
@@ -18,7 +19,8 @@ export const layerPg = Layer.mergeAll(
   CalendarFeedRepo.layerPg,
   ExternalCalendarRepo.layerPg,
   RecordingRepo.layerPg,
-  RateLimitRepo.layerPg
+  RateLimitRepo.layerPg,
+  OperatorActionRepo.layerPg
 )
 
 /**
@@ -33,5 +35,6 @@ export const layerMemory = Layer.mergeAll(
   CalendarFeedRepo.layerMemory,
   ExternalCalendarRepo.layerMemory,
   RecordingRepo.layerMemory,
-  RateLimitRepo.layerMemory
+  RateLimitRepo.layerMemory,
+  OperatorActionRepo.layerMemory
 ).pipe(Layer.provideMerge(Layer.merge(MemoryDb.layer, sqlClientLayer)))

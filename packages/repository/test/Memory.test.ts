@@ -5,6 +5,7 @@ import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
 import { bookingRepoContract } from "./BookingRepoContract.js"
 import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
+import { operatorActionRepoContract } from "./OperatorActionRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { rateLimitRepoContract } from "./RateLimitRepoContract.js"
 import { recordingRepoContract } from "./RecordingRepoContract.js"
@@ -17,4 +18,5 @@ bookingRepoContract("memory", Repositories.layerMemory)
 calendarRepoContract("memory", Repositories.layerMemory)
 recordingRepoContract("memory", Repositories.layerMemory)
 rateLimitRepoContract("memory", Repositories.layerMemory)
+operatorActionRepoContract("memory", Repositories.layerMemory)
 idempotencyRepoContract("memory", Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory))

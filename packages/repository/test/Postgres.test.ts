@@ -6,6 +6,7 @@ import { authSessionRepoContract } from "./AuthSessionRepoContract.js"
 import { bookingRepoContract } from "./BookingRepoContract.js"
 import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
+import { operatorActionRepoContract } from "./OperatorActionRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { rateLimitRepoContract } from "./RateLimitRepoContract.js"
 import { recordingRepoContract } from "./RecordingRepoContract.js"
@@ -20,6 +21,7 @@ bookingRepoContract("postgres", layer)
 calendarRepoContract("postgres", layer)
 recordingRepoContract("postgres", layer)
 rateLimitRepoContract("postgres", layer)
+operatorActionRepoContract("postgres", layer)
 idempotencyRepoContract(
   "postgres",
   Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))

@@ -47,6 +47,8 @@ export interface EngineOptions {
   readonly upcoming?: number
   /** Backoff between attempts while the run history is unreachable; default 200 ms doubling up to 15 s. */
   readonly backoff?: BackgroundLoop.Backoff
+  /** The task queues this process's workers take, listed with its heartbeat (the replicas view). */
+  readonly queues?: ReadonlyArray<string>
 }
 
 export interface SchedulerEngineShape {
@@ -63,7 +65,8 @@ export interface SchedulerEngineShape {
   readonly job: (name: string, recentRuns?: number) => Effect.Effect<JobDetail, NotFound | StoreUnavailable>
   /** Runs a job at once (even when paused or stopped) and returns its finished run; skipped if it is running. */
   readonly runNow: (name: string) => Effect.Effect<JobRun, NotFound | StoreUnavailable>
-  readonly pause: (name: string) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
+  /** Pauses a job on every replica, keeping the operator's reason (shown in its status). */
+  readonly pause: (name: string, reason?: string | null) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
   readonly resume: (name: string) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
   /** Takes over every running claim whose lease passed; the reaper calls it every half lease. */
   readonly takeOverExpired: Effect.Effect<number, StoreUnavailable>
@@ -276,9 +279,22 @@ export const make = (options: EngineOptions) =>
       return taken
     })
 
-    /** Takes over expired claims every half lease. */
+    const startedAt = yield* Ref.make(Option.none<DateTime.Utc>())
+    /** This replica's heartbeat: the replicas view counts it alive while beats are recent. */
+    const beat = Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const since = yield* Ref.updateAndGet(startedAt, Option.orElse(() => Option.some(now)))
+      yield* store.beat({
+        replica,
+        startedAt: Option.getOrElse(since, () => now),
+        now,
+        queues: options.queues ?? []
+      })
+    })
+
+    /** Takes over expired claims and beats every half lease. */
     const reaper: BackgroundLoop.Iteration = {
-      run: Effect.as(takeOverExpired, false),
+      run: Effect.as(Effect.zipRight(beat, takeOverExpired), false),
       idle: Effect.sleep(Duration.divide(lease, 2).pipe(Option.getOrElse(() => lease))),
       annotations: { reaper: true }
     }
@@ -301,6 +317,8 @@ export const make = (options: EngineOptions) =>
     /** Stops taking ticks, drains running jobs under the stop budget, then interrupts them (recorded interrupted). */
     const stop = Effect.gen(function*() {
       if (!(yield* loop.stop())) return yield* Effect.logDebug("scheduler not running; stop ignored")
+      yield* Ref.set(startedAt, Option.none())
+      yield* store.leave(replica).pipe(Effect.catchAll((e) => Effect.logWarning("heartbeat not removed", e.message)))
       yield* Effect.logInfo("scheduler stopped")
     })
 
@@ -312,7 +330,7 @@ export const make = (options: EngineOptions) =>
       return job ? Effect.succeed(job) : Effect.fail(notFound("Job", name))
     }
 
-    const statusOf = (job: Job, paused: ReadonlySet<string>) =>
+    const statusOf = (job: Job, paused: ReadonlyMap<string, string | null>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const last = yield* store.recent(job.name, 1)
@@ -321,6 +339,7 @@ export const make = (options: EngineOptions) =>
           name: job.name,
           schedule: JobSchedule.describe(job.schedule),
           paused: paused.has(job.name),
+          pausedReason: paused.get(job.name) ?? null,
           running: running > 0,
           nextRuns: JobSchedule.nextN(job.schedule, now, upcoming),
           lastRun: last[0] ?? null
@@ -330,11 +349,11 @@ export const make = (options: EngineOptions) =>
     const oneStatus = (name: string) =>
       Effect.flatMap(lookup(name), (job) => Effect.flatMap(store.pausedJobs, (paused) => statusOf(job, paused)))
 
-    const setPaused = (name: string, paused: boolean) =>
+    const setPaused = (name: string, paused: boolean, reason: string | null) =>
       Effect.gen(function*() {
         yield* lookup(name)
-        yield* store.setPaused(name, paused, yield* DateTime.now)
-        yield* Effect.logInfo(paused ? "job paused" : "job resumed").pipe(Effect.annotateLogs({ job: name }))
+        yield* store.setPaused(name, paused, yield* DateTime.now, reason)
+        yield* Effect.logInfo(paused ? "job paused" : "job resumed").pipe(Effect.annotateLogs({ job: name, reason }))
         return yield* oneStatus(name)
       })
 
@@ -367,8 +386,8 @@ export const make = (options: EngineOptions) =>
           const run = recent.find((r) => DateTime.toEpochMillis(r.scheduledAt) === now)
           return run ?? (yield* Effect.dieMessage("manual run neither claimed nor recorded"))
         }).pipe(Effect.annotateLogs({ job: name, trigger: "manual" })),
-      pause: (name) => setPaused(name, true),
-      resume: (name) => setPaused(name, false),
+      pause: (name, reason = null) => setPaused(name, true, reason),
+      resume: (name) => setPaused(name, false, null),
       takeOverExpired
     } satisfies SchedulerEngineShape
   }).pipe(Effect.annotateLogs({ service: "scheduler" }))
