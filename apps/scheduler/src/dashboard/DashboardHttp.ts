@@ -66,9 +66,14 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
       maxAge: SESSION_LIFETIME
     }
 
-    // After the shared security headers (appended earlier), so this policy is the one sent.
+    // After the shared security headers (appended earlier), so these are the ones sent. With
+    // `no-referrer`, browsers send `Origin: null` on form posts; `same-origin` lets the origin
+    // check see the dashboard's own origin and still tells other sites nothing.
     const uiHeaders = HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(HttpServerResponse.setHeader(response, "content-security-policy", UI_POLICY))
+      Effect.succeed(HttpServerResponse.setHeaders(response, {
+        "content-security-policy": UI_POLICY,
+        "referrer-policy": "same-origin"
+      }))
     )
 
     const currentSession = Effect.gen(function*() {

@@ -39,7 +39,7 @@ const NAV: ReadonlyArray<readonly [Page["current"], string, string]> = [
 const head = (title: string) =>
   html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · Clinic operations</title><link rel="stylesheet" href="/ui/assets/dashboard.css"></head>`
+<title>${title} · Clinic operations</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/ui/assets/dashboard.css"></head>`
 
 export const layout = (page: Page, viewer: Viewer): Html =>
   html`${head(page.title)}<body>
