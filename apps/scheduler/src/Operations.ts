@@ -195,7 +195,12 @@ export class Operations extends Effect.Service<Operations>()("@clinic/scheduler/
                     : task?.status === "dead"
                     ? "failed" as const
                     : "pending" as const
-                  return { subscriber: s.name, state, attempts: task?.attempts ?? 0, lastError: task?.lastError ?? null }
+                  return {
+                    subscriber: s.name,
+                    state,
+                    attempts: task?.attempts ?? 0,
+                    lastError: task?.lastError ?? null
+                  }
                 })
               })
             }))

@@ -3,7 +3,10 @@ import { escape, html, raw } from "../src/dashboard/Html.js"
 
 describe("Html", () => {
   it("escapes the five characters that matter in content and quoted attributes", () => {
-    assert.strictEqual(escape(`<a href="x" title='y'>&</a>`), "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;")
+    assert.strictEqual(
+      escape(`<a href="x" title='y'>&</a>`),
+      "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+    )
   })
 
   it("escapes interpolated strings and numbers, keeps nested Html, flattens arrays, drops null and booleans", () => {

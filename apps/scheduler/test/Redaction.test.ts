@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { REDACTED, redact } from "../src/Redaction.js"
+import { redact, REDACTED } from "../src/Redaction.js"
 
 describe("Redaction", () => {
   it("replaces personal fields at any depth and keeps ids, types and counts", () => {

@@ -128,7 +128,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       }))
       .addSuccess(Schema.Array(TaskView))
       .annotate(OpenApi.Summary, "List tasks")
-      .annotate(OpenApi.Description, "Newest first, narrowed by queue and state; payloads redacted. `limit` default 50.")
+      .annotate(
+        OpenApi.Description,
+        "Newest first, narrowed by queue and state; payloads redacted. `limit` default 50."
+      )
   )
   .add(
     HttpApiEndpoint.get("get", "/tasks/:id")
@@ -202,7 +205,10 @@ export class OperationsApi extends HttpApiGroup.make("operations")
       .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
       .addSuccess(Schema.Array(OperatorAction))
       .annotate(OpenApi.Summary, "What operators did, newest first")
-      .annotate(OpenApi.Description, "Sign-ins, sign-outs and every change made from the dashboard or this API (default 50).")
+      .annotate(
+        OpenApi.Description,
+        "Sign-ins, sign-outs and every change made from the dashboard or this API (default 50)."
+      )
   )
   // The run history is unreachable (database down).
   .addError(NotReady)

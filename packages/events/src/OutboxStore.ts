@@ -205,8 +205,11 @@ const makeMemory = Effect.gen(function*() {
           .sort((a, b) => b.occurredAt.epochMillis - a.occurredAt.epochMillis || (a.id < b.id ? 1 : -1))
           .slice(0, limit)),
     processedBy: (eventId) =>
-      Effect.map(Ref.get(processed), (map) =>
-        [...map.keys()].filter((k) => k.startsWith(key(eventId, ""))).map((k) => k.slice(key(eventId, "").length))),
+      Effect.map(
+        Ref.get(processed),
+        (map) =>
+          [...map.keys()].filter((k) => k.startsWith(key(eventId, ""))).map((k) => k.slice(key(eventId, "").length))
+      ),
     lockDelivery: () => Effect.void,
     markProcessed: (eventId, subscriber, now) =>
       Ref.modify(processed, (map) =>

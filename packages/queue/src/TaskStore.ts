@@ -216,7 +216,12 @@ const makePg = Effect.gen(function*() {
 
   const finishedQuery = SqlSchema.findAll({
     Request: Schema.Struct({ since: Schema.String, bucketSeconds: Schema.Number }),
-    Result: Schema.Struct({ queue: Schema.String, bucket: Schema.Number, succeeded: Schema.Number, dead: Schema.Number }),
+    Result: Schema.Struct({
+      queue: Schema.String,
+      bucket: Schema.Number,
+      succeeded: Schema.Number,
+      dead: Schema.Number
+    }),
     execute: ({ bucketSeconds, since }) =>
       sql`
         SELECT queue,
@@ -368,7 +373,8 @@ const makePg = Effect.gen(function*() {
       }
         ORDER BY ${filter.newestFirst ? sql`created_at DESC, id DESC` : sql`created_at, id`}
         LIMIT ${filter.limit}`).pipe(Effect.orDie),
-    discard: (id) => changed(sql`DELETE FROM tasks WHERE id = ${id} AND status = 'dead' RETURNING id`).pipe(Effect.orDie),
+    discard: (id) =>
+      changed(sql`DELETE FROM tasks WHERE id = ${id} AND status = 'dead' RETURNING id`).pipe(Effect.orDie),
     finished: (since, bucketMinutes) =>
       finishedQuery({ since: iso(since), bucketSeconds: bucketMinutes * 60 }).pipe(
         Effect.map((found) =>

@@ -27,7 +27,13 @@ export const operatorActionRepoContract = (name: string, layer: Layer.Layer<Oper
           at: yield* DateTime.now
         })
         yield* TestClock.adjust("1 minute")
-        yield* repo.record({ operator: "bob", action: "task.requeue", target: "t-1", detail: null, at: yield* DateTime.now })
+        yield* repo.record({
+          operator: "bob",
+          action: "task.requeue",
+          target: "t-1",
+          detail: null,
+          at: yield* DateTime.now
+        })
         const latest = yield* repo.recent(2)
         assert.deepStrictEqual(latest.map((a) => [a.operator, a.action, a.target]), [
           ["bob", "task.requeue", "t-1"],

@@ -100,7 +100,9 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
       if (length > MAX_FORM_BYTES) return yield* Effect.fail(new Refused(413, "Too large", "The form is too large."))
       const type = request.headers["content-type"] ?? ""
       if (!type.startsWith("application/x-www-form-urlencoded")) {
-        return yield* Effect.fail(new Refused(415, "Unsupported", "Expected a form (application/x-www-form-urlencoded)."))
+        return yield* Effect.fail(
+          new Refused(415, "Unsupported", "Expected a form (application/x-www-form-urlencoded).")
+        )
       }
       const params = yield* request.urlParamsBody.pipe(
         Effect.mapError(() => new Refused(400, "Bad form", "The form could not be read."))
@@ -121,7 +123,13 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
 
     const fromDomain = (error: NotFound | { readonly _tag: string; readonly message: string }) =>
       new Refused(
-        error._tag === "NotFound" ? 404 : error._tag === "InvalidTransition" ? 409 : error._tag === "NotReady" ? 503 : 400,
+        error._tag === "NotFound"
+          ? 404
+          : error._tag === "InvalidTransition"
+          ? 409
+          : error._tag === "NotReady"
+          ? 503
+          : 400,
         error._tag === "NotFound" ? "Not found" : error._tag === "NotReady" ? "Unavailable" : "Not possible",
         error.message
       )
@@ -130,7 +138,10 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
     const view = <E extends { readonly _tag: string; readonly message: string }, R>(
       current: Views.Page["current"],
       title: string,
-      render: (viewer: Views.Viewer, request: HttpServerRequest.HttpServerRequest) => Effect.Effect<Html, E | Refused, R>
+      render: (
+        viewer: Views.Viewer,
+        request: HttpServerRequest.HttpServerRequest
+      ) => Effect.Effect<Html, E | Refused, R>
     ) =>
       Effect.gen(function*() {
         yield* uiHeaders
@@ -166,7 +177,9 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
           const field = yield* readForm
           const submitted = field(CSRF_FIELD) ?? request.headers[CSRF_HEADER]
           if (!csrfMatches(session.value, submitted)) {
-            return yield* Effect.fail(new Refused(403, "Refused", "The form's CSRF token is missing or wrong; reload the page."))
+            return yield* Effect.fail(
+              new Refused(403, "Refused", "The form's CSRF token is missing or wrong; reload the page.")
+            )
           }
           yield* act(session.value.operator, field)
           return redirect(backTo(field("back"), fallback))
@@ -191,7 +204,10 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
     )
     yield* router.get(
       "/ui/sign-in",
-      Effect.flatMap(currentSession, (s) => (Option.isSome(s) ? Effect.succeed(redirect("/ui/jobs")) : signInPage(null)))
+      Effect.flatMap(
+        currentSession,
+        (s) => (Option.isSome(s) ? Effect.succeed(redirect("/ui/jobs")) : signInPage(null))
+      )
     )
     yield* router.post(
       "/ui/sign-in",
@@ -200,10 +216,13 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
         const field = yield* readForm
         const operator = (field("operator") ?? "").trim()
         const token = field("token") ?? ""
-        if (operator.length === 0 || operator.length > 80 || /[\u0000-\u001f]/.test(operator)) {
+        if (operator.length === 0 || operator.length > 80 || [...operator].some((c) => c.charCodeAt(0) < 32)) {
           return yield* signInPage("Give your name (at most 80 characters): it is kept with what you do.", 400)
         }
-        const valid = yield* auth.bearer(Redacted.make(token)).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+        const valid = yield* auth.bearer(Redacted.make(token)).pipe(
+          Effect.as(true),
+          Effect.catchAll(() => Effect.succeed(false))
+        )
         if (!valid) return yield* signInPage("Wrong admin token.", 401)
         const session = yield* sessions.create(operator)
         yield* ops.record(operator, "sign-in", null, null)
@@ -302,32 +321,43 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
     yield* router.get(
       "/ui/tasks/:id",
       view("tasks", "Task", (viewer) =>
-        Effect.flatMap(HttpRouter.params, ({ id }) => Effect.map(ops.task(id ?? ""), (task) => Views.taskView(task, viewer))))
+        Effect.flatMap(HttpRouter.params, ({ id }) =>
+          Effect.map(ops.task(id ?? ""), (task) => Views.taskView(task, viewer))))
     )
     yield* router.post(
       "/ui/tasks/:id/requeue",
-      Effect.flatMap(HttpRouter.params, ({ id }) => change("/ui/tasks", (operator) => ops.requeueTask(id ?? "", operator)))
+      Effect.flatMap(HttpRouter.params, ({ id }) =>
+        change("/ui/tasks", (operator) =>
+          ops.requeueTask(id ?? "", operator)))
     )
     yield* router.post(
       "/ui/tasks/:id/discard",
-      Effect.flatMap(HttpRouter.params, ({ id }) => change("/ui/tasks", (operator) => ops.discardTask(id ?? "", operator)))
+      Effect.flatMap(HttpRouter.params, ({ id }) =>
+        change("/ui/tasks", (operator) =>
+          ops.discardTask(id ?? "", operator)))
     )
     yield* router.post(
       "/ui/queues/:queue/requeue-dead",
       Effect.flatMap(
         HttpRouter.params,
-        ({ queue }) => change("/ui/tasks", (operator) => ops.requeueDead(queue ?? "", operator))
+        ({ queue }) =>
+          change("/ui/tasks", (operator) =>
+            ops.requeueDead(queue ?? "", operator))
       )
     )
 
     // Events, replicas, cleanup, actions
     yield* router.get(
       "/ui/events",
-      view("events", "Events", (viewer) => Effect.map(ops.events(50), (events) => Views.eventsView(events, viewer)))
+      view("events", "Events", (viewer) =>
+        Effect.map(ops.events(50), (events) =>
+          Views.eventsView(events, viewer)))
     )
     yield* router.get(
       "/ui/replicas",
-      view("replicas", "Replicas", (viewer) => Effect.map(ops.replicas, (replicas) => Views.replicasView(replicas, viewer)))
+      view("replicas", "Replicas", (viewer) =>
+        Effect.map(ops.replicas, (replicas) =>
+          Views.replicasView(replicas, viewer)))
     )
     yield* router.get(
       "/ui/cleanup",
@@ -341,7 +371,8 @@ export const DashboardLive = HttpApiBuilder.Router.use((router) =>
     yield* router.get(
       "/ui/actions",
       view("actions", "Operator actions", (viewer) =>
-        Effect.map(ops.actions(200), (actions) => Views.actionsView(actions, viewer)))
+        Effect.map(ops.actions(200), (actions) =>
+          Views.actionsView(actions, viewer)))
     )
   })
 ).pipe(Layer.provide(DashboardSessions.Default))

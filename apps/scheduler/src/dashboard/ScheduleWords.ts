@@ -33,7 +33,9 @@ const cronWords = (expression: string): string | null => {
   const [sec, min, hour, dom, month, dow] = fields.length === 5 ? ["0", ...fields] : fields
   if (fields.length !== 5 && fields.length !== 6) return null
   if (dom !== "*" || month !== "*") return null
-  const at = fixed(hour) && fixed(min) ? `${pad(hour)}:${pad(min)}${sec !== "0" && fixed(sec) ? `:${pad(sec)}` : ""}` : null
+  const at = fixed(hour) && fixed(min)
+    ? `${pad(hour)}:${pad(min)}${sec !== "0" && fixed(sec) ? `:${pad(sec)}` : ""}`
+    : null
   if (at !== null && fixed(sec)) {
     if (dow === "*") return `every day at ${at}`
     if (fixed(dow) && Number(dow) < 7) return `every ${DAYS[Number(dow)]} at ${at}`

@@ -50,7 +50,9 @@ export const layout = (page: Page, viewer: Viewer): Html =>
     )
   }</nav>
 <div class="who">signed in as <strong data-testid="operator">${viewer.operator}</strong>
-<form class="inline" method="post" action="/ui/sign-out">${csrfField(viewer)}<button type="submit">Sign out</button></form></div>
+<form class="inline" method="post" action="/ui/sign-out">${
+    csrfField(viewer)
+  }<button type="submit">Sign out</button></form></div>
 </header>
 <main id="live" data-refresh="3000">${page.body}</main>
 <script src="/ui/assets/dashboard.js"></script>
@@ -73,9 +75,9 @@ export const errorPage = (title: string, message: string, back: string): Html =>
 const csrfField = (viewer: Viewer) => html`<input type="hidden" name="_csrf" value="${viewer.csrf}">`
 
 const action = (viewer: Viewer, path: string, label: string, back: string, extra: Part = "", confirm?: string) =>
-  html`<form class="inline" method="post" action="${path}"${
-    confirm ? html` data-confirm="${confirm}"` : ""
-  }>${csrfField(viewer)}<input type="hidden" name="back" value="${back}">${extra}<button type="submit"${
+  html`<form class="inline" method="post" action="${path}"${confirm ? html` data-confirm="${confirm}"` : ""}>${
+    csrfField(viewer)
+  }<input type="hidden" name="back" value="${back}">${extra}<button type="submit"${
     confirm ? html` class="danger"` : ""
   }>${label}</button></form>`
 
@@ -91,9 +93,9 @@ const time = (at: DateTime.Utc | null, now: DateTime.Utc): Html => {
     : abs < 86400
     ? `${Math.round(abs / 3600)}h`
     : `${Math.round(abs / 86400)}d`
-  return html`<time datetime="${iso}" title="${iso}">${iso.slice(0, 19).replace("T", " ")}</time> <span class="muted">(${
-    seconds >= 0 ? `in ${span}` : `${span} ago`
-  })</span>`
+  return html`<time datetime="${iso}" title="${iso}">${
+    iso.slice(0, 19).replace("T", " ")
+  }</time> <span class="muted">(${seconds > 0 ? `in ${span}` : `${span} ago`})</span>`
 }
 
 const badge = (text: string, kind = text) => html`<span class="badge ${kind}">${text}</span>`
@@ -119,7 +121,11 @@ export const jobsView = (status: SchedulerStatus, running: ReadonlyArray<JobRun>
       return html`<tr data-job="${job.name}">
 <td><a href="/ui/jobs/${encodeURIComponent(job.name)}">${job.name}</a></td>
 <td>${schedule.words}${schedule.cron === null ? "" : html`<br><code class="muted">${schedule.cron}</code>`}</td>
-<td>${job.paused ? html`${badge("paused")}${job.pausedReason ? html`<br><span class="muted">${job.pausedReason}</span>` : ""}` : badge("active", "alive")}
+<td>${
+        job.paused
+          ? html`${badge("paused")}${job.pausedReason ? html`<br><span class="muted">${job.pausedReason}</span>` : ""}`
+          : badge("active", "alive")
+      }
 ${here.map((r) => html`<br>${badge("running", "running")} <span class="muted">on ${r.replica}</span>`)}</td>
 <td>${job.nextRuns.slice(0, 3).map((t, i) => html`${i > 0 ? html`<br>` : ""}${time(t, viewer.now)}`)}</td>
 <td>${
@@ -166,13 +172,21 @@ ${action(viewer, `${self}/run`, "Run now", self)}
 ${
     job.paused
       ? action(viewer, `${self}/resume`, "Resume", self)
-      : action(viewer, `${self}/pause`, "Pause", self, html`<input class="reason" name="reason" placeholder="reason" maxlength="500" aria-label="Pause reason">`)
+      : action(
+        viewer,
+        `${self}/pause`,
+        "Pause",
+        self,
+        html`<input class="reason" name="reason" placeholder="reason" maxlength="500" aria-label="Pause reason">`
+      )
   }</section>
 <h2>Run history</h2>
 <section class="card">
 <form class="filters" method="get" action="${self}">
 <label>Outcome<select name="outcome">${
-    OUTCOMES.map((o) => html`<option value="${o}"${o === filter.outcome ? html` selected` : ""}>${o === "" ? "any" : o}</option>`)
+    OUTCOMES.map((o) =>
+      html`<option value="${o}"${o === filter.outcome ? html` selected` : ""}>${o === "" ? "any" : o}</option>`
+    )
   }</select></label>
 <label>From (UTC)<input type="datetime-local" name="from" value="${filter.from}" step="1"></label>
 <label>To (UTC)<input type="datetime-local" name="to" value="${filter.to}" step="1"></label>
@@ -182,7 +196,9 @@ ${
     runs.length === 0
       ? html`<tr><td colspan="6" class="muted">No runs match.</td></tr>`
       : runs.map((run) =>
-        html`<tr data-run="${run.id}"><td>${time(run.scheduledAt, viewer.now)}</td><td>${run.trigger}</td><td>${badge(run.outcome)}${
+        html`<tr data-run="${run.id}"><td>${time(run.scheduledAt, viewer.now)}</td><td>${run.trigger}</td><td>${
+          badge(run.outcome)
+        }${
           run.attempt > 1 ? html` <span class="muted">attempt ${run.attempt}</span>` : ""
         }</td><td>${run.replica}</td><td class="num">${duration(run)}</td><td>${
           run.error !== null
@@ -202,18 +218,24 @@ const chart = (buckets: ReadonlyArray<ThroughputBucket>): Html => {
   const width = 360
   const height = 90
   const bar = width / buckets.length
-  return html`<svg class="chart" viewBox="0 0 ${width} ${height + 14}" width="${width}" height="${height + 14}" role="img" aria-label="Finished tasks per five minutes">
+  return html`<svg class="chart" viewBox="0 0 ${width} ${height + 14}" width="${width}" height="${
+    height + 14
+  }" role="img" aria-label="Finished tasks per five minutes">
 ${
     buckets.map((b, i) => {
       const ok = (b.succeeded / max) * height
       const bad = (b.dead / max) * height
       const x = i * bar + 2
-      return html`<g><title>${DateTime.formatIso(b.start).slice(11, 16)}: ${b.succeeded} succeeded, ${b.dead} dead</title>
+      return html`<g><title>${
+        DateTime.formatIso(b.start).slice(11, 16)
+      }: ${b.succeeded} succeeded, ${b.dead} dead</title>
 <rect x="${x}" y="${height - ok - bad}" width="${bar - 4}" height="${bad}" fill="#d9534f"></rect>
 <rect x="${x}" y="${height - ok}" width="${bar - 4}" height="${ok}" fill="#3aa76d"></rect></g>`
     })
   }<line x1="0" y1="${height}" x2="${width}" y2="${height}" stroke="#b8c2d3"></line>
-<text x="0" y="${height + 12}">-60 min</text><text x="${width - 24}" y="${height + 12}">now</text><text x="${width - 30}" y="10">max ${max}</text></svg>`
+<text x="0" y="${height + 12}">-60 min</text><text x="${width - 24}" y="${height + 12}">now</text><text x="${
+    width - 30
+  }" y="10">max ${max}</text></svg>`
 }
 
 export interface TaskFilterForm {
@@ -236,8 +258,12 @@ export const tasksView = (
     depth.length === 0
       ? html`<tr><td colspan="6" class="muted">No tasks yet.</td></tr>`
       : depth.map((d) =>
-        html`<tr data-queue="${d.queue}"><td><a href="/ui/tasks?queue=${encodeURIComponent(d.queue)}">${d.queue}</a></td><td class="num">${d.ready}</td><td class="num">${d.scheduled}</td><td class="num">${d.running}</td><td class="num">${
-          d.dead > 0 ? html`<a href="/ui/tasks?queue=${encodeURIComponent(d.queue)}&amp;status=dead">${d.dead}</a>` : "0"
+        html`<tr data-queue="${d.queue}"><td><a href="/ui/tasks?queue=${
+          encodeURIComponent(d.queue)
+        }">${d.queue}</a></td><td class="num">${d.ready}</td><td class="num">${d.scheduled}</td><td class="num">${d.running}</td><td class="num">${
+          d.dead > 0
+            ? html`<a href="/ui/tasks?queue=${encodeURIComponent(d.queue)}&amp;status=dead">${d.dead}</a>`
+            : "0"
         }</td><td>${
           d.dead > 0
             ? action(
@@ -270,19 +296,25 @@ export const tasksView = (
 <section class="card">
 <form class="filters" method="get" action="/ui/tasks">
 <label>Queue<select name="queue"><option value="">any</option>${
-    depth.map((d) => html`<option value="${d.queue}"${d.queue === filter.queue ? html` selected` : ""}>${d.queue}</option>`)
+    depth.map((d) =>
+      html`<option value="${d.queue}"${d.queue === filter.queue ? html` selected` : ""}>${d.queue}</option>`
+    )
   }</select></label>
 <label>State<select name="status">${
-    STATES.map((s) => html`<option value="${s}"${s === filter.status ? html` selected` : ""}>${s === "" ? "any" : s}</option>`)
+    STATES.map((s) =>
+      html`<option value="${s}"${s === filter.status ? html` selected` : ""}>${s === "" ? "any" : s}</option>`
+    )
   }</select></label><button type="submit">Filter</button></form>
 <table data-testid="tasks"><thead><tr><th>Task</th><th>Queue</th><th>State</th><th class="num">Attempts</th><th>Created</th><th>Run at</th><th>Finished</th><th>Last error</th></tr></thead>
 <tbody>${
     tasks.length === 0
       ? html`<tr><td colspan="8" class="muted">No tasks match.</td></tr>`
       : tasks.map((t) =>
-        html`<tr data-task="${t.id}"><td><a href="/ui/tasks/${t.id}">${t.name}</a></td><td>${t.queue}</td><td>${badge(t.status)}</td><td class="num">${t.attempts}/${t.maxAttempts}</td><td>${
-          time(t.createdAt, viewer.now)
-        }</td><td>${time(t.runAt, viewer.now)}</td><td>${time(t.finishedAt, viewer.now)}</td><td class="error">${
+        html`<tr data-task="${t.id}"><td><a href="/ui/tasks/${t.id}">${t.name}</a></td><td>${t.queue}</td><td>${
+          badge(t.status)
+        }</td><td class="num">${t.attempts}/${t.maxAttempts}</td><td>${time(t.createdAt, viewer.now)}</td><td>${
+          time(t.runAt, viewer.now)
+        }</td><td>${time(t.finishedAt, viewer.now)}</td><td class="error">${
           t.lastError === null ? "" : t.lastError.slice(0, 160)
         }</td></tr>`
       )
@@ -300,7 +332,9 @@ export const taskView = (task: TaskView, viewer: Viewer): Html => {
 <tr><th>Run at</th><td>${time(task.runAt, viewer.now)}</td></tr>
 <tr><th>Finished</th><td>${time(task.finishedAt, viewer.now)}</td></tr>
 <tr><th>Last error</th><td>${task.lastError === null ? "" : html`<pre class="error">${task.lastError}</pre>`}</td></tr>
-<tr><th>Payload</th><td><pre data-testid="payload">${json(task.payload)}</pre><span class="muted">Personal fields are redacted.</span></td></tr>
+<tr><th>Payload</th><td><pre data-testid="payload">${
+    json(task.payload)
+  }</pre><span class="muted">Personal fields are redacted.</span></td></tr>
 </table>
 ${
     task.status === "dead"
@@ -326,9 +360,9 @@ export const eventsView = (events: ReadonlyArray<EventView>, viewer: Viewer): Ht
           e.deliveries.length === 0
             ? html`<span class="muted">no subscriber</span>`
             : e.deliveries.map((d) =>
-              html`<div>${d.subscriber} ${badge(d.state)}${d.attempts > 1 ? html` <span class="muted">${d.attempts} attempts</span>` : ""}${
-                d.lastError === null ? "" : html`<br><span class="error">${d.lastError.slice(0, 120)}</span>`
-              }</div>`
+              html`<div>${d.subscriber} ${badge(d.state)}${
+                d.attempts > 1 ? html` <span class="muted">${d.attempts} attempts</span>` : ""
+              }${d.lastError === null ? "" : html`<br><span class="error">${d.lastError.slice(0, 120)}</span>`}</div>`
             )
         }</td><td><pre>${json(e.payload)}</pre></td></tr>`
       )
@@ -342,12 +376,16 @@ export const replicasView = (replicas: ReadonlyArray<ReplicaView>, viewer: Viewe
     replicas.length === 0
       ? html`<tr><td colspan="6" class="muted">No replica has reported.</td></tr>`
       : replicas.map((r) =>
-        html`<tr data-replica="${r.replica}"><td>${r.replica}</td><td>${r.alive ? badge("alive") : badge("gone")}</td><td>${
-          time(r.startedAt, viewer.now)
-        }</td><td>${time(r.lastSeenAt, viewer.now)}</td><td>${r.queues.join(", ")}</td><td>${
+        html`<tr data-replica="${r.replica}"><td>${r.replica}</td><td>${
+          r.alive ? badge("alive") : badge("gone")
+        }</td><td>${time(r.startedAt, viewer.now)}</td><td>${time(r.lastSeenAt, viewer.now)}</td><td>${
+          r.queues.join(", ")
+        }</td><td>${
           r.running.length === 0
             ? html`<span class="muted">idle</span>`
-            : r.running.map((run) => html`<div>${run.job} <span class="muted">since</span> ${time(run.startedAt, viewer.now)}</div>`)
+            : r.running.map((run) =>
+              html`<div>${run.job} <span class="muted">since</span> ${time(run.startedAt, viewer.now)}</div>`
+            )
         }</td></tr>`
       )
   }</tbody></table></section>`
@@ -384,8 +422,8 @@ export const actionsView = (actions: ReadonlyArray<OperatorAction>, viewer: View
     actions.length === 0
       ? html`<tr><td colspan="5" class="muted">Nothing yet.</td></tr>`
       : actions.map((a) =>
-        html`<tr><td>${time(a.at, viewer.now)}</td><td>${a.operator}</td><td>${a.action}</td><td>${a.target ?? ""}</td><td>${
-          a.detail ?? ""
-        }</td></tr>`
+        html`<tr><td>${time(a.at, viewer.now)}</td><td>${a.operator}</td><td>${a.action}</td><td>${
+          a.target ?? ""
+        }</td><td>${a.detail ?? ""}</td></tr>`
       )
   }</tbody></table></section>`
