@@ -1,4 +1,5 @@
-import { SchedulerAdminApi } from "@clinic/domain"
+import { type EventId, SchedulerAdminApi } from "@clinic/domain"
+import { OutboxStore } from "@clinic/events"
 import { Mailer } from "@clinic/mail"
 import { TaskStore } from "@clinic/queue"
 import { RunStore } from "@clinic/scheduler-engine"
@@ -149,6 +150,31 @@ describe("admin API for the dashboard", () => {
         ["job.pause", "provider down"],
         ["job.run", null],
         ["job.run", null]
+      ])
+    }).pipe(Effect.provide(serve())))
+
+  it.live("events: newest first, bodies redacted", () =>
+    Effect.gen(function*() {
+      const outbox = yield* OutboxStore
+      const now = yield* DateTime.now
+      const first = crypto.randomUUID() as EventId
+      const second = crypto.randomUUID() as EventId
+      yield* outbox.insert({
+        id: first,
+        type: "recording.failed",
+        payload: { reason: "call me on 555 010 9999" },
+        occurredAt: now
+      })
+      yield* outbox.insert({
+        id: second,
+        type: "auth_session.expired",
+        payload: { userId: "u-1", email: "ada@example.org" },
+        occurredAt: DateTime.add(now, { seconds: 1 })
+      })
+      const events = yield* (yield* api).operations.events({ urlParams: { limit: 10 } })
+      assert.deepStrictEqual(events.map((e) => [e.id, e.payload]), [
+        [second, { userId: "u-1", email: "[redacted]" }],
+        [first, { reason: "call me on [redacted]" }]
       ])
     }).pipe(Effect.provide(serve())))
 

@@ -28,6 +28,13 @@ describe("Redaction", () => {
     })
   })
 
+  it("replaces email addresses and phone numbers inside free text, keeping the rest", () => {
+    assert.strictEqual(
+      redact("SMTP 550 for <jane@example.org>, call +44 20 7946 0000 or 555 010 9999"),
+      `SMTP 550 for <${REDACTED}>, call ${REDACTED} or ${REDACTED}`
+    )
+  })
+
   it("leaves ISO timestamps, uuids, short numbers and nulls alone, and does not mutate its input", () => {
     const input = { startsAt: "2026-11-30T10:00:00.000Z", count: "42", name: null, eventId: "e-1" }
     const copy = structuredClone(input)
