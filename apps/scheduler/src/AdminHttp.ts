@@ -1,35 +1,47 @@
 import { SessionCleanup } from "@clinic/cleanup"
-import { EndedAuthSessions, SchedulerAdminApi, ServiceUnavailable } from "@clinic/domain"
+import { EndedAuthSessions, SchedulerAdminApi } from "@clinic/domain"
 import { createHoldingServer, ErrorShape, Health, RequestBody } from "@clinic/http"
-import { SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
 import { AdminAuthLive } from "./AdminAuth.js"
+import { DashboardLive } from "./dashboard/DashboardHttp.js"
 import { MetricsLive } from "./MetricsHttp.js"
+import { API_OPERATOR, Operations } from "./Operations.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
-
-// The middleware (`ErrorShape`) adds `Retry-After` to every `ServiceUnavailable`.
-const unavailable = (error: StoreUnavailable) =>
-  Effect.fail(
-    new ServiceUnavailable({
-      message: `The run history is unreachable: ${error.message}`,
-      retryAfter: ErrorShape.RETRY_AFTER_SECONDS
-    })
-  )
 
 const JobsLive = HttpApiBuilder.group(SchedulerAdminApi, "jobs", (handlers) =>
   Effect.gen(function*() {
-    const engine = yield* SchedulerEngine
+    const ops = yield* Operations
     return handlers
-      .handle("list", () => engine.status.pipe(Effect.catchTag("StoreUnavailable", unavailable)))
-      .handle("get", ({ path, urlParams }) =>
-        engine.job(path.name, urlParams.limit ?? 20).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
-      .handle("runNow", ({ path }) =>
-        engine.runNow(path.name).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
-      .handle("pause", ({ path }) =>
-        engine.pause(path.name).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
-      .handle("resume", ({ path }) => engine.resume(path.name).pipe(Effect.catchTag("StoreUnavailable", unavailable)))
+      .handle("list", () => ops.status)
+      .handle("get", ({ path, urlParams }) => ops.job(path.name, urlParams.limit ?? 20))
+      .handle("runNow", ({ path }) => ops.runNow(path.name, API_OPERATOR))
+      .handle("pause", ({ path, urlParams }) => ops.pause(path.name, urlParams.reason ?? null, API_OPERATOR))
+      .handle("resume", ({ path }) => ops.resume(path.name, API_OPERATOR))
+      .handle("runs", ({ urlParams }) => ops.runs({ ...urlParams, limit: urlParams.limit ?? 50 }))
+  }))
+
+const TasksLive = HttpApiBuilder.group(SchedulerAdminApi, "tasks", (handlers) =>
+  Effect.gen(function*() {
+    const ops = yield* Operations
+    return handlers
+      .handle("list", ({ urlParams }) => ops.tasks({ ...urlParams, limit: urlParams.limit ?? 50 }))
+      .handle("get", ({ path }) => ops.task(path.id))
+      .handle("requeue", ({ path }) => ops.requeueTask(path.id, API_OPERATOR))
+      .handle("discard", ({ path }) => ops.discardTask(path.id, API_OPERATOR))
+      .handle("requeueDead", ({ path }) => ops.requeueDead(path.queue, API_OPERATOR))
+      .handle("depth", () => ops.depth)
+      .handle("throughput", () => ops.throughput)
+  }))
+
+const OperationsLive = HttpApiBuilder.group(SchedulerAdminApi, "operations", (handlers) =>
+  Effect.gen(function*() {
+    const ops = yield* Operations
+    return handlers
+      .handle("events", ({ urlParams }) => ops.events(urlParams.limit ?? 50))
+      .handle("replicas", () => ops.replicas)
+      .handle("actions", ({ urlParams }) => ops.actions(urlParams.limit ?? 50))
   }))
 
 const CleanupLive = HttpApiBuilder.group(SchedulerAdminApi, "cleanup", (handlers) =>
@@ -62,18 +74,23 @@ const AuthSessionsLive = HttpApiBuilder.group(SchedulerAdminApi, "authSessions",
       ))
   }))
 
-/** The admin API's handlers; needs the engine, the cleanup service, the task store, the database and the config. */
+/** The admin API's handlers; needs `AdminAuthentication`, `Operations`, the cleanup service, the task store, the database and the config. */
 export const AdminApiLive = HttpApiBuilder.api(SchedulerAdminApi).pipe(
   Layer.provide(
-    Layer.mergeAll(Health.layer(SchedulerAdminApi, "scheduler"), JobsLive, CleanupLive, AuthSessionsLive, MetricsLive)
-      .pipe(
-        Layer.provide(AdminAuthLive)
-      )
+    Layer.mergeAll(
+      Health.layer(SchedulerAdminApi, "scheduler"),
+      JobsLive,
+      CleanupLive,
+      AuthSessionsLive,
+      MetricsLive,
+      TasksLive,
+      OperationsLive
+    )
   )
 )
 
 /**
- * The admin API with the API's error shape and request ids (`@clinic/http` ErrorShape), on
+ * The admin API and the dashboard (`/ui`, on the same `Operations`) with the API's error shape and request ids (`@clinic/http` ErrorShape), on
  * whatever `HttpServer` is provided (a real port in `AdminHttpLive`, `NodeHttpServer.layerTest` in tests).
  */
 export const AdminServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware).pipe(
@@ -81,7 +98,8 @@ export const AdminServeLive = HttpApiBuilder.serve(ErrorShape.serviceMiddleware)
   Layer.provide(RequestBody.layer(SchedulerAdminApi)),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(AdminApiLive)
+  Layer.provide([AdminApiLive, DashboardLive]),
+  Layer.provide([Operations.Default, AdminAuthLive])
 )
 
 /** The admin HTTP server on its configured port. */

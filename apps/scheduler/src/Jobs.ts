@@ -4,7 +4,7 @@ import { EventBus, OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
 import { ExternalCalendarRepo } from "@clinic/repository"
 import { Job, RunStore, SchedulerEngine } from "@clinic/scheduler-engine"
-import { DateTime, Effect, Layer } from "effect"
+import { DateTime, Effect, Layer, Option } from "effect"
 import { TaskRegistry } from "./Background.js"
 import * as PeriodicTasks from "./PeriodicTasks.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
@@ -98,12 +98,15 @@ export const EngineLive = Layer.scoped(
   SchedulerEngine,
   Effect.gen(function*() {
     const config = yield* SchedulerConfig
+    const registry = yield* TaskRegistry
     const jobs = yield* makeJobs
     return yield* SchedulerEngine.make({
       jobs,
       replica: config.replica,
       lease: config.lease,
-      stopBudget: config.stopBudget
+      stopBudget: config.stopBudget,
+      // What its heartbeat says this replica works: the task queues, and the event bus's deliveries.
+      queues: [...Option.getOrElse(config.workQueues, () => [...registry.queues.keys()]), "events"]
     })
   })
 )

@@ -47,6 +47,8 @@ const settings = Config.all({
   port: Config.port("SCHEDULER_PORT").pipe(Config.withDefault(3001)),
   /** Unset: every admin endpoint but health answers 401 (nothing is exposed by accident). */
   adminToken: Config.option(Config.redacted("SCHEDULER_ADMIN_TOKEN")),
+  /** The dashboard's sign-in cookie gets `Secure` (set it when the dashboard is reached over HTTPS). */
+  dashboardSecureCookie: Config.boolean("SCHEDULER_DASHBOARD_SECURE_COOKIE").pipe(Config.withDefault(false)),
   replica: Config.string("SCHEDULER_REPLICA_ID").pipe(Config.withDefault(`${Os.hostname()}-${process.pid}`)),
   lease: Config.duration("SCHEDULER_LEASE").pipe(
     Config.validate({

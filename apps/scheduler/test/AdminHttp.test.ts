@@ -100,7 +100,7 @@ describe("scheduler admin API", () => {
       assert.deepStrictEqual(detail.recentRuns.map((r) => r.id), [run.id])
       assert.strictEqual(detail.status.lastRun?.id, run.id)
 
-      assert.isTrue((yield* api.jobs.pause({ path: { name: AUTH_SESSION_CLEANUP } })).paused)
+      assert.isTrue((yield* api.jobs.pause({ path: { name: AUTH_SESSION_CLEANUP }, urlParams: {} })).paused)
       assert.isTrue((yield* api.jobs.list()).jobs[0].paused)
       assert.isFalse((yield* api.jobs.resume({ path: { name: AUTH_SESSION_CLEANUP } })).paused)
 

@@ -33,6 +33,8 @@ export class JobStatus extends Schema.Class<JobStatus>("JobStatus")({
   name: Schema.String,
   schedule: Schema.String,
   paused: Schema.Boolean,
+  /** Why an operator paused it (null when running, or paused without a reason). */
+  pausedReason: Schema.NullOr(Schema.String),
   /** A run of this job is in progress on this replica. */
   running: Schema.Boolean,
   nextRuns: Schema.Array(Timestamp),

@@ -8,18 +8,28 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Schema } from "effect"
-import { NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
+import { InvalidTransition, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
 import { InternalError, RequestTimeout, RouteNotFound, ServiceUnavailable } from "./HttpErrors.js"
 import { UserId } from "./Ids.js"
 import { docs, withRequestIdHeader } from "./OpenApiDocs.js"
-import { QueueMetrics } from "./QueueMetrics.js"
+import {
+  EventView,
+  OperatorAction,
+  ReplicaView,
+  RequeuedTasks,
+  TaskState,
+  TaskView,
+  ThroughputBucket
+} from "./Operations.js"
+import { QueueDepthView, QueueMetrics } from "./QueueMetrics.js"
 import {
   ExpiredBookingPreview,
   InactiveSessionPreview,
   JobDetail,
   JobRun,
   JobStatus,
+  RunOutcome,
   SchedulerStatus
 } from "./Scheduler.js"
 
@@ -66,17 +76,37 @@ export class JobsApi extends HttpApiGroup.make("jobs")
       .addError(NotFound)
   )
   .add(
-    HttpApiEndpoint.post("pause", "/jobs/:name/pause").annotateContext(
-      docs(
-        "Pause a job",
-        "Until the job is resumed, its scheduled ticks are recorded `skipped` on every replica; a manual run still goes ahead."
+    HttpApiEndpoint.post("pause", "/jobs/:name/pause")
+      .setPath(jobName)
+      .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(500))) }))
+      .addSuccess(JobStatus)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "Pause a job on every replica")
+      .annotate(
+        OpenApi.Description,
+        "Scheduled ticks are recorded `skipped` until it is resumed; `reason` is shown with its status and kept in the operator actions."
       )
-    ).setPath(jobName).addSuccess(JobStatus).addError(NotFound)
   )
   .add(
     HttpApiEndpoint.post("resume", "/jobs/:name/resume").annotateContext(
       docs("Resume a job", "The job's scheduled ticks run again.")
     ).setPath(jobName).addSuccess(JobStatus).addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("runs", "/runs")
+      .setUrlParams(Schema.Struct({
+        job: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))),
+        outcome: Schema.optional(RunOutcome),
+        from: Schema.optional(Schema.DateTimeUtc),
+        to: Schema.optional(Schema.DateTimeUtc),
+        limit: Schema.optional(Limit)
+      }))
+      .addSuccess(Schema.Array(JobRun))
+      .annotate(OpenApi.Summary, "Run history across jobs")
+      .annotate(
+        OpenApi.Description,
+        "Newest first; narrowed by job, outcome and scheduled time (`from` inclusive, `to` exclusive, ISO 8601). `limit` 1..500, default 50."
+      )
   )
   .middleware(AdminAuthentication)
   .annotate(OpenApi.Description, "The engine's jobs: their state and runs; run, pause and resume.")
@@ -108,6 +138,108 @@ export class CleanupPreviewApi extends HttpApiGroup.make("cleanup")
   )
   .middleware(AdminAuthentication)
   .annotate(OpenApi.Description, "What the cleanup jobs would delete next, without deleting it.")
+{}
+
+const taskId = Schema.Struct({ id: Schema.UUID })
+
+/**
+ * The task queue as an operator works it: tasks by queue and state (payloads redacted), a dead
+ * task requeued or discarded, a queue's dead tasks requeued at once, and the last hour's
+ * throughput. Every change is recorded in the operator actions as `admin-api`.
+ */
+export class TasksApi extends HttpApiGroup.make("tasks")
+  .add(
+    HttpApiEndpoint.get("list", "/tasks")
+      .setUrlParams(Schema.Struct({
+        queue: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))),
+        status: Schema.optional(TaskState),
+        limit: Schema.optional(Limit)
+      }))
+      .addSuccess(Schema.Array(TaskView))
+      .annotate(OpenApi.Summary, "List tasks")
+      .annotate(
+        OpenApi.Description,
+        "Newest first, narrowed by queue and state; payloads redacted. `limit` default 50."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/tasks/:id")
+      .setPath(taskId)
+      .addSuccess(TaskView)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "One task, with its last error and redacted payload")
+  )
+  .add(
+    HttpApiEndpoint.post("requeue", "/tasks/:id/requeue")
+      .setPath(taskId)
+      .addSuccess(TaskView)
+      .addError(NotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Requeue a dead task")
+      .annotate(OpenApi.Description, "The task is pending again, due now, with its attempts reset. Not dead: 409.")
+  )
+  .add(
+    HttpApiEndpoint.del("discard", "/tasks/:id")
+      .setPath(taskId)
+      .addSuccess(Schema.Void)
+      .addError(NotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Discard a dead task")
+      .annotate(OpenApi.Description, "Deletes a dead task for good. Not dead: 409.")
+  )
+  .add(
+    HttpApiEndpoint.post("requeueDead", "/queues/:queue/requeue-dead")
+      .setPath(Schema.Struct({ queue: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)) }))
+      .addSuccess(RequeuedTasks)
+      .annotate(OpenApi.Summary, "Requeue a queue's dead tasks")
+      .annotate(OpenApi.Description, "Up to 1000 dead tasks of the queue become pending again; answers how many.")
+  )
+  .add(
+    HttpApiEndpoint.get("depth", "/queues/depth")
+      .addSuccess(Schema.Array(QueueDepthView))
+      .annotate(OpenApi.Summary, "Tasks per queue by state, from the task table")
+  )
+  .add(
+    HttpApiEndpoint.get("throughput", "/queues/throughput")
+      .addSuccess(Schema.Array(Schema.Struct({ queue: Schema.String, buckets: Schema.Array(ThroughputBucket) })))
+      .annotate(OpenApi.Summary, "Finished tasks per queue over the last hour")
+      .annotate(OpenApi.Description, "Twelve five-minute buckets per queue: tasks that succeeded and tasks that died.")
+  )
+  .middleware(AdminAuthentication)
+{}
+
+/** Operations seen from above: outbox events and their deliveries, replicas, what operators did. */
+export class OperationsApi extends HttpApiGroup.make("operations")
+  .add(
+    HttpApiEndpoint.get("events", "/events")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
+      .addSuccess(Schema.Array(EventView))
+      .annotate(OpenApi.Summary, "Recent outbox events with their deliveries")
+      .annotate(
+        OpenApi.Description,
+        "Newest first (default 50); per subscriber the delivery is pending, done or failed. Bodies redacted."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("replicas", "/replicas")
+      .addSuccess(Schema.Array(ReplicaView))
+      .annotate(OpenApi.Summary, "Scheduler replicas seen in the last hour")
+      .annotate(
+        OpenApi.Description,
+        "Each with its start, last heartbeat, whether it is alive (a heartbeat within three leases), its queues and the job runs it holds."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("actions", "/operator-actions")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit) }))
+      .addSuccess(Schema.Array(OperatorAction))
+      .annotate(OpenApi.Summary, "What operators did, newest first")
+      .annotate(
+        OpenApi.Description,
+        "Sign-ins, sign-outs and every change made from the dashboard or this API (default 50)."
+      )
+  )
+  .middleware(AdminAuthentication)
 {}
 
 /** What ending a user's auth sessions removed. */
@@ -175,6 +307,8 @@ export class SchedulerAdminApi extends HttpApi.make("scheduler-admin")
   .add(CleanupPreviewApi)
   .add(AuthSessionsApi)
   .add(MetricsApi)
+  .add(TasksApi)
+  .add(OperationsApi)
   .addError(InternalError)
   .addError(RouteNotFound)
   .addError(PayloadTooLarge)

@@ -40,6 +40,10 @@ export interface OutboxStoreShape {
     fanOut: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<void, never, R>
   ) => Effect.Effect<number, never, R>
   readonly get: (id: EventId) => Effect.Effect<Option.Option<StoredEvent>>
+  /** The latest events, newest first (an operator's view). */
+  readonly recent: (limit: number) => Effect.Effect<ReadonlyArray<StoredEvent>>
+  /** Which of `subscribers` have handled `eventId`. */
+  readonly processedBy: (eventId: EventId) => Effect.Effect<ReadonlyArray<string>>
   /**
    * Holds the (event, subscriber) pair until the caller's transaction ends, so that a concurrent
    * delivery of the same pair waits here and then finds it processed. Call it inside
@@ -115,6 +119,15 @@ const makePg = Effect.gen(function*() {
         Effect.map((found) => Option.fromNullable(found[0])),
         Effect.orDie
       ),
+    recent: (limit) =>
+      rows(sql`SELECT ${columns} FROM outbox_events ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`).pipe(
+        Effect.orDie
+      ),
+    processedBy: (eventId) =>
+      sql<{ subscriber: string }>`SELECT subscriber FROM processed_events WHERE event_id = ${eventId}`.pipe(
+        Effect.map((found) => found.map((row) => row.subscriber)),
+        Effect.orDie
+      ),
     // The two-key form has its own key space: no clash with one-key advisory locks elsewhere. A
     // hash collision only makes two deliveries wait for each other.
     lockDelivery: (eventId, subscriber) =>
@@ -188,6 +201,17 @@ const makeMemory = Effect.gen(function*() {
         return due.length
       }),
     get: (id) => Effect.map(Ref.get(events), (map) => Option.fromNullable(map.get(id))),
+    recent: (limit) =>
+      Effect.map(Ref.get(events), (map) =>
+        [...map.values()]
+          .sort((a, b) => b.occurredAt.epochMillis - a.occurredAt.epochMillis || (a.id < b.id ? 1 : -1))
+          .slice(0, limit)),
+    processedBy: (eventId) =>
+      Effect.map(
+        Ref.get(processed),
+        (map) =>
+          [...map.keys()].filter((k) => k.startsWith(key(eventId, ""))).map((k) => k.slice(key(eventId, "").length))
+      ),
     lockDelivery: () => Effect.void,
     markProcessed: (eventId, subscriber, now) =>
       Ref.modify(processed, (map) =>

@@ -66,6 +66,16 @@ export interface TaskFilter {
   readonly status?: TaskStatus
   readonly name?: string
   readonly limit: number
+  /** Latest created first (an operator's view) instead of oldest first. */
+  readonly newestFirst?: boolean
+}
+
+/** Tasks of one queue that finished (succeeded or dead) in one bucket of time. */
+export interface FinishedBucket {
+  readonly queue: string
+  readonly start: DateTime.Utc
+  readonly succeeded: number
+  readonly dead: number
 }
 
 /**
@@ -121,6 +131,13 @@ export interface TaskStoreShape {
   ) => Effect.Effect<boolean>
   readonly get: (id: TaskId) => Effect.Effect<Option.Option<TaskRow>>
   readonly list: (filter: TaskFilter) => Effect.Effect<ReadonlyArray<TaskRow>>
+  /** Deletes a dead task (an operator gave up on it); false when it is not dead (or gone). */
+  readonly discard: (id: TaskId) => Effect.Effect<boolean>
+  /**
+   * Tasks that finished since `since`, counted per queue and bucket of `bucketMinutes` (buckets
+   * aligned on `since`; empty ones left out).
+   */
+  readonly finished: (since: DateTime.Utc, bucketMinutes: number) => Effect.Effect<ReadonlyArray<FinishedBucket>>
   readonly depth: (now: DateTime.Utc) => Effect.Effect<ReadonlyArray<QueueDepth>>
   /** Deletes succeeded and dead tasks finished before `before`; returns how many. */
   readonly prune: (before: DateTime.Utc) => Effect.Effect<number>
@@ -198,6 +215,24 @@ const makePg = Effect.gen(function*() {
           count(*) FILTER (WHERE status = 'running')::int AS running,
           count(*) FILTER (WHERE status = 'dead')::int AS dead
         FROM tasks GROUP BY queue ORDER BY queue`
+  })
+
+  const finishedQuery = SqlSchema.findAll({
+    Request: Schema.Struct({ since: Schema.String, bucketSeconds: Schema.Number }),
+    Result: Schema.Struct({
+      queue: Schema.String,
+      bucket: Schema.Number,
+      succeeded: Schema.Number,
+      dead: Schema.Number
+    }),
+    execute: ({ bucketSeconds, since }) =>
+      sql`
+        SELECT queue,
+          floor(extract(epoch FROM finished_at - ${since}::timestamptz) / ${bucketSeconds})::int AS bucket,
+          count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
+          count(*) FILTER (WHERE status = 'dead')::int AS dead
+        FROM tasks WHERE finished_at >= ${since} AND status IN ('succeeded', 'dead')
+        GROUP BY 1, 2 ORDER BY 1, 2`
   })
 
   return TaskStore.of({
@@ -346,7 +381,23 @@ const makePg = Effect.gen(function*() {
           ...(filter.name !== undefined ? [sql`name = ${filter.name}`] : [])
         ])
       }
-        ORDER BY created_at, id LIMIT ${filter.limit}`).pipe(Effect.orDie),
+        ORDER BY ${filter.newestFirst ? sql`created_at DESC, id DESC` : sql`created_at, id`}
+        LIMIT ${filter.limit}`).pipe(Effect.orDie),
+    discard: (id) =>
+      changed(sql`DELETE FROM tasks WHERE id = ${id} AND status = 'dead' RETURNING id`).pipe(Effect.orDie),
+    finished: (since, bucketMinutes) =>
+      finishedQuery({ since: iso(since), bucketSeconds: bucketMinutes * 60 }).pipe(
+        Effect.map((found) =>
+          found.map((row) => ({
+            queue: row.queue,
+            start: DateTime.unsafeMake(DateTime.toEpochMillis(since) + row.bucket * bucketMinutes * 60_000),
+            succeeded: row.succeeded,
+            dead: row.dead
+          }))
+        ),
+        Effect.orDie,
+        Effect.withSpan("TaskStore.finished")
+      ),
     depth: (now) => depthQuery(iso(now)).pipe(Effect.orDie),
     prune: (before) =>
       sql<{ id: string }>`
@@ -555,8 +606,37 @@ const makeMemory = Effect.gen(function*() {
             (filter.status === undefined || row.status === filter.status) &&
             (filter.name === undefined || row.name === filter.name)
           )
-          .sort((a, b) => a.createdAt.epochMillis - b.createdAt.epochMillis || (a.id < b.id ? -1 : 1))
+          .sort((a, b) =>
+            (a.createdAt.epochMillis - b.createdAt.epochMillis || (a.id < b.id ? -1 : 1)) *
+            (filter.newestFirst ? -1 : 1)
+          )
           .slice(0, filter.limit)),
+    discard: (id) =>
+      Ref.modify(rows, (map): readonly [boolean, ReadonlyMap<TaskId, TaskRow>] => {
+        if (map.get(id)?.status !== "dead") return [false, map]
+        const next = new Map(map)
+        next.delete(id)
+        return [true, next]
+      }),
+    finished: (since, bucketMinutes) =>
+      Effect.map(Ref.get(rows), (map) => {
+        const width = bucketMinutes * 60_000
+        const buckets = new Map<string, { -readonly [K in keyof FinishedBucket]: FinishedBucket[K] }>()
+        for (const row of map.values()) {
+          if (row.finishedAt === null || DateTime.lessThan(row.finishedAt, since)) continue
+          if (row.status !== "succeeded" && row.status !== "dead") continue
+          const index = Math.floor((row.finishedAt.epochMillis - since.epochMillis) / width)
+          const key = `${row.queue}\u0000${index}`
+          const bucket = buckets.get(key) ??
+            { queue: row.queue, start: DateTime.unsafeMake(since.epochMillis + index * width), succeeded: 0, dead: 0 }
+          if (row.status === "succeeded") bucket.succeeded++
+          else bucket.dead++
+          buckets.set(key, bucket)
+        }
+        return [...buckets.values()].sort((a, b) =>
+          a.queue.localeCompare(b.queue) || a.start.epochMillis - b.start.epochMillis
+        )
+      }),
     depth: (now) =>
       Effect.map(Ref.get(rows), (map) => {
         const byQueue = new Map<string, { -readonly [K in keyof QueueDepth]: QueueDepth[K] }>()

@@ -154,6 +154,32 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         assert.isFalse(yield* TaskQueue.requeue(id))
       }).pipe(Effect.provide(layer)))
 
+    it.effect("operators: dead tasks are discarded (only dead ones), finished ones counted per bucket, lists newest first", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { registry, task } = yield* recorder({ maxAttempts: 1, failTimes: 1 })
+        const dead = yield* TaskQueue.enqueue(task, { label: "dies" })
+        yield* Worker.drain(registry, "default")
+        yield* TestClock.adjust("6 minutes")
+        const ok = yield* TaskQueue.enqueue(task, { label: "ok" })
+        yield* Worker.drain(registry, "default")
+        const store = yield* TaskStore
+        const newest = yield* store.list({ limit: 10, newestFirst: true })
+        assert.deepStrictEqual(newest.map((t) => t.id), [ok.id, dead.id])
+        const buckets = yield* store.finished(at(0), 5)
+        assert.deepStrictEqual(
+          buckets.map((b) => [b.queue, b.start.epochMillis - at(0).epochMillis, b.succeeded, b.dead]),
+          [
+            ["default", 0, 0, 1],
+            ["default", 5 * 60_000, 1, 0]
+          ]
+        )
+        assert.isFalse(yield* store.discard(ok.id))
+        assert.isTrue(yield* store.discard(dead.id))
+        assert.isTrue(Option.isNone(yield* TaskQueue.get(dead.id)))
+        assert.isFalse(yield* store.discard(dead.id))
+      }).pipe(Effect.provide(layer)))
+
     it.effect("an idempotency key admits one task", () =>
       Effect.gen(function*() {
         yield* startClock

@@ -3,6 +3,7 @@ import type {
   AuthSessionMedia,
   Booking,
   ExternalCalendar,
+  OperatorAction,
   Patient,
   Recording,
   RecordingNotes,
@@ -34,6 +35,8 @@ export interface Tables {
   readonly rateLimitEvents: ReadonlyMap<string, ReadonlyArray<number>>
   /** Oldest first. */
   readonly loginAudit: ReadonlyArray<LoginAuditEntry>
+  /** Oldest first; an action's id is its position plus one. */
+  readonly operatorActions: ReadonlyArray<OperatorAction>
 }
 
 export interface BusyInterval {
@@ -54,7 +57,8 @@ export const emptyTables: Tables = {
   recordingTranscripts: new Map(),
   recordingNotes: new Map(),
   rateLimitEvents: new Map(),
-  loginAudit: []
+  loginAudit: [],
+  operatorActions: []
 }
 
 /**

@@ -9,6 +9,7 @@ import m0005 from "./migrations/0005_queue_events.js"
 import m0006 from "./migrations/0006_recordings.js"
 import m0008 from "./migrations/0008_calendar.js"
 import m0009 from "./migrations/0009_auth_session_media.js"
+import m0010 from "./migrations/0010_operator_dashboard.js"
 import m0011 from "./migrations/0011_trace_parent.js"
 import m0012 from "./migrations/0012_login_throttle_audit.js"
 
@@ -24,6 +25,7 @@ export const loader = PgMigrator.fromRecord({
   "0006_recordings": m0006,
   "0008_calendar": m0008,
   "0009_auth_session_media": m0009,
+  "0010_operator_dashboard": m0010,
   "0011_trace_parent": m0011,
   "0012_login_throttle_audit": m0012
 })

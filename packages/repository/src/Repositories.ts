@@ -5,6 +5,7 @@ import { CalendarFeedRepo } from "./CalendarFeedRepo.js"
 import { ExternalCalendarRepo } from "./ExternalCalendarRepo.js"
 import { LoginAuditRepo } from "./LoginAuditRepo.js"
 import { MemoryDb, sqlClientLayer } from "./MemoryDb.js"
+import { OperatorActionRepo } from "./OperatorActionRepo.js"
 import { PatientRepo } from "./PatientRepo.js"
 import { RateLimitRepo } from "./RateLimitRepo.js"
 import { RecordingRepo } from "./RecordingRepo.js"
@@ -20,7 +21,8 @@ export const layerPg = Layer.mergeAll(
   ExternalCalendarRepo.layerPg,
   RecordingRepo.layerPg,
   RateLimitRepo.layerPg,
-  LoginAuditRepo.layerPg
+  LoginAuditRepo.layerPg,
+  OperatorActionRepo.layerPg
 )
 
 /**
@@ -36,5 +38,6 @@ export const layerMemory = Layer.mergeAll(
   ExternalCalendarRepo.layerMemory,
   RecordingRepo.layerMemory,
   RateLimitRepo.layerMemory,
-  LoginAuditRepo.layerMemory
+  LoginAuditRepo.layerMemory,
+  OperatorActionRepo.layerMemory
 ).pipe(Layer.provideMerge(Layer.merge(MemoryDb.layer, sqlClientLayer)))

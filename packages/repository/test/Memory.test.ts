@@ -6,6 +6,7 @@ import { bookingRepoContract } from "./BookingRepoContract.js"
 import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { loginAuditRepoContract } from "./LoginAuditRepoContract.js"
+import { operatorActionRepoContract } from "./OperatorActionRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { rateLimitRepoContract } from "./RateLimitRepoContract.js"
 import { recordingRepoContract } from "./RecordingRepoContract.js"
@@ -19,4 +20,5 @@ calendarRepoContract("memory", Repositories.layerMemory)
 recordingRepoContract("memory", Repositories.layerMemory)
 rateLimitRepoContract("memory", Repositories.layerMemory)
 loginAuditRepoContract("memory", Repositories.layerMemory)
+operatorActionRepoContract("memory", Repositories.layerMemory)
 idempotencyRepoContract("memory", Layer.merge(Repositories.layerMemory, IdempotencyRepo.layerMemory))

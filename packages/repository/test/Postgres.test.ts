@@ -7,6 +7,7 @@ import { bookingRepoContract } from "./BookingRepoContract.js"
 import { calendarRepoContract } from "./CalendarRepoContract.js"
 import { idempotencyRepoContract } from "./IdempotencyRepoContract.js"
 import { loginAuditRepoContract } from "./LoginAuditRepoContract.js"
+import { operatorActionRepoContract } from "./OperatorActionRepoContract.js"
 import { patientRepoContract } from "./PatientRepoContract.js"
 import { rateLimitRepoContract } from "./RateLimitRepoContract.js"
 import { recordingRepoContract } from "./RecordingRepoContract.js"
@@ -22,6 +23,7 @@ calendarRepoContract("postgres", layer)
 recordingRepoContract("postgres", layer)
 rateLimitRepoContract("postgres", layer)
 loginAuditRepoContract("postgres", layer)
+operatorActionRepoContract("postgres", layer)
 idempotencyRepoContract(
   "postgres",
   Layer.merge(Repositories.layerPg, IdempotencyRepo.layerPg).pipe(Layer.provideMerge(TestDatabase.layer))

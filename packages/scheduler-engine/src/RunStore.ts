@@ -70,11 +70,49 @@ export interface RunStoreShape {
   /** The latest scheduled (not manual) tick any replica handled: where missed-run catch-up starts. */
   readonly lastScheduled: (job: string) => Effect.Effect<Option.Option<DateTime.Utc>, StoreUnavailable>
   readonly recent: (job: string, limit: number) => Effect.Effect<ReadonlyArray<JobRun>, StoreUnavailable>
-  readonly setPaused: (job: string, paused: boolean, now: DateTime.Utc) => Effect.Effect<void, StoreUnavailable>
-  readonly pausedJobs: Effect.Effect<ReadonlySet<string>, StoreUnavailable>
+  /** Pauses (with the operator's reason, if any) or resumes a job for every replica. */
+  readonly setPaused: (
+    job: string,
+    paused: boolean,
+    now: DateTime.Utc,
+    reason?: string | null
+  ) => Effect.Effect<void, StoreUnavailable>
+  /** Paused jobs with their pause reasons. */
+  readonly pausedJobs: Effect.Effect<ReadonlyMap<string, string | null>, StoreUnavailable>
+  /** Runs of every job, newest first, narrowed by job, outcome and scheduled time (`from` inclusive, `to` exclusive). */
+  readonly history: (filter: RunFilter) => Effect.Effect<ReadonlyArray<JobRun>, StoreUnavailable>
+  /** Records that `replica` is alive: inserted on its first beat, refreshed on each one after. */
+  readonly beat: (heartbeat: Heartbeat) => Effect.Effect<void, StoreUnavailable>
+  /** Removes a replica's heartbeat row when it stops (a stopped replica is not alive). */
+  readonly leave: (replica: string) => Effect.Effect<void, StoreUnavailable>
+  /** Replicas seen at or after `since`, most recently started first. */
+  readonly replicas: (since: DateTime.Utc) => Effect.Effect<ReadonlyArray<ReplicaRow>, StoreUnavailable>
   /** Deletes finished runs scheduled before `before`; returns how many. */
   readonly prune: (before: DateTime.Utc) => Effect.Effect<number, StoreUnavailable>
 }
+
+export interface RunFilter {
+  readonly job?: string | undefined
+  readonly outcome?: RunOutcome | undefined
+  readonly from?: DateTime.Utc | undefined
+  readonly to?: DateTime.Utc | undefined
+  readonly limit: number
+}
+
+export interface Heartbeat {
+  readonly replica: string
+  readonly startedAt: DateTime.Utc
+  readonly now: DateTime.Utc
+  /** The task queues the replica's workers take tasks from. */
+  readonly queues: ReadonlyArray<string>
+}
+
+export class ReplicaRow extends Schema.Class<ReplicaRow>("ReplicaRow")({
+  replica: Schema.String,
+  startedAt: Schema.DateTimeUtcFromDate,
+  lastSeenAt: Schema.DateTimeUtcFromDate,
+  queues: Schema.Array(Schema.String)
+}) {}
 
 const OVERLAP = "overlap: another run of this job is in progress"
 const PAUSED = "paused"
@@ -212,20 +250,56 @@ const makePg = Effect.gen(function*() {
         runs(() => sql`SELECT * FROM scheduler_runs WHERE job = ${job} ORDER BY scheduled_at DESC LIMIT ${limit}`),
         "recent"
       ),
-    setPaused: (job, paused, now) =>
+    setPaused: (job, paused, now, reason = null) =>
       unavailable(
-        sql`INSERT INTO scheduler_jobs (name, paused, updated_at) VALUES (${job}, ${paused}, ${iso(now)})
-            ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = EXCLUDED.updated_at`.pipe(
-          Effect.asVoid
-        ),
+        sql`INSERT INTO scheduler_jobs (name, paused, pause_reason, updated_at)
+            VALUES (${job}, ${paused}, ${paused ? reason : null}, ${iso(now)})
+            ON CONFLICT (name) DO UPDATE
+            SET paused = EXCLUDED.paused, pause_reason = EXCLUDED.pause_reason, updated_at = EXCLUDED.updated_at`
+          .pipe(Effect.asVoid),
         "setPaused"
       ),
     pausedJobs: unavailable(
-      sql<{ name: string }>`SELECT name FROM scheduler_jobs WHERE paused`.pipe(
-        Effect.map((rows) => new Set(rows.map((row) => row.name)))
-      ),
+      sql<{ name: string; pauseReason: string | null }>`SELECT name, pause_reason FROM scheduler_jobs WHERE paused`
+        .pipe(Effect.map((rows) => new Map(rows.map((row) => [row.name, row.pauseReason])))),
       "pausedJobs"
     ),
+    history: (f) =>
+      unavailable(
+        runs(() =>
+          sql`SELECT * FROM scheduler_runs WHERE ${
+            sql.and([
+              ...(f.job !== undefined ? [sql`job = ${f.job}`] : []),
+              ...(f.outcome !== undefined ? [sql`outcome = ${f.outcome}`] : []),
+              ...(f.from !== undefined ? [sql`scheduled_at >= ${iso(f.from)}`] : []),
+              ...(f.to !== undefined ? [sql`scheduled_at < ${iso(f.to)}`] : [])
+            ])
+          } ORDER BY scheduled_at DESC, id DESC LIMIT ${f.limit}`
+        ),
+        "history"
+      ),
+    beat: (h) =>
+      unavailable(
+        sql`INSERT INTO scheduler_replicas (replica, started_at, last_seen_at, queues)
+            VALUES (${h.replica}, ${iso(h.startedAt)}, ${iso(h.now)}, ${JSON.stringify(h.queues)}::jsonb)
+            ON CONFLICT (replica) DO UPDATE
+            SET started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at, queues = EXCLUDED.queues`
+          .pipe(Effect.asVoid),
+        "beat"
+      ),
+    leave: (replica) =>
+      unavailable(sql`DELETE FROM scheduler_replicas WHERE replica = ${replica}`.pipe(Effect.asVoid), "leave"),
+    replicas: (since) =>
+      unavailable(
+        SqlSchema.findAll({
+          Request: Schema.Void,
+          Result: ReplicaRow,
+          execute: () =>
+            sql`SELECT replica, started_at, last_seen_at, queues FROM scheduler_replicas
+                WHERE last_seen_at >= ${iso(since)} ORDER BY started_at DESC, replica`
+        })(undefined),
+        "replicas"
+      ),
     prune: (before) =>
       unavailable(
         sql`DELETE FROM scheduler_runs WHERE scheduled_at < ${iso(before)} AND outcome <> 'running' RETURNING id`.pipe(
@@ -238,12 +312,13 @@ const makePg = Effect.gen(function*() {
 
 interface MemoryState {
   readonly runs: ReadonlyArray<JobRun>
-  readonly paused: ReadonlySet<string>
+  readonly paused: ReadonlyMap<string, string | null>
+  readonly replicas: ReadonlyMap<string, ReplicaRow>
   readonly nextId: number
 }
 
 const makeMemory = Effect.gen(function*() {
-  const state = yield* Ref.make<MemoryState>({ runs: [], paused: new Set(), nextId: 1 })
+  const state = yield* Ref.make<MemoryState>({ runs: [], paused: new Map(), replicas: new Map(), nextId: 1 })
   const same = (a: DateTime.Utc, b: DateTime.Utc) => DateTime.toEpochMillis(a) === DateTime.toEpochMillis(b)
   const replace = (s: MemoryState, run: JobRun): MemoryState => ({
     ...s,
@@ -373,14 +448,47 @@ const makeMemory = Effect.gen(function*() {
           .sort((a, b) => DateTime.toEpochMillis(b.scheduledAt) - DateTime.toEpochMillis(a.scheduledAt))
           .slice(0, limit)
           .map((r) => new JobRun(r))),
-    setPaused: (job, paused) =>
+    setPaused: (job, paused, _now, reason = null) =>
       Ref.update(state, (s) => {
-        const next = new Set(s.paused)
-        if (paused) next.add(job)
+        const next = new Map(s.paused)
+        if (paused) next.set(job, reason)
         else next.delete(job)
         return { ...s, paused: next }
       }),
     pausedJobs: Effect.map(Ref.get(state), (s) => s.paused),
+    history: (f) =>
+      Effect.map(Ref.get(state), (s) =>
+        s.runs
+          .filter((r) =>
+            (f.job === undefined || r.job === f.job) &&
+            (f.outcome === undefined || r.outcome === f.outcome) &&
+            (f.from === undefined || !DateTime.lessThan(r.scheduledAt, f.from)) &&
+            (f.to === undefined || DateTime.lessThan(r.scheduledAt, f.to))
+          )
+          .sort((a, b) => DateTime.toEpochMillis(b.scheduledAt) - DateTime.toEpochMillis(a.scheduledAt) || b.id - a.id)
+          .slice(0, f.limit)),
+    beat: (h) =>
+      Ref.update(state, (s) => ({
+        ...s,
+        replicas: new Map(s.replicas).set(
+          h.replica,
+          new ReplicaRow({ replica: h.replica, startedAt: h.startedAt, lastSeenAt: h.now, queues: [...h.queues] })
+        )
+      })),
+    leave: (replica) =>
+      Ref.update(state, (s) => {
+        const next = new Map(s.replicas)
+        next.delete(replica)
+        return { ...s, replicas: next }
+      }),
+    replicas: (since) =>
+      Effect.map(Ref.get(state), (s) =>
+        [...s.replicas.values()]
+          .filter((r) => !DateTime.lessThan(r.lastSeenAt, since))
+          .sort((a, b) =>
+            DateTime.toEpochMillis(b.startedAt) - DateTime.toEpochMillis(a.startedAt) ||
+            a.replica.localeCompare(b.replica)
+          )),
     prune: (before) =>
       Ref.modify(state, (s) => {
         const kept = s.runs.filter((r) => r.outcome === "running" || !DateTime.lessThan(r.scheduledAt, before))

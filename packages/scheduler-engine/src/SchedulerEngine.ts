@@ -52,6 +52,8 @@ export interface EngineOptions {
   readonly upcoming?: number
   /** Backoff between attempts while the run history is unreachable; default 200 ms doubling up to 15 s. */
   readonly backoff?: BackgroundLoop.Backoff
+  /** The task queues this process's workers take, listed with its heartbeat (the replicas view). */
+  readonly queues?: ReadonlyArray<string>
 }
 
 export interface SchedulerEngineShape {
@@ -68,7 +70,8 @@ export interface SchedulerEngineShape {
   readonly job: (name: string, recentRuns?: number) => Effect.Effect<JobDetail, NotFound | StoreUnavailable>
   /** Runs a job at once (even when paused or stopped) and returns its finished run; skipped if it is running. */
   readonly runNow: (name: string) => Effect.Effect<JobRun, NotFound | StoreUnavailable>
-  readonly pause: (name: string) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
+  /** Pauses a job on every replica, keeping the operator's reason (shown in its status). */
+  readonly pause: (name: string, reason?: string | null) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
   readonly resume: (name: string) => Effect.Effect<JobStatus, NotFound | StoreUnavailable>
   /**
    * Takes over every running claim whose lease passed; the reaper calls it just after the earliest
@@ -288,15 +291,30 @@ export const make = (options: EngineOptions) =>
       return taken
     })
 
+    const startedAt = yield* Ref.make(Option.none<DateTime.Utc>())
+    /** This replica's heartbeat: the replicas view counts it alive while beats are recent. */
+    const beat = Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const since = yield* Ref.updateAndGet(startedAt, Option.orElse(() => Option.some(now)))
+      yield* store.beat({
+        replica,
+        startedAt: Option.getOrElse(since, () => now),
+        now,
+        queues: options.queues ?? []
+      })
+    })
+
     const halfLease = Duration.toMillis(lease) / 2
     let reaperWake: number | undefined
     /**
-     * Takes over expired claims, then sleeps until just after the earliest lease another replica
-     * holds ends, or half a lease (a claim made meanwhile ends no sooner than a lease from now).
+     * Beats, takes over expired claims, then sleeps until just after the earliest lease another
+     * replica holds ends, or half a lease (a claim made meanwhile ends no sooner than a lease from
+     * now; the heartbeat is due every half lease).
      * A holder killed right after a renewal is taken over one lease after the kill, at worst.
      */
     const reaper: BackgroundLoop.Iteration = {
       run: Effect.gen(function*() {
+        yield* beat
         yield* takeOverExpired
         const now = yield* DateTime.now
         const next = yield* store.nextLeaseExpiry([...jobs.keys()], replica, now)
@@ -335,6 +353,8 @@ export const make = (options: EngineOptions) =>
       if (!(yield* loop.stop())) {
         return yield* Effect.logDebug("scheduler not running; stop ignored")
       }
+      yield* Ref.set(startedAt, Option.none())
+      yield* store.leave(replica).pipe(Effect.catchAll((e) => Effect.logWarning("heartbeat not removed", e.message)))
       yield* Effect.logInfo("scheduler stopped")
     })
 
@@ -348,7 +368,7 @@ export const make = (options: EngineOptions) =>
       return job ? Effect.succeed(job) : Effect.fail(notFound("Job", name))
     }
 
-    const statusOf = (job: Job, paused: ReadonlySet<string>) =>
+    const statusOf = (job: Job, paused: ReadonlyMap<string, string | null>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const last = yield* store.recent(job.name, 1)
@@ -357,6 +377,7 @@ export const make = (options: EngineOptions) =>
           name: job.name,
           schedule: JobSchedule.describe(job.schedule),
           paused: paused.has(job.name),
+          pausedReason: paused.get(job.name) ?? null,
           running: running > 0,
           nextRuns: JobSchedule.nextN(job.schedule, now, upcoming),
           lastRun: last[0] ?? null
@@ -366,11 +387,11 @@ export const make = (options: EngineOptions) =>
     const oneStatus = (name: string) =>
       Effect.flatMap(lookup(name), (job) => Effect.flatMap(store.pausedJobs, (paused) => statusOf(job, paused)))
 
-    const setPaused = (name: string, paused: boolean) =>
+    const setPaused = (name: string, paused: boolean, reason: string | null) =>
       Effect.gen(function*() {
         yield* lookup(name)
-        yield* store.setPaused(name, paused, yield* DateTime.now)
-        yield* Effect.logInfo(paused ? "job paused" : "job resumed").pipe(Effect.annotateLogs({ job: name }))
+        yield* store.setPaused(name, paused, yield* DateTime.now, reason)
+        yield* Effect.logInfo(paused ? "job paused" : "job resumed").pipe(Effect.annotateLogs({ job: name, reason }))
         return yield* oneStatus(name)
       })
 
@@ -403,8 +424,8 @@ export const make = (options: EngineOptions) =>
           const run = recent.find((r) => DateTime.toEpochMillis(r.scheduledAt) === now)
           return run ?? (yield* Effect.dieMessage("manual run neither claimed nor recorded"))
         }).pipe(Effect.annotateLogs({ job: name, trigger: "manual" })),
-      pause: (name) => setPaused(name, true),
-      resume: (name) => setPaused(name, false),
+      pause: (name, reason = null) => setPaused(name, true, reason),
+      resume: (name) => setPaused(name, false, null),
       takeOverExpired
     } satisfies SchedulerEngineShape
   }).pipe(Effect.annotateLogs({ service: "scheduler" }))

@@ -129,6 +129,51 @@ const claimContract = (name: string, layer: Layer.Layer<RunStore>) =>
 claimContract("memory", RunStore.layerMemory)
 claimContract("postgres", pg)
 
+/** What the operator views read: filtered history, pause reasons, heartbeats. Shared by both stores. */
+const operatorContract = (name: string, layer: Layer.Layer<RunStore>) =>
+  describe(`RunStore for operators (${name})`, () => {
+    it.effect("history filters by job, outcome and time, newest first; pause keeps its reason until resumed", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* RunStore
+        const later = DateTime.addDuration(T0, Duration.minutes(1))
+        const a = Option.getOrThrow(yield* store.claim(claimOf("r", T0, T0)))
+        yield* store.finish(a.id, "r", { outcome: "failed", at: T0, result: null, error: "boom" })
+        yield* store.claim({ ...claimOf("r", later, later), job: "other" })
+        const all = yield* store.history({ limit: 10 })
+        assert.deepStrictEqual(all.map((r) => r.job), ["other", "job"])
+        assert.deepStrictEqual((yield* store.history({ outcome: "failed", limit: 10 })).map((r) => r.error), ["boom"])
+        assert.deepStrictEqual((yield* store.history({ job: "other", limit: 10 })).map((r) => r.outcome), ["running"])
+        assert.deepStrictEqual((yield* store.history({ from: later, limit: 10 })).map((r) => r.job), ["other"])
+        assert.deepStrictEqual((yield* store.history({ to: later, limit: 10 })).map((r) => r.job), ["job"])
+        assert.strictEqual((yield* store.history({ limit: 1 })).length, 1)
+
+        yield* store.setPaused("job", true, T0, "maintenance window")
+        assert.strictEqual((yield* store.pausedJobs).get("job"), "maintenance window")
+        yield* store.setPaused("job", false, T0)
+        assert.isFalse((yield* store.pausedJobs).has("job"))
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("heartbeats: a beat inserts then refreshes a replica, old ones drop out of the window, leave removes", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* RunStore
+        const later = DateTime.addDuration(T0, Duration.minutes(30))
+        yield* store.beat({ replica: "a", startedAt: T0, now: T0, queues: ["email"] })
+        yield* store.beat({ replica: "b", startedAt: T0, now: T0, queues: [] })
+        yield* store.beat({ replica: "a", startedAt: T0, now: later, queues: ["email", "calendar"] })
+        const recent = yield* store.replicas(DateTime.addDuration(T0, Duration.minutes(1)))
+        assert.deepStrictEqual(recent.map((r) => [r.replica, r.queues]), [["a", ["email", "calendar"]]])
+        assert.isTrue(DateTime.Equivalence(recent[0].lastSeenAt, later))
+        assert.strictEqual((yield* store.replicas(T0)).length, 2)
+        yield* store.leave("a")
+        assert.deepStrictEqual((yield* store.replicas(T0)).map((r) => r.replica), ["b"])
+      }).pipe(Effect.provide(layer)))
+  })
+
+operatorContract("memory", RunStore.layerMemory)
+operatorContract("postgres", pg)
+
 describe("two engines on one Postgres database (TestClock)", () => {
   it.scoped("each one-second tick runs exactly once across both replicas, and never again after its lease", () =>
     Effect.gen(function*() {
