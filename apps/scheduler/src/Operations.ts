@@ -117,7 +117,11 @@ export class Operations extends Effect.Service<Operations>()("@clinic/scheduler/
           Effect.zipRight(engine.runNow(name)),
           Effect.catchTag("StoreUnavailable", unavailable)
         ),
-      pause: (name: string, reason: string | null, operator: Operator): Effect.Effect<JobStatus, NotFound | ServiceUnavailable> =>
+      pause: (
+        name: string,
+        reason: string | null,
+        operator: Operator
+      ): Effect.Effect<JobStatus, NotFound | ServiceUnavailable> =>
         engine.pause(name, reason).pipe(
           Effect.tap(() => record(operator, "job.pause", name, reason)),
           Effect.catchTag("StoreUnavailable", unavailable)

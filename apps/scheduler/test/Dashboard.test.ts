@@ -38,6 +38,7 @@ const deadTask = (queue = "email") =>
       maxAttempts: 1,
       runAt: now,
       idempotencyKey: null,
+      traceParent: null,
       now
     }])
     const [claimed] = yield* store.claim(queue, {
@@ -163,13 +164,15 @@ describe("admin API for the dashboard", () => {
         id: first,
         type: "recording.failed",
         payload: { reason: "call me on 555 010 9999" },
-        occurredAt: now
+        occurredAt: now,
+        traceParent: null
       })
       yield* outbox.insert({
         id: second,
         type: "auth_session.expired",
         payload: { userId: "u-1", email: "ada@example.org" },
-        occurredAt: DateTime.add(now, { seconds: 1 })
+        occurredAt: DateTime.add(now, { seconds: 1 }),
+        traceParent: null
       })
       const events = yield* (yield* api).operations.events({ urlParams: { limit: 10 } })
       assert.deepStrictEqual(events.map((e) => [e.id, e.payload]), [

@@ -22,7 +22,8 @@ it("dashboard screenshots", async () => {
         id: crypto.randomUUID() as never,
         type: "auth_session.expired",
         payload: { _tag: "auth_session.expired", authSessionId: ids[0], userId: ids[1] },
-        occurredAt: DateTime.subtract(now, { minutes: 2 })
+        occurredAt: DateTime.subtract(now, { minutes: 2 }),
+        traceParent: null
       })
       yield* outbox.insert({
         id: crypto.randomUUID() as never,
@@ -33,7 +34,8 @@ it("dashboard screenshots", async () => {
           therapistId: ids[1],
           reason: "provider said: transcript for Jane Doe <jane@example.org> too long"
         },
-        occurredAt: DateTime.subtract(now, { minutes: 1 })
+        occurredAt: DateTime.subtract(now, { minutes: 1 }),
+        traceParent: null
       })
     }))
     // Through the admin API, as a script of the operator's would.

@@ -354,14 +354,14 @@ export const make = (options: EngineOptions) =>
         return yield* Effect.logDebug("scheduler not running; stop ignored")
       }
       yield* Ref.set(startedAt, Option.none())
-      yield* store.leave(replica).pipe(Effect.catchAll((e) => Effect.logWarning("heartbeat not removed", e.message)))
+      yield* store.leave(replica).pipe(Effect.catchAll((e) =>
+        Effect.logWarning("heartbeat not removed", e.message)
+      ))
       yield* Effect.logInfo("scheduler stopped")
     })
 
     // After the loop's own finalizer was added, so this one (with its log line) runs first.
-    yield* Effect.addFinalizer(() =>
-      stop
-    )
+    yield* Effect.addFinalizer(() => stop)
 
     const lookup = (name: string) => {
       const job = jobs.get(name)

@@ -68,7 +68,11 @@ const storeOf = (shared: RunStoreShape, cut: Ref.Ref<boolean>): RunStoreShape =>
     recent: (job, limit) => guard(shared.recent(job, limit)),
     prune: (before) => guard(shared.prune(before)),
     pausedJobs: guard(shared.pausedJobs),
-    setPaused: (job, paused, at) => guard(shared.setPaused(job, paused, at))
+    setPaused: (job, paused, at, reason) => guard(shared.setPaused(job, paused, at, reason)),
+    history: (filter) => guard(shared.history(filter)),
+    beat: (heartbeat) => guard(shared.beat(heartbeat)),
+    leave: (replica) => guard(shared.leave(replica)),
+    replicas: (since) => guard(shared.replicas(since))
   })
 }
 
