@@ -168,6 +168,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .addSuccess(TaskView)
       .addError(NotFound)
       .annotate(OpenApi.Summary, "One task, with its last error and redacted payload")
+      .annotate(
+        OpenApi.Description,
+        "Name, queue, state, attempts, timing and last error; personal fields of the payload are redacted. Unknown id: 404."
+      )
   )
   .add(
     HttpApiEndpoint.post("requeue", "/tasks/:id/requeue")
@@ -198,6 +202,7 @@ export class TasksApi extends HttpApiGroup.make("tasks")
     HttpApiEndpoint.get("depth", "/queues/depth")
       .addSuccess(Schema.Array(QueueDepthView))
       .annotate(OpenApi.Summary, "Tasks per queue by state, from the task table")
+      .annotate(OpenApi.Description, "Counts of tasks by state (pending, running, succeeded, dead) for every queue.")
   )
   .add(
     HttpApiEndpoint.get("throughput", "/queues/throughput")
@@ -206,6 +211,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .annotate(OpenApi.Description, "Twelve five-minute buckets per queue: tasks that succeeded and tasks that died.")
   )
   .middleware(AdminAuthentication)
+  .annotate(
+    OpenApi.Description,
+    "The task queue as an operator works it: tasks by queue and state, dead tasks requeued or discarded, depth and throughput."
+  )
 {}
 
 /** Operations seen from above: outbox events and their deliveries, replicas, what operators did. */
@@ -240,6 +249,10 @@ export class OperationsApi extends HttpApiGroup.make("operations")
       )
   )
   .middleware(AdminAuthentication)
+  .annotate(
+    OpenApi.Description,
+    "What the operator views read: outbox events and their deliveries, scheduler replicas, and the operator actions log."
+  )
 {}
 
 /** What ending a user's auth sessions removed. */

@@ -161,8 +161,12 @@ export const stream = (
       // A file part buffers up to FILE_BUFFER_BYTES before the parser stops reading the socket.
       // With Node's default (16 KiB, less than one 64 KiB socket read) the socket was paused and
       // resumed for every read, and the upload crawled at a fraction of the disk's speed.
-      const state = (file as unknown as { _readableState: { highWaterMark: number } })._readableState
-      state.highWaterMark = FILE_BUFFER_BYTES
+      // multipasta's FileStream takes no stream options, so its (Node-internal) readable state is
+      // raised here; should a Node release rename it, uploads stay correct, only slower.
+      const state = (file as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState
+      if (state !== undefined && typeof state.highWaterMark === "number") {
+        state.highWaterMark = FILE_BUFFER_BYTES
+      }
     })
     parser.on("finish", () => {
       if (!done && !failed) parser.destroy(endNotReached as unknown as Error)
