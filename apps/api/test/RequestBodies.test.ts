@@ -335,7 +335,9 @@ describe("request bodies: keep-alive connections", () => {
           const second = "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
           const answer = yield* rawExchange([first, second], { end: false, within: "3 seconds" })
           const statuses = statusLines(answer)
-          const label = `${method} ${path} with ${size} body bytes${chunked ? " (chunked)" : ""}: ${JSON.stringify(statuses)} ${answer.head}`
+          const label = `${method} ${path} with ${size} body bytes${chunked ? " (chunked)" : ""}: ${
+            JSON.stringify(statuses)
+          } ${answer.head}`
           assert.isAtLeast(statuses.length, 1, label)
           assert.isBelow(statuses[0], 500, label)
           if (statuses.length === 1) {
@@ -361,7 +363,14 @@ describe("request bodies: a keep-alive client", () => {
           // Declared: Node's client sends a GET body without framing, which no server could tell apart
           // from the next request.
           const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) }
-          const outgoing = Http.request({ host: "127.0.0.1", port, method, path, agent, headers: { ...headers, ...length } }, (res) => {
+          const outgoing = Http.request({
+            host: "127.0.0.1",
+            port,
+            method,
+            path,
+            agent,
+            headers: { ...headers, ...length }
+          }, (res) => {
             res.resume()
             res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0 })))
           })
