@@ -489,6 +489,9 @@ export const make = <R>(
       ping: store.ping,
       onNotification: wake
     })
+    // Through an outage every sample fails alike: one warning when sampling starts failing, one
+    // info when it works again.
+    let samplingFails = false
     yield* Effect.gen(function*() {
       const now = yield* DateTime.now
       for (const depth of yield* store.depth(now)) {
@@ -496,8 +499,16 @@ export const make = <R>(
           yield* Metric.set(Metrics.tagged(Metrics.depth, { queue: depth.queue, state: key }), depth[key])
         }
       }
+      if (samplingFails) {
+        samplingFails = false
+        yield* Effect.logInfo("queue depth sampling recovered")
+      }
     }).pipe(
-      Effect.catchAllCause((cause) => Effect.logWarning("queue depth sampling failed", cause)),
+      Effect.catchAllCause((cause) => {
+        if (samplingFails) return Effect.void
+        samplingFails = true
+        return Effect.logWarning("queue depth sampling failing; retrying at each sample", cause)
+      }),
       Effect.schedule(Schedule.spaced(options.depthInterval ?? "15 seconds")),
       Effect.forkScoped
     )
