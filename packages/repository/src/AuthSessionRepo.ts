@@ -4,6 +4,7 @@ import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, Data, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 /** Which sessions a cleanup looks at. Each is served by an index on the column it orders by. */
 export type SessionSelector = Data.TaggedEnum<{
@@ -301,7 +302,7 @@ const makeMemory = Effect.gen(function*() {
           .filter((m) => m.authSessionId === id)
           .sort((a, b) => DateTime.toEpochMillis(a.createdAt) - DateTime.toEpochMillis(b.createdAt)))
   })
-})
+}).pipe(withMethodSpans("AuthSessionRepo"))
 
 export class AuthSessionRepo extends Context.Tag("@clinic/repository/AuthSessionRepo")<
   AuthSessionRepo,

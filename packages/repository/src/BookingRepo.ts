@@ -14,6 +14,7 @@ import { iso, PgErrorCode, pgErrorCode } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export interface NewBooking {
   readonly therapistId: UserId
@@ -333,7 +334,7 @@ const makeMemory = Effect.gen(function*() {
           .slice(0, query.limit)
       })
   })
-})
+}).pipe(withMethodSpans("BookingRepo"))
 
 export class BookingRepo extends Context.Tag("@clinic/repository/BookingRepo")<BookingRepo, BookingRepoShape>() {
   static readonly layerPg = Layer.effect(BookingRepo, makePg)

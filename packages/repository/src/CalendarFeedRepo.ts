@@ -3,6 +3,7 @@ import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withoutRows, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export interface CalendarFeedRepoShape {
   /** Stores the digest of a therapist's new feed token, replacing (revoking) any previous one. */
@@ -69,7 +70,7 @@ const makeMemory = Effect.gen(function*() {
         return Option.none()
       })
   })
-})
+}).pipe(withMethodSpans("CalendarFeedRepo"))
 
 /** The digests of therapists' private calendar feed tokens. */
 export class CalendarFeedRepo extends Context.Tag("@clinic/repository/CalendarFeedRepo")<

@@ -10,6 +10,7 @@ import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { type BusyInterval, MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export type { BusyInterval } from "./MemoryDb.js"
 
@@ -242,7 +243,7 @@ const makeMemory = Effect.gen(function*() {
       ),
     busy: (id) => Effect.map(Ref.get(db), (t) => t.externalBusy.get(id) ?? [])
   })
-})
+}).pipe(withMethodSpans("ExternalCalendarRepo"))
 
 /** Therapists' external ICS feeds and the busy times last imported from each. */
 export class ExternalCalendarRepo extends Context.Tag("@clinic/repository/ExternalCalendarRepo")<

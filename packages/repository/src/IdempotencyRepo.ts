@@ -2,6 +2,7 @@ import { IdempotencyKeyReused, type UserId } from "@clinic/domain"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
+import { withMethodSpans } from "./Spans.js"
 
 /** Who sent which key, and a digest of what they asked for under it. */
 export interface IdempotencyScope {
@@ -113,7 +114,7 @@ const makeMemory = Effect.gen(function*() {
         return { replayed: false, response }
       }).pipe(lock.withPermits(1))
   })
-})
+}).pipe(withMethodSpans("IdempotencyRepo"))
 
 export class IdempotencyRepo extends Context.Tag("@clinic/repository/IdempotencyRepo")<
   IdempotencyRepo,

@@ -4,6 +4,7 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { MemoryDb } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 /** `throttled`: refused before the password was checked. */
 export const LoginOutcome = Schema.Literal("succeeded", "failed", "throttled")
@@ -86,7 +87,7 @@ const makeMemory = Effect.gen(function*() {
           )
       )
   })
-})
+}).pipe(withMethodSpans("LoginAuditRepo"))
 
 /** The login audit log (`login_audit`): written on every login attempt, read by operators. */
 export class LoginAuditRepo extends Context.Tag("@clinic/repository/LoginAuditRepo")<

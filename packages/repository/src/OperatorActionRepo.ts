@@ -3,6 +3,7 @@ import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Ref, Schema } from "effect"
 import { MemoryDb } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export interface NewOperatorAction {
   readonly operator: string
@@ -66,7 +67,7 @@ const makeMemory = Effect.gen(function*() {
           .sort((a, b) => DateTime.toEpochMillis(b.at) - DateTime.toEpochMillis(a.at) || b.id - a.id)
           .slice(0, limit))
   })
-})
+}).pipe(withMethodSpans("OperatorActionRepo"))
 
 export class OperatorActionRepo extends Context.Tag("@clinic/repository/OperatorActionRepo")<
   OperatorActionRepo,

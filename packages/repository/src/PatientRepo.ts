@@ -4,6 +4,7 @@ import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export interface NewPatient {
   readonly therapistId: UserId
@@ -143,7 +144,7 @@ const makeMemory = Effect.gen(function*() {
           .sort(cursorOrder)
           .slice(0, limit))
   })
-})
+}).pipe(withMethodSpans("PatientRepo"))
 
 export class PatientRepo extends Context.Tag("@clinic/repository/PatientRepo")<PatientRepo, PatientRepoShape>() {
   static readonly layerPg = Layer.effect(PatientRepo, makePg)

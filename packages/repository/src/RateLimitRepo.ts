@@ -4,6 +4,7 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { MemoryDb, type Tables } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 /**
  * What is counted: `action` names the limit (`upload`, `login-address`...), `subject` whom it
@@ -150,7 +151,7 @@ const makeMemory = Effect.gen(function*() {
           }
         }))
   })
-})
+}).pipe(withMethodSpans("RateLimitRepo"))
 
 /** The attempts the rate limiter counts (`rate_limit_events`); the limits themselves are the caller's. */
 export class RateLimitRepo extends Context.Tag("@clinic/repository/RateLimitRepo")<

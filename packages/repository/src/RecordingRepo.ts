@@ -17,6 +17,7 @@ import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Either, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export interface NewRecording {
   readonly id: RecordingId
@@ -360,7 +361,7 @@ const makeMemory = Effect.gen(function*() {
         }] as const
       }))
   })
-})
+}).pipe(withMethodSpans("RecordingRepo"))
 
 /** Therapy recordings with their transcript and notes (`recordings`, `recording_*` tables). */
 export class RecordingRepo extends Context.Tag("@clinic/repository/RecordingRepo")<

@@ -4,6 +4,7 @@ import { iso, PgErrorCode, pgErrorCode } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withRow } from "./MemoryDb.js"
+import { withMethodSpans } from "./Spans.js"
 
 export interface NewUser {
   readonly email: Email
@@ -128,7 +129,7 @@ const makeMemory = Effect.gen(function*() {
         return row ? { ...t, users: withRow(t.users, id, { ...row, passwordHash }) } : t
       })
   })
-})
+}).pipe(withMethodSpans("UserRepo"))
 
 export class UserRepo extends Context.Tag("@clinic/repository/UserRepo")<UserRepo, UserRepoShape>() {
   static readonly layerPg = Layer.effect(UserRepo, makePg)

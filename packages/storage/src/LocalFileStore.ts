@@ -136,7 +136,7 @@ export const make = (dir: string): Effect.Effect<FileStoreShape, never, FileSyst
               })
             )
           )
-        )),
+        )).pipe(Stream.withSpan("FileStore.read", { attributes: { store: root } })),
       remove: (paths) =>
         Effect.forEach(paths, (path) => Effect.map(removeOne(path), (ok) => [path, ok] as const), { concurrency: 8 })
           .pipe(

@@ -142,7 +142,7 @@ export const make = (
         () => objectBody,
         (error) => new ReadError({ path, reason: "Failed", cause: error })
       )
-    }))
+    })).pipe(Stream.withSpan("FileStore.read", { attributes: { bucket, prefix } }))
 
   const removeOne = (path: string): Effect.Effect<boolean> => {
     const key = keyOf(path)

@@ -1,8 +1,9 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Stream, Tracer } from "effect"
 import * as Path from "node:path"
+import type { FileStoreShape } from "../src/FileStore.js"
 import * as LocalFileStore from "../src/LocalFileStore.js"
 import { bytes, suite } from "./FileStoreContract.js"
 
@@ -52,5 +53,30 @@ describe("LocalFileStore", () => {
       assert.isTrue(yield* fs.exists(Path.join(parent, "outside.png")))
       const exit = yield* Effect.exit(Stream.runDrain(store.read(Path.join(parent, "outside.png"))))
       assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  it.scoped("every method starts a span named FileStore.<method>", () =>
+    Effect.gen(function*() {
+      const { store } = yield* setup
+      const stored = yield* store.put(Stream.make(bytes("traced")), { extension: "txt" })
+      // Keyed by the shape, so a new method does not type-check here until it is traced too.
+      const calls: { readonly [K in keyof FileStoreShape]: Effect.Effect<unknown, unknown> } = {
+        put: store.put(Stream.make(bytes("more")), { extension: "txt" }),
+        read: Stream.runDrain(store.read(stored.path)),
+        remove: store.remove([stored.path])
+      }
+      for (const [method, call] of Object.entries(calls)) {
+        const names: Array<string> = []
+        const base = yield* Effect.tracer
+        const recording = Tracer.make({
+          span: (name, ...rest) => {
+            names.push(name)
+            return base.span(name, ...rest)
+          },
+          context: base.context
+        })
+        yield* Effect.withTracer(call, recording)
+        assert.include(names, `FileStore.${method}`)
+      }
     }))
 })

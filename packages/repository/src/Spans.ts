@@ -1,0 +1,21 @@
+import { Effect } from "effect"
+
+type Method = (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+
+/**
+ * Wraps every method of the repository that `make` builds in a span named `<repo>.<method>`, so
+ * the memory layers trace under the same names as the Pg ones (which name their spans inline) and
+ * a new method cannot be added without one. No attributes: arguments may carry personal data.
+ */
+export const withMethodSpans = (repo: string) => <S extends object, E, R>(make: Effect.Effect<S, E, R>) =>
+  Effect.map(make, (service): S =>
+    Object.fromEntries(
+      Object.entries(service).map(([method, member]) => [
+        method,
+        // A member may be an effect itself (`listAll`) rather than a function returning one.
+        Effect.isEffect(member)
+          ? Effect.withSpan(member, `${repo}.${method}`)
+          : (...args: ReadonlyArray<unknown>) =>
+            Effect.withSpan(Effect.suspend(() => (member as Method)(...args)), `${repo}.${method}`)
+      ])
+    ) as S)
