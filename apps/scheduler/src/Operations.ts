@@ -19,6 +19,7 @@ import {
   ThroughputBucket
 } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
+import { withMethodSpans } from "@clinic/foundation"
 import { ErrorShape } from "@clinic/http"
 import { TaskId, type TaskRow, TaskStore } from "@clinic/queue"
 import { OperatorActionRepo } from "@clinic/repository"
@@ -235,5 +236,5 @@ export class Operations extends Effect.Service<Operations>()("@clinic/scheduler/
       }).pipe(Effect.catchTag("StoreUnavailable", unavailable)),
       actions: (limit: number): Effect.Effect<ReadonlyArray<OperatorAction>> => actions.recent(limit)
     }
-  })
+  }).pipe(withMethodSpans("Operations"))
 }) {}

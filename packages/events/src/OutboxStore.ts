@@ -1,4 +1,5 @@
 import { EventId, Timestamp } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -238,5 +239,5 @@ const makeMemory = Effect.gen(function*() {
 
 export class OutboxStore extends Context.Tag("@clinic/events/OutboxStore")<OutboxStore, OutboxStoreShape>() {
   static readonly layerPg = Layer.scoped(OutboxStore, makePg)
-  static readonly layerMemory = Layer.effect(OutboxStore, makeMemory)
+  static readonly layerMemory = Layer.effect(OutboxStore, makeMemory.pipe(withMethodSpans("OutboxStore")))
 }

@@ -1,4 +1,5 @@
 import { Timestamp } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -671,5 +672,5 @@ const makeMemory = Effect.gen(function*() {
 export class TaskStore extends Context.Tag("@clinic/queue/TaskStore")<TaskStore, TaskStoreShape>() {
   /** On Postgres, through the ambient `SqlClient`: inside `sql.withTransaction`, writes join it. */
   static readonly layerPg = Layer.scoped(TaskStore, makePg)
-  static readonly layerMemory = Layer.effect(TaskStore, makeMemory)
+  static readonly layerMemory = Layer.effect(TaskStore, makeMemory.pipe(withMethodSpans("TaskStore")))
 }

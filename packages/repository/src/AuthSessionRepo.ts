@@ -1,10 +1,10 @@
 import type { MediaKind, NotFound } from "@clinic/domain"
 import { AuthSession, AuthSessionId, AuthSessionMedia, AuthSessionMediaId, notFound, UserId } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, Data, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 /** Which sessions a cleanup looks at. Each is served by an index on the column it orders by. */
 export type SessionSelector = Data.TaggedEnum<{

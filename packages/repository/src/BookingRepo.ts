@@ -10,11 +10,11 @@ import {
   PatientId,
   UserId
 } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso, PgErrorCode, pgErrorCode } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export interface NewBooking {
   readonly therapistId: UserId

@@ -1,9 +1,9 @@
 import { UserId } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withoutRows, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export interface CalendarFeedRepoShape {
   /** Stores the digest of a therapist's new feed token, replacing (revoking) any previous one. */

@@ -6,11 +6,11 @@ import {
   notFound,
   TooManyExternalCalendars
 } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { type BusyInterval, MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export type { BusyInterval } from "./MemoryDb.js"
 

@@ -1,8 +1,8 @@
 import { IdempotencyKeyReused, type UserId } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
-import { withMethodSpans } from "./Spans.js"
 
 /** Who sent which key, and a digest of what they asked for under it. */
 export interface IdempotencyScope {

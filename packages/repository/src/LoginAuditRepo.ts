@@ -1,10 +1,10 @@
 import { Timestamp, UserId } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { MemoryDb } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 /** `throttled`: refused before the password was checked. */
 export const LoginOutcome = Schema.Literal("succeeded", "failed", "throttled")

@@ -1,9 +1,9 @@
 import { OperatorAction, OperatorActionKind } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Ref, Schema } from "effect"
 import { MemoryDb } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export interface NewOperatorAction {
   readonly operator: string

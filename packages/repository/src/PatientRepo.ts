@@ -1,10 +1,10 @@
 import type { NotFound } from "@clinic/domain"
 import { notFound, Patient, PatientId, UserId } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export interface NewPatient {
   readonly therapistId: UserId

@@ -1,10 +1,10 @@
 import { Timestamp } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import type { DateTime } from "effect"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { MemoryDb, type Tables } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 /**
  * What is counted: `action` names the limit (`upload`, `login-address`...), `subject` whom it

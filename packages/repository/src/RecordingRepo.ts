@@ -13,11 +13,11 @@ import {
   transition as applyTransition,
   UserId
 } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Either, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, type Tables, withoutRows, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export interface NewRecording {
   readonly id: RecordingId

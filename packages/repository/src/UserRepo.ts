@@ -1,10 +1,10 @@
 import type { NotFound } from "@clinic/domain"
 import { Email, EmailAlreadyRegistered, notFound, User, UserId, UserRole } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { iso, PgErrorCode, pgErrorCode } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 import { MemoryDb, withRow } from "./MemoryDb.js"
-import { withMethodSpans } from "./Spans.js"
 
 export interface NewUser {
   readonly email: Email

@@ -1,4 +1,5 @@
 import { JobRun, type RunOutcome, type RunTrigger } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Context, DateTime, Effect, Layer, Option, Ref, Schema } from "effect"
 
@@ -499,5 +500,5 @@ const makeMemory = Effect.gen(function*() {
 
 export class RunStore extends Context.Tag("@clinic/scheduler-engine/RunStore")<RunStore, RunStoreShape>() {
   static readonly layerPg = Layer.effect(RunStore, makePg)
-  static readonly layerMemory = Layer.effect(RunStore, makeMemory)
+  static readonly layerMemory = Layer.effect(RunStore, makeMemory.pipe(withMethodSpans("RunStore")))
 }
