@@ -13,10 +13,13 @@ export const withMethodSpans = (service: string) => <S extends object, E, R>(mak
     Object.fromEntries(
       Object.entries(built).map(([method, member]) => [
         method,
-        // A member may be an effect itself (`listAll`) rather than a function returning one.
+        // A member may be an effect itself (`listAll`) rather than a function returning one; any
+        // other member (a stream of notifications, a constant) is left as it is.
         Effect.isEffect(member)
           ? Effect.withSpan(member, `${service}.${method}`)
-          : (...args: ReadonlyArray<unknown>) =>
+          : typeof member === "function"
+          ? (...args: ReadonlyArray<unknown>) =>
             Effect.withSpan(Effect.suspend(() => (member as Method)(...args)), `${service}.${method}`)
+          : member
       ])
     ) as S)
