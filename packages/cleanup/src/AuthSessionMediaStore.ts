@@ -30,7 +30,12 @@ export class AuthSessionMediaStore
         name: Storage.AUTH_SESSION_MEDIA_STORE,
         dir: yield* Storage.authSessionMediaDir
       })
-      return AuthSessionMediaStore.of({ remove: files.remove })
+      return AuthSessionMediaStore.of({
+        remove: (paths) =>
+          files.remove(paths).pipe(
+            Effect.withSpan("AuthSessionMediaStore.remove", { attributes: { files: paths.length } })
+          )
+      })
     })
   )
 }

@@ -1,4 +1,4 @@
-import { BackgroundLoop } from "@clinic/foundation"
+import { BackgroundLoop, withMethodSpans } from "@clinic/foundation"
 import { TraceParent } from "@clinic/telemetry"
 import type { Scope } from "effect"
 import {
@@ -535,4 +535,5 @@ export const make = <R>(
 export const layer = <R>(
   registry: Registry<R>,
   options: WorkerOptions = {}
-): Layer.Layer<TaskWorker, never, TaskStore | R> => Layer.scoped(TaskWorker, make(registry, options))
+): Layer.Layer<TaskWorker, never, TaskStore | R> =>
+  Layer.scoped(TaskWorker, make(registry, options).pipe(withMethodSpans("TaskWorker")))

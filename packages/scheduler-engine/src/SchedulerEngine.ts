@@ -8,7 +8,7 @@ import {
   type SchedulerState,
   SchedulerStatus
 } from "@clinic/domain"
-import { BackgroundLoop } from "@clinic/foundation"
+import { BackgroundLoop, withMethodSpans } from "@clinic/foundation"
 import {
   Cause,
   Clock,
@@ -436,5 +436,6 @@ export class SchedulerEngine extends Context.Tag("@clinic/scheduler-engine/Sched
 >() {
   /** An engine over `RunStore`, stopped (gracefully, under its budget) when the layer is released. */
   static readonly make = make
-  static readonly layer = (options: EngineOptions) => Layer.scoped(SchedulerEngine, make(options))
+  static readonly layer = (options: EngineOptions) =>
+    Layer.scoped(SchedulerEngine, make(options).pipe(withMethodSpans("SchedulerEngine")))
 }
