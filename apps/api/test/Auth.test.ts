@@ -1,7 +1,8 @@
 import { AuthSession, AuthSessionId, Email, UserId } from "@clinic/domain"
 import * as Repositories from "@clinic/repository/Repositories"
+import { recordSpanNames } from "@clinic/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Layer, Option, Redacted, TestClock, Tracer } from "effect"
+import { DateTime, Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
 import { Auth, needsTouch, sessionState } from "../src/auth/Auth.js"
 import { AuthSessionMediaUploads } from "../src/auth/AuthSessionMediaUploads.js"
 import { LoginThrottle } from "../src/auth/LoginThrottle.js"
@@ -35,22 +36,6 @@ const authLayer = Auth.DefaultWithoutDependencies.pipe(
 const ada = { email: Email.make("ada@clinic.test"), name: "Ada", password: "correct horse battery staple" }
 const client = { userAgent: "test", ip: "127.0.0.1" }
 
-/** Runs `effect`, returning the names of the spans it started. */
-const spans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const names: Array<string> = []
-    const base = yield* Effect.tracer
-    const recording = Tracer.make({
-      span: (name, ...rest) => {
-        names.push(name)
-        return base.span(name, ...rest)
-      },
-      context: base.context
-    })
-    const exit = yield* Effect.exit(Effect.withTracer(effect, recording))
-    return { exit, names }
-  })
-
 describe("session rules", () => {
   it("a session is active until its absolute expiry and until idle for the timeout", () => {
     const fresh = session({ lastActiveAt: T0, expiresAt: at("30 days") })
@@ -76,8 +61,8 @@ describe("Auth service", () => {
       yield* startClock
       const auth = yield* Auth
       yield* auth.register(ada)
-      const unknown = yield* spans(auth.login(Email.make("eve@clinic.test"), ada.password, client))
-      const wrong = yield* spans(auth.login(ada.email, "wrong password, long enough", client))
+      const unknown = yield* recordSpanNames(auth.login(Email.make("eve@clinic.test"), ada.password, client))
+      const wrong = yield* recordSpanNames(auth.login(ada.email, "wrong password, long enough", client))
       assert.include(unknown.names, "Passwords.verify")
       assert.include(wrong.names, "Passwords.verify")
       assert.deepStrictEqual(unknown.exit, wrong.exit)

@@ -11,7 +11,6 @@ import {
   QueueDepthView,
   ReplicaView,
   RequeuedTasks,
-  type RunOutcome,
   type SchedulerStatus,
   ServiceUnavailable,
   type TaskState,
@@ -23,7 +22,7 @@ import { withMethodSpans } from "@clinic/foundation"
 import { ErrorShape } from "@clinic/http"
 import { TaskId, type TaskRow, TaskStore } from "@clinic/queue"
 import { OperatorActionRepo } from "@clinic/repository"
-import { RunStore, SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
+import { type RunFilter, RunStore, SchedulerEngine, type StoreUnavailable } from "@clinic/scheduler-engine"
 import { DateTime, Duration, Effect, Option, Schema } from "effect"
 import { redact } from "./Redaction.js"
 import { SchedulerConfig } from "./SchedulerConfig.js"
@@ -61,14 +60,6 @@ const taskView = (row: TaskRow) =>
     lastError: row.lastError,
     payload: redact(row.payload)
   })
-
-export interface RunQuery {
-  readonly job?: string | undefined
-  readonly outcome?: RunOutcome | undefined
-  readonly from?: DateTime.Utc | undefined
-  readonly to?: DateTime.Utc | undefined
-  readonly limit: number
-}
 
 export interface TaskQuery {
   readonly queue?: string | undefined
@@ -111,7 +102,7 @@ export class Operations extends Effect.Service<Operations>()("@clinic/scheduler/
       >,
       job: (name: string, recentRuns: number): Effect.Effect<JobDetail, NotFound | ServiceUnavailable> =>
         engine.job(name, recentRuns).pipe(Effect.catchTag("StoreUnavailable", unavailable)),
-      runs: (query: RunQuery): Effect.Effect<ReadonlyArray<JobRun>, ServiceUnavailable> =>
+      runs: (query: RunFilter): Effect.Effect<ReadonlyArray<JobRun>, ServiceUnavailable> =>
         runs.history(query).pipe(Effect.catchTag("StoreUnavailable", unavailable)),
       runNow: (name: string, operator: Operator): Effect.Effect<JobRun, NotFound | ServiceUnavailable> =>
         record(operator, "job.run", name, null).pipe(

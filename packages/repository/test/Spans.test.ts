@@ -1,5 +1,6 @@
+import { recordSpanNames } from "@clinic/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Tracer } from "effect"
+import { Effect, Layer } from "effect"
 import { AuthSessionRepo } from "../src/AuthSessionRepo.js"
 import { BookingRepo } from "../src/BookingRepo.js"
 import { CalendarFeedRepo } from "../src/CalendarFeedRepo.js"
@@ -28,22 +29,6 @@ const repositories = Effect.all({
   IdempotencyRepo
 })
 
-/** The names of the spans `effect` starts; its outcome does not matter here. */
-const spanNames = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const names: Array<string> = []
-    const base = yield* Effect.tracer
-    const recording = Tracer.make({
-      span: (name, ...rest) => {
-        names.push(name)
-        return base.span(name, ...rest)
-      },
-      context: base.context
-    })
-    yield* Effect.exit(Effect.withTracer(effect, recording))
-    return names
-  })
-
 describe("repository spans", () => {
   it.effect("every method of every memory repository starts a span named <Repo>.<method>", () =>
     Effect.gen(function*() {
@@ -56,7 +41,7 @@ describe("repository spans", () => {
         for (const method of Object.keys(methodsOf)) {
           const member = methodsOf[method]
           // Called without arguments: whether the call fails does not matter, only that it is traced.
-          const names = yield* spanNames(Effect.isEffect(member) ? member : Effect.suspend(() => member()))
+          const { names } = yield* recordSpanNames(Effect.isEffect(member) ? member : Effect.suspend(() => member()))
           assert.include(names, `${repo}.${method}`, `${repo}.${method} starts no span of its name`)
         }
       }

@@ -1,7 +1,8 @@
+import { recordSpanNames } from "@clinic/testing"
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Stream, Tracer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import * as Path from "node:path"
 import type { FileStoreShape } from "../src/FileStore.js"
 import * as LocalFileStore from "../src/LocalFileStore.js"
@@ -66,16 +67,8 @@ describe("LocalFileStore", () => {
         remove: store.remove([stored.path])
       }
       for (const [method, call] of Object.entries(calls)) {
-        const names: Array<string> = []
-        const base = yield* Effect.tracer
-        const recording = Tracer.make({
-          span: (name, ...rest) => {
-            names.push(name)
-            return base.span(name, ...rest)
-          },
-          context: base.context
-        })
-        yield* Effect.withTracer(call, recording)
+        const { exit, names } = yield* recordSpanNames(call)
+        assert.isTrue(Exit.isSuccess(exit), `FileStore.${method} failed`)
         assert.include(names, `FileStore.${method}`)
       }
     }))
