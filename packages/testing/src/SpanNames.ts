@@ -1,4 +1,4 @@
-import { Effect, type Exit, Tracer } from "effect"
+import { Effect, type Exit, Stream, Tracer } from "effect"
 
 /**
  * Runs `effect` under a tracer that notes the name of every span it starts (and still hands each
@@ -19,4 +19,40 @@ export const recordSpanNames = <A, E, R>(
     })
     const exit = yield* Effect.exit(Effect.withTracer(effect, recording))
     return { exit, names }
+  })
+
+/**
+ * Calls every method of a built service (each own member that is a function or an effect) and
+ * returns what is wrong with its spans: a method that starts no span named `<service>.<method>`, or
+ * starts it more than once (a span nested in another of the same name). Methods are called with
+ * `args[method]`, or with none (a returned stream is run): whether the call fails does not matter, only that it is traced, so
+ * most need no arguments. A method added later is checked without anyone listing it.
+ */
+export const methodSpanProblems = <R = never>(
+  service: string,
+  built: object,
+  args: Readonly<Record<string, ReadonlyArray<unknown>>> = {}
+): Effect.Effect<ReadonlyArray<string>, never, R> =>
+  Effect.gen(function*() {
+    const problems: Array<string> = []
+    const methods = Object.entries(built).filter(([, member]) =>
+      Effect.isEffect(member) || typeof member === "function"
+    )
+    if (methods.length === 0) problems.push(`${service} has no methods`)
+    for (const [method, member] of methods) {
+      const name = `${service}.${method}`
+      const call = Effect.isEffect(member)
+        ? member
+        : Effect.suspend(() => {
+          const result = (member as (...args: ReadonlyArray<unknown>) => unknown)(...(args[method] ?? []))
+          // A method that returns a stream (a file's bytes) is traced when the stream runs.
+          return (typeof result === "object" && result !== null && Stream.StreamTypeId in result
+            ? Stream.runDrain(result as Stream.Stream<unknown, unknown, R>)
+            : result) as Effect.Effect<unknown, unknown, R>
+        })
+      const { names } = yield* recordSpanNames(call as Effect.Effect<unknown, unknown, R>)
+      const count = names.filter((started) => started === name).length
+      if (count !== 1) problems.push(`${name} started ${count} spans of its name (spans: ${names.join(", ")})`)
+    }
+    return problems
   })
