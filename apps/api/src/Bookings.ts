@@ -20,6 +20,7 @@ import {
   toPage
 } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
+import { withMethodSpans } from "@clinic/foundation"
 import { BookingRepo, IdempotencyRepo, PatientRepo } from "@clinic/repository"
 import { SqlClient, SqlError } from "@effect/sql"
 import { DateTime, Effect, Option, Schema } from "effect"
@@ -93,7 +94,8 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
           ? Effect.fail(new BookingInPast({ message: "startsAt is in the past" }))
           : Effect.void)
 
-    const createOnce = Effect.fn("Bookings.create")(function*(therapistId: UserId, input: CreateBooking) {
+    // Untraced: it runs inside `create`, whose span (`Bookings.create`) it would repeat.
+    const createOnce = Effect.fnUntraced(function*(therapistId: UserId, input: CreateBooking) {
       yield* patients.findOwned(therapistId, input.patientId)
       const now = yield* DateTime.now
       const booking = yield* bookings.insert({
@@ -142,7 +144,7 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
         ).pipe(transaction)
         const result = yield* Effect.orDie(decodeOutcome(outcome.response.body))
         return result instanceof Booking ? result : yield* Effect.fail(result)
-      }).pipe(Effect.withSpan("Bookings.createIdempotent"))
+      })
 
     const confirm = Effect.fn("Bookings.confirm")(function*(therapistId: UserId, id: BookingId) {
       yield* bookings.findOwned(therapistId, id)
@@ -206,12 +208,12 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
           after
         })
         return yield* toPage(rows, limit, (last) => bookingCursor.encode({ startsAt: last.startsAt, id: last.id }))
-      }).pipe(Effect.withSpan("Bookings.list"))
+      })
 
     const get = (therapistId: UserId, id: BookingId) =>
-      bookings.findOwned(therapistId, id).pipe(Effect.withSpan("Bookings.get"))
+      bookings.findOwned(therapistId, id)
 
     return { create, confirm, cancel, list, get } as const
-  }),
+  }).pipe(withMethodSpans("Bookings")),
   dependencies: [ApiConfig.Default]
 }) {}

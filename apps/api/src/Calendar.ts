@@ -2,6 +2,7 @@ import { enqueueFeedSync } from "@clinic/calendar/ExternalCalendarSync"
 import { renderFeed } from "@clinic/calendar/ICalendar"
 import type { AddExternalCalendar, ExternalCalendarId, NotFound, UserId } from "@clinic/domain"
 import { CalendarFeedCreated, MAX_EXTERNAL_CALENDARS, notFound } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { TaskStore } from "@clinic/queue"
 import { BookingRepo, CalendarFeedRepo, ExternalCalendarRepo, UserRepo } from "@clinic/repository"
 import { SqlClient } from "@effect/sql"
@@ -69,7 +70,7 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
             summary: booking.status === "pending" ? "Clinic session (unconfirmed)" : "Clinic session"
           }))
         return renderFeed({ name: `Clinic: ${therapist.name}`, now, includeInactive: true }, entries)
-      }).pipe(Effect.withSpan("Calendar.feed"))
+      })
 
     /** The feed and its first sync (`calendar.sync-feed`, run by the scheduler) commit together. */
     const addExternal = (therapistId: UserId, input: AddExternalCalendar) =>
@@ -83,17 +84,16 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
           Effect.logInfo("external calendar added").pipe(
             Effect.annotateLogs({ therapistId, calendarId: calendar.id })
           )
-        ),
-        Effect.withSpan("Calendar.addExternal")
+        )
       )
 
     const listExternal = (therapistId: UserId) =>
-      externals.list(therapistId).pipe(Effect.withSpan("Calendar.listExternal"))
+      externals.list(therapistId)
 
     const removeExternal = (therapistId: UserId, id: ExternalCalendarId) =>
-      externals.remove(therapistId, id).pipe(Effect.withSpan("Calendar.removeExternal"))
+      externals.remove(therapistId, id)
 
     return { createFeed, revokeFeed, feed, addExternal, listExternal, removeExternal } as const
-  }),
+  }).pipe(withMethodSpans("Calendar")),
   dependencies: [ApiConfig.Default]
 }) {}

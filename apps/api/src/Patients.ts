@@ -1,6 +1,7 @@
 import type { CreatePatient, InvalidCursor, NotFound, Pagination, Patient, UpdatePatient, UserId } from "@clinic/domain"
 import { DEFAULT_PAGE_LIMIT, makeCursor, PatientId, toPage } from "@clinic/domain"
 import { type PatientPatch, PatientRepo } from "@clinic/repository"
+import { withMethodSpans } from "@clinic/foundation"
 import { Effect, Schema } from "effect"
 
 // A field left out of a PATCH stays as it is; only `null` clears it.
@@ -21,11 +22,11 @@ export class Patients extends Effect.Service<Patients>()("@clinic/api/Patients",
           email: input.email ?? null,
           phone: input.phone ?? null,
           notes: input.notes ?? null
-        }).pipe(Effect.withSpan("Patients.create")),
+        }),
       get: (therapistId: UserId, id: PatientId): Effect.Effect<Patient, NotFound> =>
-        patients.findOwned(therapistId, id).pipe(Effect.withSpan("Patients.get")),
+        patients.findOwned(therapistId, id),
       update: (therapistId: UserId, id: PatientId, patch: UpdatePatient): Effect.Effect<Patient, NotFound> =>
-        patients.update(therapistId, id, present(patch)).pipe(Effect.withSpan("Patients.update")),
+        patients.update(therapistId, id, present(patch)),
       list: (
         therapistId: UserId,
         page: { readonly limit?: number | undefined; readonly cursor?: string | undefined }
@@ -39,7 +40,7 @@ export class Patients extends Effect.Service<Patients>()("@clinic/api/Patients",
           const limit = page.limit ?? DEFAULT_PAGE_LIMIT
           const rows = yield* patients.list(therapistId, { limit: limit + 1, after })
           return yield* toPage(rows, limit, (last) => patientCursor.encode({ createdAt: last.createdAt, id: last.id }))
-        }).pipe(Effect.withSpan("Patients.list"))
+        })
     } as const
-  })
+  }).pipe(withMethodSpans("Patients"))
 }) {}

@@ -206,7 +206,7 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
         Effect.flatMap(repo.list(therapistId), (own) => {
           const calendar = own.find((c) => c.id === id)
           return calendar ? Effect.asVoid(syncOne(calendar)) : Effect.void
-        })
+        }).pipe(Effect.withSpan("ExternalCalendarSync.syncFeed"))
 
       return { syncOne, syncFeed } as const
     }),

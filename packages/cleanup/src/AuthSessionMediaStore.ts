@@ -1,3 +1,4 @@
+import { withMethodSpans } from "@clinic/foundation"
 import { Storage } from "@clinic/repository"
 import type { FileStore } from "@clinic/storage"
 import { FileStores } from "@clinic/storage"
@@ -31,12 +32,9 @@ export class AuthSessionMediaStore
         dir: yield* Storage.authSessionMediaDir
       })
       return AuthSessionMediaStore.of({
-        remove: (paths) =>
-          files.remove(paths).pipe(
-            Effect.withSpan("AuthSessionMediaStore.remove", { attributes: { files: paths.length } })
-          )
+        remove: (paths) => Effect.zipRight(Effect.annotateCurrentSpan("files", paths.length), files.remove(paths))
       })
-    })
+    }).pipe(withMethodSpans("AuthSessionMediaStore"))
   )
 }
 
@@ -57,5 +55,5 @@ export const layerMemory = (options: { readonly failing?: ReadonlyArray<string> 
           const ok = paths.filter((path) => !options.failing?.includes(path))
           return Effect.as(Ref.update(removed, (all) => [...all, ...ok]), { removed: ok, failed })
         }
-      }))
+      })).pipe(withMethodSpans("AuthSessionMediaStore"))
   ).pipe(Layer.provideMerge(Layer.effect(RemovedMedia, Ref.make<ReadonlyArray<string>>([]))))

@@ -1,6 +1,7 @@
 import type { BookingId, DomainEvent, NotFound, UserId } from "@clinic/domain"
 import { ExpiredBookingPreview, InactiveSessionPreview } from "@clinic/domain"
 import { EventBus, OutboxStore } from "@clinic/events"
+import { withMethodSpans } from "@clinic/foundation"
 import { AuthSessionRepo, BookingRepo, type DeletedSessions, SessionSelector, UserRepo } from "@clinic/repository"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, DateTime, Duration, Effect, Schema } from "effect"
@@ -169,8 +170,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
           }
           return result(complete)
         }).pipe(
-          recover(operation, () => result(false), (r, error) => ({ ...r, error })),
-          Effect.withSpan(`SessionCleanup.${operation}`)
+          recover(operation, () => result(false), (r, error) => ({ ...r, error }))
         )
       })
 
@@ -231,8 +231,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
           "expirePendingBookings",
           (): BookingExpiryResult => ({ expiredBookingIds: expired, complete: false }),
           (r, error) => ({ ...r, error })
-        ),
-        Effect.withSpan("SessionCleanup.expirePendingBookings")
+        )
       )
     })
 
@@ -273,7 +272,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
               idleSeconds: Math.floor(DateTime.distance(s.lastActiveAt, now) / 1000)
             })
           )
-        }).pipe(Effect.withSpan("SessionCleanup.previewInactiveSessions")),
+        }),
       previewExpiredBookings: (options: { readonly limit?: number } = {}) =>
         Effect.gen(function*() {
           const now = yield* DateTime.now
@@ -289,7 +288,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
               })
             ]
           )
-        }).pipe(Effect.withSpan("SessionCleanup.previewExpiredBookings"))
+        })
     } as const
-  })
+  }).pipe(withMethodSpans("SessionCleanup"))
 }) {}

@@ -316,18 +316,17 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
       })
     })
 
-    const stop = (budget?: Duration.DurationInput) =>
-      Effect.gen(function*() {
-        // The worker first, under the caller's budget: its running handlers are what a stop drains.
-        const current = yield* Ref.get(worker)
-        if (Option.isSome(current)) yield* current.value.stop(budget)
-        yield* relay.stop(budget)
-      })
+    const stop = Effect.fn("EventBus.stop")(function*(budget?: Duration.DurationInput) {
+      // The worker first, under the caller's budget: its running handlers are what a stop drains.
+      const current = yield* Ref.get(worker)
+      if (Option.isSome(current)) yield* current.value.stop(budget)
+      yield* relay.stop(budget)
+    })
 
     return {
       registry,
       queue,
-      start: Effect.asVoid(relay.start),
+      start: Effect.asVoid(relay.start).pipe(Effect.withSpan("EventBus.start")),
       stop,
       dispatchOnce,
       status: Effect.gen(function*() {
@@ -339,7 +338,7 @@ export const make = <const Subs extends ReadonlyArray<AnySubscriber>>(
           subscribers: config.subscribers.map((s) => ({ name: s.name, events: s.events })),
           worker: Option.isSome(current) ? Option.some(yield* current.value.status) : Option.none()
         }
-      })
+      }).pipe(Effect.withSpan("EventBus.status"))
     }
   })
 

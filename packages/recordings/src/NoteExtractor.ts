@@ -114,7 +114,10 @@ export const NOT_CONFIGURED_REASON =
 
 export const notConfigured = (reason: string): NoteExtractorShape => ({
   status: { _tag: "NotConfigured", reason },
-  extract: () => Effect.fail(new ProviderNotConfigured({ provider: "note-extractor", message: reason }))
+  extract: () =>
+    Effect.fail(new ProviderNotConfigured({ provider: "note-extractor", message: reason })).pipe(
+      Effect.withSpan("NoteExtractor.extract")
+    )
 })
 
 /** The OpenAI-compatible extractor when a provider is configured, else `notConfigured`. */

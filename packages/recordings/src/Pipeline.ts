@@ -215,7 +215,7 @@ export const resume = Effect.gen(function*() {
     if (yield* enqueueAgain(extractNotesTask, recording, extractKey(recording))) queued++
   }
   if (queued > 0) yield* Effect.logInfo(`resumed ${queued} waiting recordings`)
-}).pipe(Effect.annotateLogs({ service: "recordings" }), Effect.withSpan("Pipeline.resume"))
+}).pipe(Effect.annotateLogs({ service: "recordings" }), Effect.withSpan("RecordingPipeline.resume"))
 
 /**
  * A worker for the `recordings` queue, for the life of the layer, after the resume sweep. Hosted by

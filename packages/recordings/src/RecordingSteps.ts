@@ -155,7 +155,7 @@ export class RecordingSteps extends Effect.Service<RecordingSteps>()("@clinic/re
       extract,
       /** For the queue once retries are exhausted: the recording becomes `failed` with `message`. */
       markFailed: (id: RecordingId, message: string): Effect.Effect<Recording, NotFound | InvalidTransition> =>
-        repo.transition(id, { to: "failed", error: message }),
+        repo.transition(id, { to: "failed", error: message }).pipe(Effect.withSpan("RecordingSteps.markFailed")),
       /** `PUT /recordings/:id/transcript`: the therapist's own transcript replaces any other. */
       supplyTranscript: (
         therapistId: UserId,

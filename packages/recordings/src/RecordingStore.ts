@@ -82,7 +82,7 @@ export const make: Effect.Effect<RecordingStoreShape, never, FileStores.FileStor
 
     return {
       save,
-      read: files.read,
+      read: (storedPath) => files.read(storedPath).pipe(Stream.withSpan("RecordingStore.read")),
       remove: (storedPath) => Effect.asVoid(files.remove([storedPath])).pipe(Effect.withSpan("RecordingStore.remove"))
     }
   })

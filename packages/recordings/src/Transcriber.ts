@@ -90,7 +90,10 @@ export const makeOpenAi = (settings: ProviderSettings) =>
 /** A transcriber that explains why nothing is transcribed; recordings wait in `uploaded`. */
 export const notConfigured = (reason: string): TranscriberShape => ({
   status: { _tag: "NotConfigured", reason },
-  transcribe: () => Effect.fail(new ProviderNotConfigured({ provider: "transcriber", message: reason }))
+  transcribe: () =>
+    Effect.fail(new ProviderNotConfigured({ provider: "transcriber", message: reason })).pipe(
+      Effect.withSpan("Transcriber.transcribe")
+    )
 })
 
 export const NOT_CONFIGURED_REASON =

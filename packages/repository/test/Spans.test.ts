@@ -59,7 +59,7 @@ const args: Readonly<Record<string, Readonly<Record<string, ReadonlyArray<unknow
 const everyMethodTraced = Effect.gen(function*() {
   const problems: Array<string> = []
   for (const [repo, service] of Object.entries(yield* repositories)) {
-    problems.push(...(yield* methodSpanProblems(repo, service, args[repo])))
+    problems.push(...(yield* methodSpanProblems(repo, service, { args: args[repo] })))
   }
   assert.deepStrictEqual(problems, [])
 })

@@ -43,7 +43,7 @@ export class FileStores extends Context.Tag("@clinic/storage/FileStores")<FileSt
           Effect.zipRight(
             checkName(name),
             LocalFileStore.make(dir).pipe(Effect.provideService(FileSystem.FileSystem, fs))
-          )
+          ).pipe(Effect.withSpan("FileStores.open"))
       }))
   )
 
@@ -57,7 +57,7 @@ export class FileStores extends Context.Tag("@clinic/storage/FileStores")<FileSt
             Effect.as(
               checkName(name),
               S3FileStore.make(client, { bucket: settings.bucket, prefix: `${settings.keyPrefix}${name}/` })
-            )
+            ).pipe(Effect.withSpan("FileStores.open"))
         }))
     )
 

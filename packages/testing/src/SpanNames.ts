@@ -21,30 +21,41 @@ export const recordSpanNames = <A, E, R>(
     return { exit, names }
   })
 
+/** How `methodSpanProblems` calls a service's methods. */
+export interface MethodCalls {
+  /** Arguments of the methods that read theirs before their span starts; the others get none. */
+  readonly args?: Readonly<Record<string, ReadonlyArray<unknown>>>
+  /** Members that are plain functions (no effect, so no span): a view of a value, a predicate. */
+  readonly pure?: ReadonlyArray<string>
+}
+
 /**
- * Calls every method of a built service (each own member that is a function or an effect) and
- * returns what is wrong with its spans: a method that starts no span named `<service>.<method>`, or
- * starts it more than once (a span nested in another of the same name). Methods are called with
- * `args[method]`, or with none (a returned stream is run): whether the call fails does not matter, only that it is traced, so
- * most need no arguments. A method added later is checked without anyone listing it.
+ * Calls every method of a built service (each own member that is a function or an effect, but the
+ * `pure` ones) and returns what is wrong with its spans: a method that starts no span named
+ * `<service>.<method>`, or starts it more than once (a span nested in another of the same name).
+ * Whether a call fails does not matter, only that it is traced, so most methods need no arguments;
+ * a returned stream is run. A method added later is checked without anyone listing it.
  */
 export const methodSpanProblems = <R = never>(
   service: string,
   built: object,
-  args: Readonly<Record<string, ReadonlyArray<unknown>>> = {}
+  calls: MethodCalls = {}
 ): Effect.Effect<ReadonlyArray<string>, never, R> =>
   Effect.gen(function*() {
     const problems: Array<string> = []
-    const methods = Object.entries(built).filter(([, member]) =>
-      Effect.isEffect(member) || typeof member === "function"
+    const methods = Object.entries(built).filter(([method, member]) =>
+      (Effect.isEffect(member) || typeof member === "function") && !calls.pure?.includes(method)
     )
     if (methods.length === 0) problems.push(`${service} has no methods`)
+    for (const pure of calls.pure ?? []) {
+      if (typeof (built as Record<string, unknown>)[pure] !== "function") problems.push(`${service}.${pure} is no function`)
+    }
     for (const [method, member] of methods) {
       const name = `${service}.${method}`
       const call = Effect.isEffect(member)
         ? member
         : Effect.suspend(() => {
-          const result = (member as (...args: ReadonlyArray<unknown>) => unknown)(...(args[method] ?? []))
+          const result = (member as (...args: ReadonlyArray<unknown>) => unknown)(...(calls.args?.[method] ?? []))
           // A method that returns a stream (a file's bytes) is traced when the stream runs.
           return (typeof result === "object" && result !== null && Stream.StreamTypeId in result
             ? Stream.runDrain(result as Stream.Stream<unknown, unknown, R>)

@@ -1,5 +1,6 @@
 import type { AuthSessionId, Email, EmailAlreadyRegistered, NotFound, User, UserRole } from "@clinic/domain"
 import { AuthSession, notFound, PublicAuthSession, Unauthorized } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { AuthSessionRepo, LoginAuditRepo, type LoginOutcome, UserRepo } from "@clinic/repository"
 import type { Redacted } from "effect"
 import { DateTime, Duration, Effect, Option, Redacted as R } from "effect"
@@ -170,23 +171,23 @@ export class Auth extends Effect.Service<Auth>()("@clinic/api/Auth", {
       login,
       /** The user and session a bearer token stands for, recording activity at most once per interval. */
       authenticate,
-      logout: (session: AuthSession): Effect.Effect<void> => remove([session.id]).pipe(Effect.withSpan("Auth.logout")),
+      logout: (session: AuthSession): Effect.Effect<void> => remove([session.id]),
       /** The user's sessions that still admit their token, newest first. */
       listSessions: (current: AuthSession): Effect.Effect<ReadonlyArray<PublicAuthSession>> =>
         Effect.gen(function*() {
           const now = yield* DateTime.now
           const all = yield* sessions.listByUser(current.userId)
           return all.filter((s) => sessionState(s, now, settings) === "active").map((s) => toPublic(s, current.id))
-        }).pipe(Effect.withSpan("Auth.listSessions")),
+        }),
       /** Ends one of the user's sessions; another user's session is as absent as a missing one. */
       revoke: (userId: User["id"], id: AuthSessionId): Effect.Effect<void, NotFound> =>
         Effect.gen(function*() {
           const session = yield* sessions.findById(id)
           if (session.userId !== userId) return yield* Effect.fail(notFound("AuthSession", id))
           yield* remove([id])
-        }).pipe(Effect.withSpan("Auth.revoke")),
+        }),
       idleTimeoutSeconds: Math.floor(Duration.toSeconds(settings.idleTimeout))
     } as const
-  }),
+  }).pipe(withMethodSpans("Auth")),
   dependencies: [AuthSessionMediaUploads.Default, LoginThrottle.Default]
 }) {}

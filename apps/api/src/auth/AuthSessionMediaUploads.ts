@@ -1,5 +1,6 @@
 import { InvalidUpload, PayloadTooLarge, PublicAuthSessionMedia, UnsupportedMediaType } from "@clinic/domain"
 import type { AuthSession } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { AuthSessionRepo, Storage } from "@clinic/repository"
 import { FileSignature, FileStores } from "@clinic/storage"
 import { Multipart } from "@effect/platform"
@@ -126,8 +127,8 @@ export class AuthSessionMediaUploads
           ),
         /** Deletes stored files whose rows are gone; a file already missing is fine. */
         remove: (paths: ReadonlyArray<string>): Effect.Effect<void> =>
-          Effect.asVoid(files.remove(paths)).pipe(Effect.withSpan("AuthSessionMediaUploads.remove"))
+          Effect.asVoid(files.remove(paths))
       } as const
-    })
+    }).pipe(withMethodSpans("AuthSessionMediaUploads"))
   })
 {}

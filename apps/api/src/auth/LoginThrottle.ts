@@ -1,5 +1,6 @@
 import type { Email, UserId } from "@clinic/domain"
 import { RateLimited } from "@clinic/domain"
+import { withMethodSpans } from "@clinic/foundation"
 import { LoginAuditRepo, type RateLimitKey, RateLimitRepo } from "@clinic/repository"
 import { DateTime, Duration, Effect, Option } from "effect"
 import { ApiConfig } from "../ApiConfig.js"
@@ -98,9 +99,7 @@ export class LoginThrottle extends Effect.Service<LoginThrottle>()("@clinic/api/
       ),
       /** The attempt was a success: it resets its (account, address) count and counts nowhere else. */
       succeeded: (attempt: LoginAttempt): Effect.Effect<void> =>
-        Effect.zipRight(attempts.clear([attempt.pair]), attempts.release(attempt.others, attempt.at)).pipe(
-          Effect.withSpan("LoginThrottle.succeeded")
-        )
+        Effect.zipRight(attempts.clear([attempt.pair]), attempts.release(attempt.others, attempt.at))
     } as const
-  })
+  }).pipe(withMethodSpans("LoginThrottle"))
 }) {}

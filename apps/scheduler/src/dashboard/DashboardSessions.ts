@@ -1,3 +1,4 @@
+import { withMethodSpans } from "@clinic/foundation"
 import { DateTime, Duration, Effect, Option, Ref } from "effect"
 import { randomBytes, timingSafeEqual } from "node:crypto"
 
@@ -38,21 +39,21 @@ export class DashboardSessions extends Effect.Service<DashboardSessions>()("@cli
             return next.set(session.id, session)
           })
           return session
-        }).pipe(Effect.withSpan("DashboardSessions.create")),
+        }),
       find: (id: string) =>
         Effect.gen(function*() {
           const now = yield* DateTime.now
           const session = Option.fromNullable((yield* Ref.get(sessions)).get(id))
           return Option.filter(session, (s) => DateTime.greaterThan(s.expiresAt, now))
-        }).pipe(Effect.withSpan("DashboardSessions.find")),
+        }),
       remove: (id: string) =>
         Ref.update(sessions, (map) => {
           const next = new Map(map)
           next.delete(id)
           return next
-        }).pipe(Effect.withSpan("DashboardSessions.remove"))
+        })
     }
-  })
+  }).pipe(withMethodSpans("DashboardSessions"))
 }) {}
 
 /** Compares a submitted CSRF token with the session's in constant time. */
