@@ -88,7 +88,7 @@ const makePg = Effect.gen(function*() {
             ${event.traceParent})`
         // Delivered on commit, never for a rolled-back change.
         yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${event.id})`
-      }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.insert")),
+      }).pipe(Effect.orDie),
     insertAll: (events) =>
       events.length === 0 ? Effect.void : Effect.gen(function*() {
         yield* sql`
@@ -104,7 +104,7 @@ const makePg = Effect.gen(function*() {
         }`
         // The relay reads a notification as "look now", whichever event it names.
         yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${events[0].id})`
-      }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.insertAll", { attributes: { count: events.length } })),
+      }).pipe(Effect.orDie, (self) => Effect.zipRight(Effect.annotateCurrentSpan({ count: events.length }), self)),
     dispatch: (limit, now, fanOut) =>
       Effect.gen(function*() {
         const events = yield* rows(sql`
@@ -114,7 +114,7 @@ const makePg = Effect.gen(function*() {
         yield* fanOut(events)
         yield* sql`UPDATE outbox_events SET dispatched_at = ${iso(now)} WHERE ${sql.in("id", events.map((e) => e.id))}`
         return events.length
-      }).pipe(Effect.orDie, Effect.withSpan("OutboxStore.dispatch")),
+      }).pipe(Effect.orDie),
     get: (id) =>
       rows(sql`SELECT ${columns} FROM outbox_events WHERE id = ${id}`).pipe(
         Effect.map((found) => Option.fromNullable(found[0])),
@@ -149,14 +149,12 @@ const makePg = Effect.gen(function*() {
     pruneProcessed: (before) =>
       sql`DELETE FROM processed_events WHERE processed_at < ${iso(before)} RETURNING event_id`.pipe(
         Effect.map((deleted) => deleted.length),
-        Effect.orDie,
-        Effect.withSpan("OutboxStore.pruneProcessed")
+        Effect.orDie
       ),
     pruneDispatched: (before) =>
       sql`DELETE FROM outbox_events WHERE dispatched_at < ${iso(before)} RETURNING id`.pipe(
         Effect.map((deleted) => deleted.length),
-        Effect.orDie,
-        Effect.withSpan("OutboxStore.pruneDispatched")
+        Effect.orDie
       ),
     notifications,
     ping: (payload) => sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${payload})`.pipe(Effect.asVoid, Effect.orDie)
@@ -238,6 +236,6 @@ const makeMemory = Effect.gen(function*() {
 })
 
 export class OutboxStore extends Context.Tag("@clinic/events/OutboxStore")<OutboxStore, OutboxStoreShape>() {
-  static readonly layerPg = Layer.scoped(OutboxStore, makePg)
+  static readonly layerPg = Layer.scoped(OutboxStore, makePg.pipe(withMethodSpans("OutboxStore")))
   static readonly layerMemory = Layer.effect(OutboxStore, makeMemory.pipe(withMethodSpans("OutboxStore")))
 }

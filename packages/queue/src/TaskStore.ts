@@ -283,7 +283,7 @@ const makePg = Effect.gen(function*() {
           const key = tasks[i].idempotencyKey!
           return { id: byKey.get(key) ?? result.id, inserted: false }
         })
-      }).pipe(Effect.orDie, Effect.withSpan("TaskStore.insert", { attributes: { tasks: tasks.length } })),
+      }).pipe(Effect.orDie, (self) => Effect.zipRight(Effect.annotateCurrentSpan({ tasks: tasks.length }), self)),
     claim: (queue, lease, limit) => {
       const now = iso(lease.now)
       // Why the previous attempt ended, in the words of `lapsedLeaseError` (the memory store's).
@@ -328,7 +328,7 @@ const makePg = Effect.gen(function*() {
         // UPDATE ... RETURNING keeps no order: the claim order is restored here.
         Effect.map((claimed) => [...claimed].sort(byUrgency)),
         Effect.orDie,
-        Effect.withSpan("TaskStore.claim", { attributes: { queue, limit } })
+        (self) => Effect.zipRight(Effect.annotateCurrentSpan({ queue, limit }), self)
       )
     },
     extendLease: (id, leaseId, until) =>
@@ -346,7 +346,7 @@ const makePg = Effect.gen(function*() {
         RETURNING tasks.id`.pipe(
         Effect.map((done) => done.map((row) => row.id)),
         Effect.orDie,
-        Effect.withSpan("TaskStore.complete", { attributes: { tasks: tasks.length } })
+        (self) => Effect.zipRight(Effect.annotateCurrentSpan({ tasks: tasks.length }), self)
       ),
     retry: (id, leaseId, { error, now, runAt }) =>
       changed(sql`
@@ -396,16 +396,14 @@ const makePg = Effect.gen(function*() {
             dead: row.dead
           }))
         ),
-        Effect.orDie,
-        Effect.withSpan("TaskStore.finished")
+        Effect.orDie
       ),
     depth: (now) => depthQuery(iso(now)).pipe(Effect.orDie),
     prune: (before) =>
       sql<{ id: string }>`
         DELETE FROM tasks WHERE finished_at < ${iso(before)} AND status IN ('succeeded', 'dead') RETURNING id`.pipe(
         Effect.map((deleted) => deleted.length),
-        Effect.orDie,
-        Effect.withSpan("TaskStore.prune")
+        Effect.orDie
       ),
     notifications,
     // `PgClient.notify` sends `NOTIFY channel, $1`, which Postgres rejects: NOTIFY takes no parameters.
@@ -671,6 +669,6 @@ const makeMemory = Effect.gen(function*() {
 
 export class TaskStore extends Context.Tag("@clinic/queue/TaskStore")<TaskStore, TaskStoreShape>() {
   /** On Postgres, through the ambient `SqlClient`: inside `sql.withTransaction`, writes join it. */
-  static readonly layerPg = Layer.scoped(TaskStore, makePg)
+  static readonly layerPg = Layer.scoped(TaskStore, makePg.pipe(withMethodSpans("TaskStore")))
   static readonly layerMemory = Layer.effect(TaskStore, makeMemory.pipe(withMethodSpans("TaskStore")))
 }

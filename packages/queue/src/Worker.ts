@@ -404,7 +404,7 @@ const makeCompleter = (store: TaskStoreShape, fork: (work: Effect.Effect<void>) 
  * next, so an enqueue costs one claim, not one per idle slot. Closing the scope stops it gracefully
  * and hands back buffered tasks.
  */
-export const make = <R>(
+const makeUntraced = <R>(
   registry: Registry<R>,
   options: WorkerOptions = {}
 ): Effect.Effect<TaskWorkerShape, never, TaskStore | R | Scope.Scope> =>
@@ -531,9 +531,19 @@ export const make = <R>(
     }
   })
 
+/**
+ * A worker over `registry`'s queues, running in the scope; each of its methods starts a span named
+ * `TaskWorker.<method>` (whoever builds it: the layer, the event bus's own deliveries, tests).
+ */
+export const make = <R>(
+  registry: Registry<R>,
+  options: WorkerOptions = {}
+): Effect.Effect<TaskWorkerShape, never, TaskStore | R | Scope.Scope> =>
+  makeUntraced(registry, options).pipe(withMethodSpans("TaskWorker"))
+
 /** The worker as a service, running for the life of the layer. */
 export const layer = <R>(
   registry: Registry<R>,
   options: WorkerOptions = {}
 ): Layer.Layer<TaskWorker, never, TaskStore | R> =>
-  Layer.scoped(TaskWorker, make(registry, options).pipe(withMethodSpans("TaskWorker")))
+  Layer.scoped(TaskWorker, make(registry, options))

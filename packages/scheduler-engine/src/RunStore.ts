@@ -131,14 +131,13 @@ export const json = (value: unknown): string | null => {
 
 const makePg = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const unavailable = <A, R>(self: Effect.Effect<A, unknown, R>, span: string) =>
+  const unavailable = <A, R>(self: Effect.Effect<A, unknown, R>) =>
     self.pipe(
       Effect.catchAll((error) =>
         (error as { _tag?: string })._tag === "SqlError"
           ? Effect.fail(new StoreUnavailable({ message: String((error as Error).message) }))
           : Effect.die(error)
-      ),
-      Effect.withSpan(`RunStore.${span}`)
+      )
     ) as Effect.Effect<A, StoreUnavailable, R>
 
   const runs = (execute: () => Statement.Statement<unknown>) =>
@@ -175,23 +174,20 @@ const makePg = Effect.gen(function*() {
               RETURNING *`
           )
           return Option.fromNullable(rows[0])
-        }).pipe(sql.withTransaction),
-        "claim"
+        }).pipe(sql.withTransaction)
       ),
     recordSkip: (r) =>
       unavailable(
         sql`INSERT INTO scheduler_runs (job, scheduled_at, trigger, outcome, replica, finished_at, error)
             VALUES (${r.job}, ${iso(r.scheduledAt)}, 'schedule', 'skipped', ${r.replica}, ${iso(r.now)}, ${r.reason})
             ON CONFLICT (job, scheduled_at) DO NOTHING
-            RETURNING id`.pipe(Effect.map((rows) => rows.length > 0)),
-        "recordSkip"
+            RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
       ),
     renew: (id, replica, leaseUntil) =>
       unavailable(
         sql`UPDATE scheduler_runs SET lease_until = ${iso(leaseUntil)}
             WHERE id = ${id} AND replica = ${replica} AND outcome = 'running'
-            RETURNING id`.pipe(Effect.map((rows) => rows.length > 0)),
-        "renew"
+            RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
       ),
     finish: (id, replica, end) =>
       unavailable(
@@ -199,8 +195,7 @@ const makePg = Effect.gen(function*() {
             SET outcome = ${end.outcome}, finished_at = ${iso(end.at)}, lease_until = NULL,
                 result = ${json(end.result)}::jsonb, error = ${end.error}
             WHERE id = ${id} AND replica = ${replica} AND outcome = 'running'
-            RETURNING id`.pipe(Effect.map((rows) => rows.length > 0)),
-        "finish"
+            RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
       ),
     expiredClaims: (jobs, now) =>
       jobs.length === 0 ? Effect.succeed([]) : unavailable(
@@ -208,8 +203,7 @@ const makePg = Effect.gen(function*() {
           sql`SELECT * FROM scheduler_runs
               WHERE outcome = 'running' AND lease_until < ${iso(now)} AND ${sql.in("job", jobs)}
               ORDER BY lease_until LIMIT 100`
-        ),
-        "expiredClaims"
+        )
       ),
     nextLeaseExpiry: (jobs, replica, now) =>
       jobs.length === 0 ? Effect.succeed(Option.none()) : unavailable(
@@ -220,8 +214,7 @@ const makePg = Effect.gen(function*() {
             sql`SELECT min(lease_until) AS next FROM scheduler_runs
                 WHERE outcome = 'running' AND lease_until >= ${iso(now)} AND replica <> ${replica}
                   AND ${sql.in("job", jobs)}`
-        })(undefined).pipe(Effect.map((row) => Option.fromNullable(row.next))),
-        "nextLeaseExpiry"
+        })(undefined).pipe(Effect.map((row) => Option.fromNullable(row.next)))
       ),
     takeOver: (id, replica, now, leaseUntil) =>
       unavailable(
@@ -233,8 +226,7 @@ const makePg = Effect.gen(function*() {
           }
               WHERE id = ${id} AND outcome = 'running' AND lease_until < ${iso(now)}
               RETURNING *`
-        ).pipe(Effect.map((rows) => Option.fromNullable(rows[0]))),
-        "takeOver"
+        ).pipe(Effect.map((rows) => Option.fromNullable(rows[0])))
       ),
     lastScheduled: (job) =>
       unavailable(
@@ -243,13 +235,11 @@ const makePg = Effect.gen(function*() {
           Result: Schema.Struct({ last: Schema.NullOr(Schema.DateTimeUtcFromDate) }),
           execute: () =>
             sql`SELECT max(scheduled_at) AS last FROM scheduler_runs WHERE job = ${job} AND trigger <> 'manual'`
-        })(undefined).pipe(Effect.map((row) => Option.fromNullable(row.last))),
-        "lastScheduled"
+        })(undefined).pipe(Effect.map((row) => Option.fromNullable(row.last)))
       ),
     recent: (job, limit) =>
       unavailable(
-        runs(() => sql`SELECT * FROM scheduler_runs WHERE job = ${job} ORDER BY scheduled_at DESC LIMIT ${limit}`),
-        "recent"
+        runs(() => sql`SELECT * FROM scheduler_runs WHERE job = ${job} ORDER BY scheduled_at DESC LIMIT ${limit}`)
       ),
     setPaused: (job, paused, now, reason = null) =>
       unavailable(
@@ -257,13 +247,11 @@ const makePg = Effect.gen(function*() {
             VALUES (${job}, ${paused}, ${paused ? reason : null}, ${iso(now)})
             ON CONFLICT (name) DO UPDATE
             SET paused = EXCLUDED.paused, pause_reason = EXCLUDED.pause_reason, updated_at = EXCLUDED.updated_at`
-          .pipe(Effect.asVoid),
-        "setPaused"
+          .pipe(Effect.asVoid)
       ),
     pausedJobs: unavailable(
       sql<{ name: string; pauseReason: string | null }>`SELECT name, pause_reason FROM scheduler_jobs WHERE paused`
-        .pipe(Effect.map((rows) => new Map(rows.map((row) => [row.name, row.pauseReason])))),
-      "pausedJobs"
+        .pipe(Effect.map((rows) => new Map(rows.map((row) => [row.name, row.pauseReason]))))
     ),
     history: (f) =>
       unavailable(
@@ -276,8 +264,7 @@ const makePg = Effect.gen(function*() {
               ...(f.to !== undefined ? [sql`scheduled_at < ${iso(f.to)}`] : [])
             ])
           } ORDER BY scheduled_at DESC, id DESC LIMIT ${f.limit}`
-        ),
-        "history"
+        )
       ),
     beat: (h) =>
       unavailable(
@@ -285,11 +272,10 @@ const makePg = Effect.gen(function*() {
             VALUES (${h.replica}, ${iso(h.startedAt)}, ${iso(h.now)}, ${JSON.stringify(h.queues)}::jsonb)
             ON CONFLICT (replica) DO UPDATE
             SET started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at, queues = EXCLUDED.queues`
-          .pipe(Effect.asVoid),
-        "beat"
+          .pipe(Effect.asVoid)
       ),
     leave: (replica) =>
-      unavailable(sql`DELETE FROM scheduler_replicas WHERE replica = ${replica}`.pipe(Effect.asVoid), "leave"),
+      unavailable(sql`DELETE FROM scheduler_replicas WHERE replica = ${replica}`.pipe(Effect.asVoid)),
     replicas: (since) =>
       unavailable(
         SqlSchema.findAll({
@@ -298,15 +284,13 @@ const makePg = Effect.gen(function*() {
           execute: () =>
             sql`SELECT replica, started_at, last_seen_at, queues FROM scheduler_replicas
                 WHERE last_seen_at >= ${iso(since)} ORDER BY started_at DESC, replica`
-        })(undefined),
-        "replicas"
+        })(undefined)
       ),
     prune: (before) =>
       unavailable(
         sql`DELETE FROM scheduler_runs WHERE scheduled_at < ${iso(before)} AND outcome <> 'running' RETURNING id`.pipe(
           Effect.map((rows) => rows.length)
-        ),
-        "prune"
+        )
       )
   })
 })
@@ -499,6 +483,6 @@ const makeMemory = Effect.gen(function*() {
 })
 
 export class RunStore extends Context.Tag("@clinic/scheduler-engine/RunStore")<RunStore, RunStoreShape>() {
-  static readonly layerPg = Layer.effect(RunStore, makePg)
+  static readonly layerPg = Layer.effect(RunStore, makePg.pipe(withMethodSpans("RunStore")))
   static readonly layerMemory = Layer.effect(RunStore, makeMemory.pipe(withMethodSpans("RunStore")))
 }

@@ -94,7 +94,7 @@ const errorText = (cause: Cause.Cause<unknown>): string => {
 const schedulerState = (state: BackgroundLoop.State): SchedulerState =>
   state === "not-started" ? "not-started" : state === "starting" || state === "running" ? "running" : "stopped"
 
-export const make = (options: EngineOptions) =>
+const makeUntraced = (options: EngineOptions) =>
   Effect.gen(function*() {
     const store = yield* RunStore
     const replica = options.replica
@@ -430,12 +430,17 @@ export const make = (options: EngineOptions) =>
     } satisfies SchedulerEngineShape
   }).pipe(Effect.annotateLogs({ service: "scheduler" }))
 
+/**
+ * An engine over `RunStore` in the scope; each of its methods starts a span named
+ * `SchedulerEngine.<method>`, whoever builds it (the layer, an app's own layer, tests).
+ */
+export const make = (options: EngineOptions) => makeUntraced(options).pipe(withMethodSpans("SchedulerEngine"))
+
 export class SchedulerEngine extends Context.Tag("@clinic/scheduler-engine/SchedulerEngine")<
   SchedulerEngine,
   SchedulerEngineShape
 >() {
-  /** An engine over `RunStore`, stopped (gracefully, under its budget) when the layer is released. */
   static readonly make = make
-  static readonly layer = (options: EngineOptions) =>
-    Layer.scoped(SchedulerEngine, make(options).pipe(withMethodSpans("SchedulerEngine")))
+  /** An engine over `RunStore`, stopped (gracefully, under its budget) when the layer is released. */
+  static readonly layer = (options: EngineOptions) => Layer.scoped(SchedulerEngine, make(options))
 }
