@@ -59,6 +59,13 @@ export class ExternalCalendarSyncError extends Schema.TaggedError<ExternalCalend
 /** `webcal://` is the same resource over https. */
 export const fetchUrl = (url: string): string => url.replace(/^webcal:\/\//i, "https://")
 
+/** What a span says of a feed's path: private feed URLs carry their token in it. */
+export const REDACTED_FEED_PATH = "<redacted>"
+
+/** A failed request without its URL (the platform's message ends with the whole URL). */
+const withoutUrl = (error: HttpClientError.HttpClientError) =>
+  error.description === undefined ? `${error.reason} error` : `${error.reason}: ${error.description}`
+
 /** The host only: a feed URL often carries a secret token in its path. */
 const hostOf = (url: string) => {
   try {
@@ -81,7 +88,9 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
       const config = yield* CalendarSyncConfig
       const repo = yield* ExternalCalendarRepo
       const sql = yield* SqlClient.SqlClient
-      const client = yield* HttpClient.HttpClient
+      // The platform's span of a request records its whole URL, so feed requests get a span of
+      // their own instead, with the path redacted (and no trace context is sent to feed hosts).
+      const client = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerDisabledWhen(() => true))
 
       const fail = (calendarId: string, reason: ExternalCalendarSyncError["reason"], message: string) =>
         new ExternalCalendarSyncError({ calendarId, reason, message })
@@ -108,11 +117,22 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
               HttpClientRequest.setHeader("accept", "text/calendar, text/plain;q=0.5")
             )
           ).pipe(
+            Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+            // Mapped inside the span, which would otherwise end with the platform's message (and URL).
             Effect.mapError((error) =>
               error._tag === "RequestError" && error.cause instanceof PrivateAddressRefused
                 ? fail(calendar.id, "forbidden", error.cause.message)
-                : error
-            )
+                : fail(calendar.id, "unreachable", withoutUrl(error))
+            ),
+            Effect.withSpan("http.client GET", {
+              kind: "client",
+              attributes: {
+                "http.request.method": "GET",
+                "server.address": target.hostname,
+                "url.scheme": target.protocol.slice(0, -1),
+                "url.path": REDACTED_FEED_PATH
+              }
+            })
           )
           const location = response.headers["location"]
           if (response.status >= 300 && response.status < 400 && location !== undefined) {
@@ -149,8 +169,8 @@ export class ExternalCalendarSync extends Effect.Service<ExternalCalendarSync>()
         }).pipe(
           Effect.scoped,
           Effect.catchTags({
-            RequestError: (error) => Effect.fail(fail(calendar.id, "unreachable", error.message)),
-            ResponseError: (error) => Effect.fail(fail(calendar.id, "unreachable", error.message))
+            RequestError: (error) => Effect.fail(fail(calendar.id, "unreachable", withoutUrl(error))),
+            ResponseError: (error) => Effect.fail(fail(calendar.id, "unreachable", withoutUrl(error)))
           }),
           Effect.timeoutFail({
             duration: config.timeout,

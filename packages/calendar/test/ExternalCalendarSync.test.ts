@@ -3,8 +3,9 @@ import { Registry, TaskStore, Worker } from "@clinic/queue"
 import { BookingRepo, ExternalCalendarRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { recordSpans } from "@clinic/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
+import { Cause, ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, Option, TestClock, type Tracer } from "effect"
 import {
   CALENDAR_QUEUE,
   calendarQueue,
@@ -12,6 +13,7 @@ import {
   enqueueFeedSync,
   enqueueFeedSyncs,
   ExternalCalendarSync,
+  REDACTED_FEED_PATH,
   syncFeedTask
 } from "../src/ExternalCalendarSync.js"
 import { clientLayer, isPrivateAddress } from "../src/FeedAddress.js"
@@ -333,6 +335,59 @@ describe("external calendar sync: where it fetches from", () => {
       assert.isFalse(isPrivateAddress(ip), ip)
     }
   })
+})
+
+/** Everything a span tells: its name, attributes and how it ended (a failure's message included). */
+const told = (span: Tracer.Span) =>
+  JSON.stringify({
+    name: span.name,
+    attributes: Object.fromEntries(span.attributes),
+    ended: span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? Cause.pretty(span.status.exit.cause) : null
+  })
+
+describe("external calendar sync spans", () => {
+  it.scoped("carry no part of a feed's URL but its host: not the token in its path, not its query", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const server = yield* IcsServer
+      const token = "s3cr3t-feed-token-4f1c9a"
+      const path = `/private-${token}/basic.ics`
+      server.set(path, ics(oneBusyHour))
+      server.set(`${path}?key=${token}`, ics(oneBusyHour))
+      server.set(`/moved/${token}`, { _tag: "Body", status: 302, body: "", headers: { location: path } })
+      server.set(`/gone-${token}.ics`, ics("gone", 503))
+      const sync = yield* ExternalCalendarSync
+      const feeds = [
+        server.url(`${path}?key=${token}`),
+        server.url(`/moved/${token}`),
+        server.url(`/gone-${token}.ics`),
+        // Nothing listens on port 9 (discard): the request fails before any answer.
+        `http://127.0.0.1:9/private-${token}/basic.ics`
+      ]
+      const outcomes: Array<string> = []
+      for (const url of feeds) {
+        const { feed } = yield* therapistWithFeed(url)
+        const { exit, spans } = yield* recordSpans(sync.syncOne(feed))
+        outcomes.push(Exit.match(exit, {
+          onSuccess: () => "imported",
+          onFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: () => "died", onSome: (e) => e.reason })
+        }))
+        const requests = spans.filter((span) => span.name === "http.client GET")
+        assert.isNotEmpty(requests, url)
+        for (const request of requests) {
+          assert.strictEqual(request.attributes.get("url.path"), REDACTED_FEED_PATH)
+          assert.strictEqual(request.attributes.get("server.address"), "127.0.0.1")
+        }
+        for (const span of spans) {
+          const text = told(span)
+          assert.notInclude(text, token, text)
+          assert.notInclude(text, "/private-", text)
+          assert.notInclude(text, "basic.ics", text)
+        }
+      }
+      // The spans were looked at on every path: imports (directly and through a redirect) and failures.
+      assert.deepStrictEqual(outcomes, ["imported", "imported", "status", "unreachable"])
+    }).pipe(Effect.provide(memory)))
 })
 
 suite("memory", memory)

@@ -1,25 +1,32 @@
 import { Effect, type Exit, Stream, Tracer } from "effect"
 
 /**
- * Runs `effect` under a tracer that notes the name of every span it starts (and still hands each
- * span to the real tracer): for tests that check a method is traced, and under which name.
+ * Runs `effect` under a tracer that keeps every span it starts (and still hands each span to the
+ * real tracer): for tests that read what spans say, their attributes and how they ended.
  */
-export const recordSpanNames = <A, E, R>(
+export const recordSpans = <A, E, R>(
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<{ readonly exit: Exit.Exit<A, E>; readonly names: ReadonlyArray<string> }, never, R> =>
+): Effect.Effect<{ readonly exit: Exit.Exit<A, E>; readonly spans: ReadonlyArray<Tracer.Span> }, never, R> =>
   Effect.gen(function*() {
-    const names: Array<string> = []
+    const spans: Array<Tracer.Span> = []
     const base = yield* Effect.tracer
     const recording = Tracer.make({
-      span: (name, ...rest) => {
-        names.push(name)
-        return base.span(name, ...rest)
+      span: (...args) => {
+        const span = base.span(...args)
+        spans.push(span)
+        return span
       },
       context: base.context
     })
     const exit = yield* Effect.exit(Effect.withTracer(effect, recording))
-    return { exit, names }
+    return { exit, spans }
   })
+
+/** `recordSpans`, for tests that check a method is traced and under which name. */
+export const recordSpanNames = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<{ readonly exit: Exit.Exit<A, E>; readonly names: ReadonlyArray<string> }, never, R> =>
+  Effect.map(recordSpans(effect), ({ exit, spans }) => ({ exit, names: spans.map((span) => span.name) }))
 
 /** How `methodSpanProblems` calls a service's methods. */
 export interface MethodCalls {
