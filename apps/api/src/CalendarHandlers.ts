@@ -1,6 +1,6 @@
 import { ClinicApi, CurrentUser } from "@clinic/domain"
-import { HttpApiBuilder, HttpMiddleware } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { HttpApiBuilder, HttpMiddleware, HttpServerRequest } from "@effect/platform"
+import { Effect, Layer, Option } from "effect"
 import { Calendar } from "./Calendar.js"
 
 export const CalendarLive = HttpApiBuilder.group(ClinicApi, "calendar", (handlers) =>
@@ -20,16 +20,26 @@ export const CalendarLive = HttpApiBuilder.group(ClinicApi, "calendar", (handler
 
 const FEED_PATH = "/calendar/<redacted>.ics"
 
+/** The request's span's path and full URL without the token, over what the server recorded. */
+const redactSpanUrl = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  Effect.annotateCurrentSpan({
+    "url.path": FEED_PATH,
+    "url.full": Option.match(HttpServerRequest.toURL(request), {
+      onNone: () => FEED_PATH,
+      onSome: (url) => `${url.origin}${FEED_PATH}`
+    })
+  }))
+
 /**
  * The public feed. The access log would write the token (the credential) with the URL, so it is
  * turned off for this route and a line without the token is logged instead; the request's span
- * gets the same path without the token (its full URL is never recorded).
+ * gets the same path and URL without the token (the exporter drops full URLs anyway).
  */
 export const CalendarFeedLive = HttpApiBuilder.group(ClinicApi, "calendarFeed", (handlers) =>
   Effect.gen(function*() {
     const calendar = yield* Calendar
     return handlers.handle("feed", ({ path }) =>
-      Effect.zipRight(Effect.annotateCurrentSpan("url.path", FEED_PATH), calendar.feed(path.file)).pipe(
+      Effect.zipRight(redactSpanUrl, calendar.feed(path.file)).pipe(
         Effect.tapBoth({
           onFailure: () =>
             Effect.logInfo("calendar feed refused").pipe(Effect.annotateLogs("http.status", 404)),

@@ -4,7 +4,7 @@ import { ExternalCalendarRepo, IdempotencyRepo, layerPg as RepositoriesPg, Memor
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Logger, Ref, TestClock } from "effect"
+import { Cause, DateTime, Effect, Exit, Layer, Logger, Option, Ref, TestClock, Tracer } from "effect"
 import ICAL from "ical.js"
 import { createHash } from "node:crypto"
 import { Recordings } from "../src/Recordings.js"
@@ -253,6 +253,45 @@ describe("calendar feed over HTTP (memory)", () => {
       // Other requests are still logged.
       assert.isTrue(lines.some((line) => line.includes("/calendar/feed")))
     }).pipe(Effect.provide(memoryServer().pipe(Layer.provide(Logger.replace(Logger.defaultLogger, collect)))))
+  })
+
+  it.effect("no span of a feed request carries its token: the server's span has the redacted path", () => {
+    const spans: Array<Tracer.Span> = []
+    const recording = Effect.map(Effect.tracer, (base) =>
+      Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: base.context
+      }))
+    return Effect.gen(function*() {
+      yield* startClock
+      const { client } = yield* therapistWithPatient
+      const created = yield* client.calendar.createFeed()
+      const token = created.path.slice("/calendar/".length, -".ics".length)
+      const unknown = "B".repeat(43)
+      assert.strictEqual((yield* get(created.path)).status, 200)
+      assert.strictEqual((yield* get(`/calendar/${unknown}.ics`)).status, 404)
+      const feedSpans = spans.filter((span) => span.name === "Calendar.feed")
+      assert.strictEqual(feedSpans.length, 2)
+      const servers = feedSpans.map((span) => Option.getOrThrow(span.parent) as Tracer.Span)
+      assert.deepStrictEqual(servers.map((span) => span.attributes.get("url.path")), [
+        "/calendar/<redacted>.ics",
+        "/calendar/<redacted>.ics"
+      ])
+      // The client spans are the test's own requests (the calendar app's side), which know the URL.
+      for (const span of spans.filter((span) => span.kind !== "client")) {
+        const text = JSON.stringify({
+          name: span.name,
+          attributes: Object.fromEntries(span.attributes),
+          ended: span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? Cause.pretty(span.status.exit.cause) : null
+        })
+        assert.notInclude(text, token, text)
+        assert.notInclude(text, unknown, text)
+      }
+    }).pipe(Effect.provide(memoryServer().pipe(Layer.provide(Layer.unwrapEffect(Effect.map(recording, Layer.setTracer))))))
   })
 })
 
