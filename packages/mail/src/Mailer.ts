@@ -56,6 +56,17 @@ export class MailConfig extends Effect.Service<MailConfig>()("@clinic/mail/MailC
 
 const mailError = (message: string) => (cause: unknown) => new MailError({ message, cause })
 
+/**
+ * What an SMTP failure was, without the server's words: a refusal often quotes the recipient's
+ * address, and the error ends the send's span.
+ */
+const smtpError = (cause: unknown) => {
+  const { code, command, responseCode } = (cause ?? {}) as Record<string, unknown>
+  return new MailError({
+    message: `SMTP delivery failed (${[code, command, responseCode].filter((part) => part !== undefined).join(" ")})`
+  })
+}
+
 const makeSmtp = (settings: SmtpSettings) =>
   Effect.gen(function*() {
     const transport = yield* Effect.acquireRelease(
@@ -80,7 +91,7 @@ const makeSmtp = (settings: SmtpSettings) =>
       send: (email) =>
         Effect.tryPromise({
           try: () => transport.sendMail({ from: settings.from, ...email }),
-          catch: mailError(`SMTP delivery to ${email.to} failed`)
+          catch: smtpError
         }).pipe(
           Effect.map((info) => ({ messageId: info.messageId, destination: `smtp:${info.response}` })),
           Effect.withSpan("Mailer.send", { attributes: { transport: "smtp" } })
@@ -105,7 +116,7 @@ const makeFolder = (dir: string, from: string) =>
         Effect.gen(function*() {
           const info = yield* Effect.tryPromise({
             try: () => builder.sendMail({ from, ...email }),
-            catch: mailError(`cannot build the message to ${email.to}`)
+            catch: mailError("cannot build the message")
           })
           const stamp = DateTime.formatIso(yield* DateTime.now).replace(/[:.]/g, "-")
           const id = info.messageId.replace(/[<>]/g, "").replace(/[^a-zA-Z0-9@._-]/g, "_")

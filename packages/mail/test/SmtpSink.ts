@@ -26,7 +26,7 @@ export const smtpSink = Effect.gen(function*() {
         : callback(new Error("Invalid username or password")),
     onRcptTo: (address, _session, callback) =>
       address.address.endsWith("@blocked.test")
-        ? callback(new Error("Recipient refused"))
+        ? callback(new Error(`<${address.address}>: Recipient address rejected`))
         : callback(),
     onData: (stream, session, callback) => {
       const chunks: Array<Buffer> = []

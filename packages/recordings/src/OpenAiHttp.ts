@@ -99,10 +99,20 @@ export const exchange = <A, I>(
     )
     if (response.status < 200 || response.status >= 300) return yield* statusError(provider, response)
     const json = yield* response.json.pipe(
-      Effect.catchTag("ResponseError", (error) => Effect.fail(malformed(provider, response.status, error.message)))
+      // The reason alone: the parser's message quotes the body, which may be a transcript.
+      Effect.catchTag("ResponseError", (error) => Effect.fail(malformed(provider, response.status, error.reason)))
     )
     return yield* Schema.decodeUnknown(schema)(json).pipe(
-      Effect.mapError((error) => malformed(provider, response.status, ParseResult.TreeFormatter.formatErrorSync(error)))
+      // Where the output broke the schema, not the values found there (transcripts, notes).
+      Effect.mapError((error) =>
+        malformed(
+          provider,
+          response.status,
+          ParseResult.ArrayFormatter.formatErrorSync(error)
+            .map((issue) => `${issue.path.join(".") || "(root)"} (${issue._tag})`)
+            .join(", ")
+        )
+      )
     )
   }).pipe(
     Effect.catchTags({

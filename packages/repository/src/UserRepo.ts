@@ -27,8 +27,8 @@ export interface UserRepoShape {
   readonly updatePasswordHash: (id: UserId, passwordHash: string) => Effect.Effect<void>
 }
 
-const emailTaken = (email: string) =>
-  new EmailAlreadyRegistered({ message: `An account with the email ${email} already exists` })
+// The address is not repeated: the error ends up in spans, which carry no personal data.
+const emailTaken = new EmailAlreadyRegistered({ message: "An account with this email already exists" })
 
 const CredentialsRow = Schema.Struct({ ...User.fields, passwordHash: Schema.String })
 
@@ -65,7 +65,7 @@ const makePg = Effect.gen(function*() {
         return yield* insertRow({ id: UserId.make(crypto.randomUUID()), ...user, createdAt: iso(now) })
       }).pipe(
         Effect.catchTag("SqlError", (error) =>
-          pgErrorCode(error) === PgErrorCode.uniqueViolation ? Effect.fail(emailTaken(user.email)) : Effect.die(error)),
+          pgErrorCode(error) === PgErrorCode.uniqueViolation ? Effect.fail(emailTaken) : Effect.die(error)),
         Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }),
         Effect.withSpan("UserRepo.insert")
       ),
@@ -110,7 +110,7 @@ const makeMemory = Effect.gen(function*() {
           for (const row of t.users.values()) if (row.user.email === input.email) return [false, t] as const
           return [true, { ...t, users: withRow(t.users, user.id, { user, passwordHash: input.passwordHash }) }] as const
         })
-        return inserted ? user : yield* Effect.fail(emailTaken(input.email))
+        return inserted ? user : yield* Effect.fail(emailTaken)
       }),
     findById: (id) =>
       Ref.get(db).pipe(
