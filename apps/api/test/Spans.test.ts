@@ -1,9 +1,19 @@
-import { NoteExtractor, Pipeline, RateLimiter, RecordingQueries, RecordingSteps, RecordingStore, RecordingUploads, Transcriber } from "@clinic/recordings"
+import { Pagination } from "@clinic/domain"
+import {
+  NoteExtractor,
+  Pipeline,
+  RateLimiter,
+  RecordingQueries,
+  RecordingSteps,
+  RecordingStore,
+  RecordingUploads,
+  Transcriber
+} from "@clinic/recordings"
 import { FileStores } from "@clinic/storage"
 import { methodSpanProblems } from "@clinic/testing"
 import { HttpClient, HttpClientError } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Layer, Option, Stream } from "effect"
+import { DateTime, Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
 import { Auth } from "../src/auth/Auth.js"
 import { AuthSessionMediaUploads } from "../src/auth/AuthSessionMediaUploads.js"
 import { LoginThrottle } from "../src/auth/LoginThrottle.js"
@@ -59,10 +69,15 @@ const services = Effect.gen(function*() {
       { args: { save: [{}], read: [`${id}.wav`], remove: [`${id}.wav`] } }
     ],
     ["Transcriber", yield* Transcriber.Transcriber, {}],
-    ["Transcriber", yield* Effect.provide(Transcriber.makeOpenAi(provider), offline), { args: { transcribe: [{ content: Stream.empty, sizeBytes: 0, format: "wav" }] } }],
+    ["Transcriber", yield* Effect.provide(Transcriber.makeOpenAi(provider), offline), {
+      args: { transcribe: [{ content: Stream.empty, sizeBytes: 0, format: "wav" }] }
+    }],
     ["NoteExtractor", yield* NoteExtractor.NoteExtractor, {}],
     ["NoteExtractor", yield* Effect.provide(NoteExtractor.makeOpenAi(provider), offline), {}],
-    ["FileStores", yield* FileStores.FileStores, { args: { open: [{ name: "Not A Store Name", dir: "/nonexistent" }] } }]
+    ["Pagination", yield* Pagination, {}],
+    ["FileStores", yield* FileStores.FileStores, {
+      args: { open: [{ name: "Not A Store Name", dir: "/nonexistent" }] }
+    }]
   ] as const
 })
 
@@ -76,7 +91,8 @@ const layer = Layer.mergeAll(
   RateLimiter.RateLimiter.Default,
   RecordingStore.RecordingStore.layer,
   Transcriber.layerNotConfigured(),
-  NoteExtractor.layerNotConfigured()
+  NoteExtractor.layerNotConfigured(),
+  Pagination.layer(Redacted.make("spans-test-secret"))
 ).pipe(Layer.provideMerge(memoryServer()))
 
 describe("API spans", () => {

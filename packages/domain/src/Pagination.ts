@@ -56,19 +56,23 @@ export class Pagination extends Context.Tag("@clinic/domain/Pagination")<Paginat
         return Pagination.of({
           seal: (payload) =>
             Effect.promise(() => crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload))).pipe(
-              Effect.map((mac) => `${payload}.${Encoding.encodeBase64Url(new Uint8Array(mac))}`)
+              Effect.map((mac) => `${payload}.${Encoding.encodeBase64Url(new Uint8Array(mac))}`),
+              Effect.withSpan("Pagination.seal")
             ),
-          open: (cursor) => {
-            const dot = cursor.lastIndexOf(".")
-            const payload = cursor.slice(0, dot)
-            const mac = Encoding.decodeBase64Url(cursor.slice(dot + 1))
-            if (dot <= 0 || mac._tag === "Left" || Encoding.encodeBase64Url(mac.right) !== cursor.slice(dot + 1)) {
-              return Effect.succeed(undefined)
-            }
-            // `verify` compares in constant time.
-            return Effect.promise(() => crypto.subtle.verify("HMAC", key, mac.right, new TextEncoder().encode(payload)))
-              .pipe(Effect.map((valid) => (valid ? payload : undefined)))
-          }
+          open: (cursor) =>
+            Effect.suspend(() => {
+              const dot = cursor.lastIndexOf(".")
+              const payload = cursor.slice(0, dot)
+              const mac = Encoding.decodeBase64Url(cursor.slice(dot + 1))
+              if (dot <= 0 || mac._tag === "Left" || Encoding.encodeBase64Url(mac.right) !== cursor.slice(dot + 1)) {
+                return Effect.succeed(undefined)
+              }
+              // `verify` compares in constant time.
+              return Effect.promise(() =>
+                crypto.subtle.verify("HMAC", key, mac.right, new TextEncoder().encode(payload))
+              )
+                .pipe(Effect.map((valid) => (valid ? payload : undefined)))
+            }).pipe(Effect.withSpan("Pagination.open"))
         })
       })
     )
