@@ -210,8 +210,7 @@ export class Bookings extends Effect.Service<Bookings>()("@clinic/api/Bookings",
         return yield* toPage(rows, limit, (last) => bookingCursor.encode({ startsAt: last.startsAt, id: last.id }))
       })
 
-    const get = (therapistId: UserId, id: BookingId) =>
-      bookings.findOwned(therapistId, id)
+    const get = (therapistId: UserId, id: BookingId) => bookings.findOwned(therapistId, id)
 
     return { create, confirm, cancel, list, get } as const
   }).pipe(withMethodSpans("Bookings")),

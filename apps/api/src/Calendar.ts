@@ -87,11 +87,9 @@ export class Calendar extends Effect.Service<Calendar>()("@clinic/api/Calendar",
         )
       )
 
-    const listExternal = (therapistId: UserId) =>
-      externals.list(therapistId)
+    const listExternal = (therapistId: UserId) => externals.list(therapistId)
 
-    const removeExternal = (therapistId: UserId, id: ExternalCalendarId) =>
-      externals.remove(therapistId, id)
+    const removeExternal = (therapistId: UserId, id: ExternalCalendarId) => externals.remove(therapistId, id)
 
     return { createFeed, revokeFeed, feed, addExternal, listExternal, removeExternal } as const
   }).pipe(withMethodSpans("Calendar")),

@@ -41,8 +41,7 @@ export const CalendarFeedLive = HttpApiBuilder.group(ClinicApi, "calendarFeed", 
     return handlers.handle("feed", ({ path }) =>
       Effect.zipRight(redactSpanUrl, calendar.feed(path.file)).pipe(
         Effect.tapBoth({
-          onFailure: () =>
-            Effect.logInfo("calendar feed refused").pipe(Effect.annotateLogs("http.status", 404)),
+          onFailure: () => Effect.logInfo("calendar feed refused").pipe(Effect.annotateLogs("http.status", 404)),
           onSuccess: () => Effect.logInfo("calendar feed sent").pipe(Effect.annotateLogs("http.status", 200))
         }),
         Effect.annotateLogs({ "http.method": "GET", "http.url": FEED_PATH }),

@@ -1,7 +1,7 @@
 import type { CreatePatient, InvalidCursor, NotFound, Pagination, Patient, UpdatePatient, UserId } from "@clinic/domain"
 import { DEFAULT_PAGE_LIMIT, makeCursor, PatientId, toPage } from "@clinic/domain"
-import { type PatientPatch, PatientRepo } from "@clinic/repository"
 import { withMethodSpans } from "@clinic/foundation"
+import { type PatientPatch, PatientRepo } from "@clinic/repository"
 import { Effect, Schema } from "effect"
 
 // A field left out of a PATCH stays as it is; only `null` clears it.

@@ -2,9 +2,10 @@ import { OutboxStore } from "@clinic/events"
 import { TaskStore } from "@clinic/queue"
 import { ExternalCalendarRepo, IdempotencyRepo, layerPg as RepositoriesPg, MemoryDb } from "@clinic/repository"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { spanText } from "@clinic/testing"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, DateTime, Effect, Exit, Layer, Logger, Option, Ref, TestClock, Tracer } from "effect"
+import { DateTime, Effect, Layer, Logger, Option, Ref, TestClock, Tracer } from "effect"
 import ICAL from "ical.js"
 import { createHash } from "node:crypto"
 import { Recordings } from "../src/Recordings.js"
@@ -283,15 +284,13 @@ describe("calendar feed over HTTP (memory)", () => {
       ])
       // The client spans are the test's own requests (the calendar app's side), which know the URL.
       for (const span of spans.filter((span) => span.kind !== "client")) {
-        const text = JSON.stringify({
-          name: span.name,
-          attributes: Object.fromEntries(span.attributes),
-          ended: span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? Cause.pretty(span.status.exit.cause) : null
-        })
+        const text = spanText(span)
         assert.notInclude(text, token, text)
         assert.notInclude(text, unknown, text)
       }
-    }).pipe(Effect.provide(memoryServer().pipe(Layer.provide(Layer.unwrapEffect(Effect.map(recording, Layer.setTracer))))))
+    }).pipe(
+      Effect.provide(memoryServer().pipe(Layer.provide(Layer.unwrapEffect(Effect.map(recording, Layer.setTracer)))))
+    )
   })
 })
 

@@ -3,9 +3,9 @@ import { Registry, TaskStore, Worker } from "@clinic/queue"
 import { BookingRepo, ExternalCalendarRepo, PatientRepo, UserRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
-import { recordSpans } from "@clinic/testing"
+import { recordSpans, spanText } from "@clinic/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, Option, TestClock, type Tracer } from "effect"
+import { Cause, ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import {
   CALENDAR_QUEUE,
   calendarQueue,
@@ -337,14 +337,6 @@ describe("external calendar sync: where it fetches from", () => {
   })
 })
 
-/** Everything a span tells: its name, attributes and how it ended (a failure's message included). */
-const told = (span: Tracer.Span) =>
-  JSON.stringify({
-    name: span.name,
-    attributes: Object.fromEntries(span.attributes),
-    ended: span.status._tag === "Ended" && Exit.isFailure(span.status.exit) ? Cause.pretty(span.status.exit.cause) : null
-  })
-
 describe("external calendar sync spans", () => {
   it.scoped("carry no part of a feed's URL but its host: not the token in its path, not its query", () =>
     Effect.gen(function*() {
@@ -370,7 +362,8 @@ describe("external calendar sync spans", () => {
         const { exit, spans } = yield* recordSpans(sync.syncOne(feed))
         outcomes.push(Exit.match(exit, {
           onSuccess: () => "imported",
-          onFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: () => "died", onSome: (e) => e.reason })
+          onFailure: (cause) =>
+            Option.match(Cause.failureOption(cause), { onNone: () => "died", onSome: (e) => e.reason })
         }))
         const requests = spans.filter((span) => span.name === "http.client GET")
         assert.isNotEmpty(requests, url)
@@ -379,7 +372,7 @@ describe("external calendar sync spans", () => {
           assert.strictEqual(request.attributes.get("server.address"), "127.0.0.1")
         }
         for (const span of spans) {
-          const text = told(span)
+          const text = spanText(span)
           assert.notInclude(text, token, text)
           assert.notInclude(text, "/private-", text)
           assert.notInclude(text, "basic.ics", text)

@@ -22,7 +22,8 @@ export const withMethodSpans = (service: string) => <S extends object, E, R>(mak
           Effect.isEffect(member)
             ? Effect.withSpan(member, name)
             : typeof member === "function" && member.name !== name
-            ? (...args: ReadonlyArray<unknown>) => Effect.withSpan(Effect.suspend(() => (member as Method)(...args)), name)
+            ? (...args: ReadonlyArray<unknown>) =>
+              Effect.withSpan(Effect.suspend(() => (member as Method)(...args)), name)
             : member
         ]
       })

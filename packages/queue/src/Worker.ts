@@ -545,5 +545,4 @@ export const make = <R>(
 export const layer = <R>(
   registry: Registry<R>,
   options: WorkerOptions = {}
-): Layer.Layer<TaskWorker, never, TaskStore | R> =>
-  Layer.scoped(TaskWorker, make(registry, options))
+): Layer.Layer<TaskWorker, never, TaskStore | R> => Layer.scoped(TaskWorker, make(registry, options))

@@ -274,8 +274,7 @@ const makePg = Effect.gen(function*() {
             SET started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at, queues = EXCLUDED.queues`
           .pipe(Effect.asVoid)
       ),
-    leave: (replica) =>
-      unavailable(sql`DELETE FROM scheduler_replicas WHERE replica = ${replica}`.pipe(Effect.asVoid)),
+    leave: (replica) => unavailable(sql`DELETE FROM scheduler_replicas WHERE replica = ${replica}`.pipe(Effect.asVoid)),
     replicas: (since) =>
       unavailable(
         SqlSchema.findAll({

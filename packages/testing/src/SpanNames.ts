@@ -1,4 +1,4 @@
-import { Effect, type Exit, Stream, Tracer } from "effect"
+import { Cause, Effect, Exit, Stream, Tracer } from "effect"
 
 /**
  * Runs `effect` under a tracer that keeps every span it starts (and still hands each span to the
@@ -20,6 +20,20 @@ export const recordSpans = <A, E, R>(
     })
     const exit = yield* Effect.exit(Effect.withTracer(effect, recording))
     return { exit, spans }
+  })
+
+/**
+ * Everything a span tells an exporter, as one string: its name, its attributes and, when it ended
+ * in failure, the failure with its messages (exported as the span's status and exception event).
+ * What tests search for personal data.
+ */
+export const spanText = (span: Tracer.Span): string =>
+  JSON.stringify({
+    name: span.name,
+    attributes: Object.fromEntries(span.attributes),
+    failure: span.status._tag === "Ended" && Exit.isFailure(span.status.exit)
+      ? Cause.pretty(span.status.exit.cause, { renderErrorCause: true })
+      : null
   })
 
 /** `recordSpans`, for tests that check a method is traced and under which name. */
@@ -55,7 +69,9 @@ export const methodSpanProblems = <R = never>(
     )
     if (methods.length === 0) problems.push(`${service} has no methods`)
     for (const pure of calls.pure ?? []) {
-      if (typeof (built as Record<string, unknown>)[pure] !== "function") problems.push(`${service}.${pure} is no function`)
+      if (typeof (built as Record<string, unknown>)[pure] !== "function") {
+        problems.push(`${service}.${pure} is no function`)
+      }
     }
     for (const [method, member] of methods) {
       const name = `${service}.${method}`

@@ -126,8 +126,7 @@ export class AuthSessionMediaUploads
             }))
           ),
         /** Deletes stored files whose rows are gone; a file already missing is fine. */
-        remove: (paths: ReadonlyArray<string>): Effect.Effect<void> =>
-          Effect.asVoid(files.remove(paths))
+        remove: (paths: ReadonlyArray<string>): Effect.Effect<void> => Effect.asVoid(files.remove(paths))
       } as const
     }).pipe(withMethodSpans("AuthSessionMediaUploads"))
   })
