@@ -253,10 +253,12 @@ const startStack = Effect.gen(function*() {
   const pids = { api: 0, scheduler: 0 }
   const launcher = yield* Effect.acquireRelease(
     Effect.sync(() => {
+      // A process group of its own, like a terminal's foreground job: Ctrl-C is a SIGINT to it.
       const child = NodeChildProcess.spawn(process.execPath, [Path.join(appsDir, "stack", "dist", "main.js")], {
         cwd: projectDir,
         env,
-        stdio: ["ignore", "pipe", "pipe"]
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true
       })
       const collect = (chunk: Buffer) => {
         output += chunk.toString()
@@ -298,25 +300,36 @@ const replicas = (pgPort: number) =>
   )
 
 describe("the launcher (pnpm start)", () => {
+  const stopsInOrder = (stop: (launcher: NodeChildProcess.ChildProcess) => void) =>
+    Effect.gen(function*() {
+      const stack = yield* startStack
+      // The scheduler beats right after it starts, which may come after its /health answers.
+      yield* replicas(stack.pgPort).pipe(
+        Effect.catchAllDefect(() => Effect.succeed(0)),
+        Effect.filterOrFail((n) => n === 1, () => new Error(`no heartbeat:\n${lastLines(stack.output())}`)),
+        Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("20 seconds"))),
+        Effect.orDie
+      )
+      stop(stack.launcher)
+      assert.strictEqual(yield* stack.exitCode, 0, lastLines(stack.output()))
+      assert.isFalse(alive(stack.pids.api), "the API still runs")
+      assert.isFalse(alive(stack.pids.scheduler), "the scheduler still runs")
+      assert.isTrue(stack.output().includes("scheduler stopped"), lastLines(stack.output()))
+      assert.isFalse(stack.output().includes("heartbeat not removed"), lastLines(stack.output()))
+      // The database once more, on the same folder: the scheduler's stop had it to remove its row.
+      yield* EmbeddedPostgres.start({ dataDir: stack.dataDir, port: stack.pgPort }).pipe(Effect.orDie)
+      assert.strictEqual(yield* replicas(stack.pgPort), 0)
+    })
+
   it.scopedLive(
     "SIGTERM stops both apps before the database: the scheduler removes its heartbeat; exit 0",
-    () =>
-      Effect.gen(function*() {
-        const stack = yield* startStack
-        yield* Effect.retry(
-          Effect.filterOrDieMessage(replicas(stack.pgPort), (n) => n === 1, "no heartbeat yet"),
-          Schedule.spaced("200 millis").pipe(Schedule.upTo("20 seconds"))
-        )
-        stack.launcher.kill("SIGTERM")
-        assert.strictEqual(yield* stack.exitCode, 0, lastLines(stack.output()))
-        assert.isFalse(alive(stack.pids.api), "the API still runs")
-        assert.isFalse(alive(stack.pids.scheduler), "the scheduler still runs")
-        assert.isTrue(stack.output().includes("scheduler stopped"), lastLines(stack.output()))
-        assert.isFalse(stack.output().includes("heartbeat not removed"), lastLines(stack.output()))
-        // The database once more, on the same folder: the scheduler's stop had it to remove its row.
-        yield* EmbeddedPostgres.start({ dataDir: stack.dataDir, port: stack.pgPort }).pipe(Effect.orDie)
-        assert.strictEqual(yield* replicas(stack.pgPort), 0)
-      }),
+    () => stopsInOrder((launcher) => launcher.kill("SIGTERM")),
+    { timeout: 120_000 }
+  )
+
+  it.scopedLive(
+    "Ctrl-C (SIGINT to the launcher's process group) does the same: the database is not stopped under the apps",
+    () => stopsInOrder((launcher) => process.kill(-launcher.pid!, "SIGINT")),
     { timeout: 120_000 }
   )
 
