@@ -1,10 +1,11 @@
 import { Database } from "@clinic/repository"
 import { freezableProxy, restartablePostgres, throughPort } from "@clinic/repository/testing/DatabaseFaults"
 import { makeTherapist } from "@clinic/repository/testing/Fixtures"
+import { captureLogs } from "@clinic/testing"
 import { HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import type { Redacted } from "effect"
-import { Effect, Fiber, Layer, Ref } from "effect"
+import { Effect, Fiber, Layer, Logger, LogLevel, Ref } from "effect"
 import { type Answer, get, pollUntil, postgresServer, send } from "./support/TestApi.js"
 
 // Small bounds, so that the outage shows within the test's time: the defaults are 5 s each.
@@ -55,15 +56,32 @@ const load = <R>(
 const countIn = (seen: Ref.Ref<ReadonlyArray<Observed>>, phase: Phase, ok: (o: Observed) => boolean = () => true) =>
   Effect.map(Ref.get(seen), (all) => all.filter((o) => o.phase === phase && ok(o)).length)
 
+const countHealthy = (all: ReadonlyArray<Observed>, phase: Phase) =>
+  all.filter((o) => o.phase === phase && o.request === "GET /health" && o.answer?.status === 200).length
+
 const succeeded = (o: Observed) => o.answer !== undefined && o.answer.status < 300
+
+interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
 
 describe("database outage (real Postgres stopped and restarted under load)", () => {
   it.live(
-    "every answer while the database is down is a 503 with Retry-After, none a 500; it recovers by itself",
+    "every answer while the database is down is a 503 with Retry-After, none a 500; it recovers by itself, " +
+      "and the log has one warning with the cause and one recovery, nothing per request",
     () =>
       Effect.gen(function*() {
         const postgres = yield* restartablePostgres
-        const context = yield* Layer.build(postgresServer({}, database(postgres.url)))
+        const { layer: capture, lines } = captureLogs()
+        const context = yield* Layer.build(
+          postgresServer({}, database(postgres.url)).pipe(
+            Layer.provide(capture),
+            // Debug included: a line per failed request at any level is what must not be.
+            Layer.provide(Logger.minimumLogLevel(LogLevel.All))
+          )
+        )
         yield* Effect.gen(function*() {
           const user = yield* makeTherapist()
           const token = user.id
@@ -73,7 +91,9 @@ describe("database outage (real Postgres stopped and restarted under load)", () 
             load(phase, seen, "GET /patients", listPatients(token)),
             load(phase, seen, "GET /patients", listPatients(token)),
             load(phase, seen, "POST /patients", createPatient(token)),
-            load(phase, seen, "POST /patients", createPatient(token))
+            load(phase, seen, "POST /patients", createPatient(token)),
+            // Answers without the database: its successes during the outage are no recovery.
+            load(phase, seen, "GET /health", get(token, "/health"))
           ])
           yield* pollUntil(countIn(seen, "before", succeeded), (n) => n >= 10, "20 seconds")
 
@@ -105,13 +125,25 @@ describe("database outage (real Postgres stopped and restarted under load)", () 
             assert.strictEqual(o.answer!.headers["retry-after"], "5")
             assert.strictEqual(o.answer!.body._tag, "ServiceUnavailable")
           }
-          const down = all.filter((o) => o.phase === "down")
+          const down = all.filter((o) => o.phase === "down" && o.request !== "GET /health")
           assert.deepStrictEqual([...new Set(down.map((o) => o.answer!.status))], [503], "down: 503 only")
+          assert.isAbove(countHealthy(all, "down"), 0, "/health answered while the database was down")
           assert.isBelow(Math.max(...down.map((o) => o.ms)), ANSWER_BOUND_MS)
 
           // Recovered: writes land again.
           const created = yield* createPatient(token)
           assert.strictEqual(created.status, 201)
+
+          const logged = lines.map((line) => JSON.parse(line) as LogLine)
+          const about = logged.filter((l) => /^database (unreachable|reachable again)/.test(String(l.message)))
+          assert.deepStrictEqual(about.map((l) => `${l.level} ${l.message}`), [
+            "WARN database unreachable; answering 503 ServiceUnavailable",
+            "INFO database reachable again; recovered"
+          ])
+          assert.match(String(about[0].annotations.cause), /ECONNREFUSED|terminat|shut/i)
+          const failures = all.filter((o) => o.answer!.status === 503).length
+          assert.isAtLeast(failures, 40)
+          assert.strictEqual(about[1].annotations.failures, failures, "every 503 counted, each logged by no line")
         }).pipe(Effect.provide(context))
       }).pipe(Effect.scoped),
     { timeout: 120_000 }

@@ -1,3 +1,4 @@
+import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import * as Migrations from "@clinic/repository/Migrations"
 import { databaseUrl, freePort, query, withClient } from "@clinic/repository/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
@@ -6,7 +7,7 @@ import * as NodeChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { inject } from "vitest"
+import { beforeAll, inject } from "vitest"
 
 /**
  * The production bundle as the README's "Deploying" section runs it: `pnpm build`, each app's
@@ -16,6 +17,7 @@ import { inject } from "vitest"
  */
 
 const appsDir = Path.resolve(import.meta.dirname, "../..")
+const projectDir = Path.dirname(appsDir)
 
 // The outer `pnpm test` passes its own settings down as `npm_*` variables; the installs in the
 // temporary folders must not inherit them (they are not in the workspace).
@@ -89,15 +91,20 @@ const stop = (app: Effect.Effect.Success<ReturnType<typeof startApp>>) =>
     Effect.orDie
   )
 
+// Built once for the file (both apps, then the launcher that runs them), so that no test of it
+// rebuilds a dist another is running or copying.
+beforeAll(async () => {
+  for (const app of ["api", "scheduler", "stack"]) {
+    succeeds(`build ${app}`, await Effect.runPromise(run("pnpm", ["run", "build"], { cwd: Path.join(appsDir, app) })))
+  }
+}, 180_000)
+
 describe("the production bundle", () => {
   it.scopedLive(
     "installs with production dependencies only, migrates, starts, answers /health and stops on SIGTERM",
     () =>
       Effect.gen(function*() {
-        // Build, then copy each app's dist where nothing of the workspace can be found.
-        for (const app of ["api", "scheduler"]) {
-          succeeds(`build ${app}`, yield* run("pnpm", ["run", "build"], { cwd: Path.join(appsDir, app) }))
-        }
+        // Copy each app's dist where nothing of the workspace can be found.
         const root = yield* Effect.acquireRelease(
           Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "clinic-bundle-"))),
           (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
@@ -181,5 +188,179 @@ describe("the production bundle", () => {
         assert.deepStrictEqual(codes, [0, 0], `exit codes after SIGTERM\n${api.output()}\n${scheduler.output()}`)
       }),
     { timeout: 110_000 }
+  )
+})
+
+// ---- the launcher (`pnpm start`) ---------------------------------------------------------------
+
+/** The end of a long output, for a failure message. */
+const lastLines = (output: string) => output.split("\n").slice(-15).map((line) => line.slice(0, 300)).join("\n")
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls `check` in real time until it holds; dies with `what` after `ms`. */
+const within = (ms: number, what: () => string, check: () => boolean) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage(what())
+      yield* Effect.sleep("100 millis")
+    }
+  })
+
+/** The pid in the first line of a Postgres data folder's `postmaster.pid`, while it runs. */
+const postmasterPid = (dataDir: string) => {
+  try {
+    return Number(Fs.readFileSync(Path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `node apps/stack/dist/main.js`, what `pnpm start` runs after its build, on an embedded Postgres
+ * in a folder and on ports of its own, until both apps answer `/health`. Whatever the test did,
+ * the release leaves no process behind: launcher, apps and Postgres are killed if still running.
+ */
+const startStack = Effect.gen(function*() {
+  const dir = yield* Effect.acquireRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "clinic-stack-"))),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+  // mkdtemp makes the folder private to root; the server runs as `postgres` and must reach it.
+  Fs.chmodSync(dir, 0o755)
+  const dataDir = Path.join(dir, "pg")
+  const [pgPort, apiPort, schedulerPort] = [yield* freePort, yield* freePort, yield* freePort]
+  const env = {
+    PATH: process.env.PATH,
+    LOG_FORMAT: "json",
+    CLINIC_PG_DATA_DIR: dataDir,
+    CLINIC_PG_PORT: String(pgPort),
+    API_PORT: String(apiPort),
+    SCHEDULER_PORT: String(schedulerPort),
+    CLINIC_RECORDINGS_DIR: Path.join(dir, "recordings"),
+    CLINIC_AUTH_SESSION_MEDIA_DIR: Path.join(dir, "auth-session-media"),
+    MAIL_DIR: Path.join(dir, "mail")
+  }
+  let output = ""
+  const pids = { api: 0, scheduler: 0 }
+  const launcher = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      // A process group of its own, like a terminal's foreground job: Ctrl-C is a SIGINT to it.
+      const child = NodeChildProcess.spawn(process.execPath, [Path.join(appsDir, "stack", "dist", "main.js")], {
+        cwd: projectDir,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true
+      })
+      const collect = (chunk: Buffer) => {
+        output += chunk.toString()
+        for (const match of output.matchAll(/"app started".*?"app":"(api|scheduler)","pid":(\d+)/g)) {
+          pids[match[1] as "api" | "scheduler"] = Number(match[2])
+        }
+      }
+      child.stdout.on("data", collect)
+      child.stderr.on("data", collect)
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      return { child, exited }
+    }),
+    ({ child }) =>
+      Effect.sync(() => {
+        for (const pid of [child.pid, pids.api, pids.scheduler, postmasterPid(dataDir)]) {
+          if (pid !== undefined && pid > 0 && alive(pid)) process.kill(pid, "SIGKILL")
+        }
+      })
+  )
+  yield* healthy(`http://127.0.0.1:${apiPort}/health`, () => lastLines(output))
+  yield* healthy(`http://127.0.0.1:${schedulerPort}/health`, () => lastLines(output))
+  assert.isAbove(pids.api, 0, lastLines(output))
+  assert.isAbove(pids.scheduler, 0, lastLines(output))
+  const exitCode = Effect.promise(() => launcher.exited).pipe(
+    Effect.timeoutFail({
+      duration: "60 seconds",
+      onTimeout: () => new Error(`the launcher never exited:\n${lastLines(output)}`)
+    }),
+    Effect.orDie
+  )
+  return { launcher: launcher.child, exitCode, pids, dataDir, pgPort, output: () => output }
+})
+
+/** Scheduler replicas with a heartbeat row in the stack's database (which must be running). */
+const replicas = (pgPort: number) =>
+  withClient(
+    `postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`,
+    (client) => Effect.map(query(client, "SELECT replica FROM scheduler_replicas"), (result) => result.rows.length)
+  )
+
+describe("the launcher (pnpm start)", () => {
+  const stopsInOrder = (stop: (launcher: NodeChildProcess.ChildProcess) => void) =>
+    Effect.gen(function*() {
+      const stack = yield* startStack
+      // The scheduler beats right after it starts, which may come after its /health answers.
+      yield* replicas(stack.pgPort).pipe(
+        Effect.catchAllDefect(() => Effect.succeed(0)),
+        Effect.filterOrFail((n) => n === 1, () => new Error(`no heartbeat:\n${lastLines(stack.output())}`)),
+        Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("20 seconds"))),
+        Effect.orDie
+      )
+      stop(stack.launcher)
+      assert.strictEqual(yield* stack.exitCode, 0, lastLines(stack.output()))
+      assert.isFalse(alive(stack.pids.api), "the API still runs")
+      assert.isFalse(alive(stack.pids.scheduler), "the scheduler still runs")
+      assert.isTrue(stack.output().includes("scheduler stopped"), lastLines(stack.output()))
+      assert.isFalse(stack.output().includes("heartbeat not removed"), lastLines(stack.output()))
+      // The database once more, on the same folder: the scheduler's stop had it to remove its row.
+      yield* EmbeddedPostgres.start({ dataDir: stack.dataDir, port: stack.pgPort }).pipe(Effect.orDie)
+      assert.strictEqual(yield* replicas(stack.pgPort), 0)
+    })
+
+  it.scopedLive(
+    "SIGTERM stops both apps before the database: the scheduler removes its heartbeat; exit 0",
+    () => stopsInOrder((launcher) => launcher.kill("SIGTERM")),
+    { timeout: 120_000 }
+  )
+
+  it.scopedLive(
+    "Ctrl-C (SIGINT to the launcher's process group) does the same: the database is not stopped under the apps",
+    () => stopsInOrder((launcher) => process.kill(-launcher.pid!, "SIGINT")),
+    { timeout: 120_000 }
+  )
+
+  it.scopedLive(
+    "its embedded Postgres killed: the launcher stops both apps and exits non-zero",
+    () =>
+      Effect.gen(function*() {
+        const stack = yield* startStack
+        const postgres = postmasterPid(stack.dataDir)
+        assert.isDefined(postgres)
+        process.kill(postgres!, "SIGKILL")
+        assert.notStrictEqual(yield* stack.exitCode, 0)
+        assert.isTrue(stack.output().includes("the embedded PostgreSQL exited"), lastLines(stack.output()))
+        assert.isFalse(alive(stack.pids.api), "the API still runs")
+        assert.isFalse(alive(stack.pids.scheduler), "the scheduler still runs")
+      }),
+    { timeout: 120_000 }
+  )
+
+  it.scopedLive(
+    "the launcher SIGKILLed: its apps notice and exit",
+    () =>
+      Effect.gen(function*() {
+        const stack = yield* startStack
+        stack.launcher.kill("SIGKILL")
+        yield* within(
+          20_000,
+          () => `apps still running 20 s after the launcher's SIGKILL:\n${lastLines(stack.output())}`,
+          () => !alive(stack.pids.api) && !alive(stack.pids.scheduler)
+        )
+      }),
+    { timeout: 120_000 }
   )
 })

@@ -1,6 +1,7 @@
 export * as BackgroundLoop from "./BackgroundLoop.js"
 export * as ExitWithParent from "./ExitWithParent.js"
 export * as Logging from "./Logging.js"
+export * as OutageLog from "./OutageLog.js"
 export * from "./ProjectRoot.js"
 export * as Settings from "./Settings.js"
 export * from "./Spans.js"

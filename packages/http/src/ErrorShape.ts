@@ -1,5 +1,5 @@
 import { InternalError, RouteNotFound, ServiceUnavailable } from "@clinic/domain"
-import { Sql } from "@clinic/foundation"
+import { OutageLog, Sql } from "@clinic/foundation"
 import {
   HttpApiBuilder,
   HttpApiError,
@@ -10,6 +10,7 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
+import { Statement } from "@effect/sql"
 import type { Layer } from "effect"
 import { Cause, Clock, Effect, FiberRef, HashMap, Option } from "effect"
 import * as Metrics from "./Metrics.js"
@@ -48,25 +49,9 @@ const connectionFailure = (cause: Cause.Cause<unknown>): unknown => {
   return undefined
 }
 
-// Under an outage every request fails alike: one warning with the cause per interval is enough
-// for the operator (the access log still has each 503), the rest go to debug.
-const OUTAGE_WARNING_INTERVAL_MS = 10_000
-let lastOutageWarning = Number.NEGATIVE_INFINITY
-
-const serviceUnavailable = (error: unknown) =>
+const serviceUnavailable = (outage: OutageLog.OutageLog, error: unknown) =>
   Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const reason = String((error as { cause?: unknown }).cause ?? error)
-    if (now - lastOutageWarning >= OUTAGE_WARNING_INTERVAL_MS) {
-      lastOutageWarning = now
-      yield* Effect.logWarning("database unreachable; answering 503 ServiceUnavailable").pipe(
-        Effect.annotateLogs("cause", reason)
-      )
-    } else {
-      yield* Effect.logDebug("database unreachable; answering 503 ServiceUnavailable").pipe(
-        Effect.annotateLogs("cause", reason)
-      )
-    }
+    yield* outage.failed(String((error as { cause?: unknown }).cause ?? error))
     yield* withRetryAfter
     return yield* new ServiceUnavailable({
       message: "The database is unreachable for now; retry later",
@@ -121,8 +106,32 @@ export const describeIssues = (issues: Issues): string =>
 /** The failures this middleware answers with; an API using it declares them (`addError`). */
 export type ShapedFailure = HttpApiError.HttpApiDecodeError | InternalError | RouteNotFound | ServiceUnavailable
 
-const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
-  Effect.catchAllCause(app, (cause): Effect.Effect<never, ShapedFailure> => {
+/**
+ * Under an outage every request fails alike: the operator reads one warning with the cause when
+ * the first fails and one info when a request that used the database succeeds again (the access
+ * log still has each 503). Which requests used the database: a statement transformer notes when
+ * the request's last statement started, so a request that needs no database (`/health`, the
+ * OpenAPI document) never passes for a recovery, nor does one whose query began before the outage.
+ */
+const outageLog = OutageLog.make({
+  failing: "database unreachable; answering 503 ServiceUnavailable",
+  recovered: "database reachable again; recovered"
+})
+
+const shape = (outage: OutageLog.OutageLog) => (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
+  Effect.suspend(() => {
+    let lastStatementAt: number | undefined
+    const noted = Statement.withTransformer(app, (statement) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        lastStatementAt = Math.max(lastStatementAt ?? now, now)
+        return statement
+      }))
+    return Effect.tap(
+      noted,
+      (response) =>
+        response.status < 500 && lastStatementAt !== undefined ? outage.succeeded(lastStatementAt) : Effect.void
+    )
+  }).pipe(Effect.catchAllCause((cause): Effect.Effect<never, ShapedFailure> => {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
     const failure = Cause.failureOption(cause)
     const failed: unknown = Option.getOrUndefined(failure)
@@ -130,7 +139,7 @@ const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
       return Effect.zipRight(withRetryAfter, Effect.failCause(cause))
     }
     const unreachable = connectionFailure(cause)
-    if (unreachable !== undefined) return serviceUnavailable(unreachable)
+    if (unreachable !== undefined) return serviceUnavailable(outage, unreachable)
     // The platform reports an unreadable body as a defect, so server errors are looked for in both.
     const error: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
     if (error instanceof HttpApiError.HttpApiDecodeError) {
@@ -158,7 +167,7 @@ const shape = (app: HttpApp.Default): HttpApp.Default<ShapedFailure> =>
     }
     // A typed error of an endpoint: the builder encodes it with its declared status.
     return Effect.failCause(cause)
-  })
+  }))
 
 /**
  * Gives every failure of `api` the one error shape `{ _tag, message, ... }`: decode errors name
@@ -174,7 +183,7 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.HttpApiGrou
   // The builder types a middleware by the API's own error union, which `shape` (written once for
   // every API) cannot name; the conditional type above is the check that matters.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential over the API's errors
-  HttpApiBuilder.middleware(api as HttpApi.HttpApi<Id, Groups, E, R>, shape as any)
+  HttpApiBuilder.middleware(api as HttpApi.HttpApi<Id, Groups, E, R>, Effect.map(outageLog, shape) as any)
 
 /**
  * Accepts the caller's `X-Request-Id` (or makes one), puts it on every log line of the request and

@@ -1,4 +1,4 @@
-import { BackgroundLoop, withMethodSpans } from "@clinic/foundation"
+import { BackgroundLoop, OutageLog, withMethodSpans } from "@clinic/foundation"
 import { TraceParent } from "@clinic/telemetry"
 import type { Scope } from "effect"
 import {
@@ -491,7 +491,10 @@ const makeUntraced = <R>(
     })
     // Through an outage every sample fails alike: one warning when sampling starts failing, one
     // info when it works again.
-    let samplingFails = false
+    const sampling = yield* OutageLog.make({
+      failing: "queue depth sampling failing; retrying at each sample",
+      recovered: "queue depth sampling recovered"
+    })
     yield* Effect.gen(function*() {
       const now = yield* DateTime.now
       for (const depth of yield* store.depth(now)) {
@@ -499,16 +502,9 @@ const makeUntraced = <R>(
           yield* Metric.set(Metrics.tagged(Metrics.depth, { queue: depth.queue, state: key }), depth[key])
         }
       }
-      if (samplingFails) {
-        samplingFails = false
-        yield* Effect.logInfo("queue depth sampling recovered")
-      }
+      yield* sampling.succeeded()
     }).pipe(
-      Effect.catchAllCause((cause) => {
-        if (samplingFails) return Effect.void
-        samplingFails = true
-        return Effect.logWarning("queue depth sampling failing; retrying at each sample", cause)
-      }),
+      Effect.catchAllCause(sampling.failed),
       Effect.schedule(Schedule.spaced(options.depthInterval ?? "15 seconds")),
       Effect.forkScoped
     )

