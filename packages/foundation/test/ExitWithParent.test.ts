@@ -1,3 +1,4 @@
+import { bundleNode } from "@clinic/testing/ChildProcess"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -21,31 +22,32 @@ const alive = (pid: number) => {
  * pid and whether it was still running `afterMs` after the kill. The app is killed at the end.
  */
 const killLauncher = (env: NodeJS.ProcessEnv, afterMs: number) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() =>
-      ChildProcess.spawn(process.execPath, [Path.join(FIXTURES, "launcher.mjs"), Path.join(FIXTURES, "app.ts")], {
-        cwd: Path.join(FIXTURES, "..", ".."),
-        env: { ...process.env, ...env },
-        stdio: ["ignore", "pipe", "inherit"]
-      })
-    ),
-    (launcher) =>
-      Effect.gen(function*() {
-        const pid = yield* Effect.async<number>((resume) => {
-          launcher.stdout.on("data", (chunk) => {
-            const match = /app (\d+)/.exec(String(chunk))
-            if (match) resume(Effect.succeed(Number(match[1])))
-          })
-        }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("the app did not start") }))
-        launcher.kill("SIGKILL")
-        const deadline = Date.now() + afterMs
-        while (alive(pid) && Date.now() < deadline) yield* Effect.sleep("50 millis")
-        const stillRunning = alive(pid)
-        if (stillRunning) process.kill(pid, "SIGKILL")
-        return stillRunning
-      }),
-    (launcher) => Effect.sync(() => launcher.kill("SIGKILL"))
-  )
+  Effect.flatMap(bundleNode(Path.join(FIXTURES, "app.ts")), (app) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, [Path.join(FIXTURES, "launcher.mjs"), app], {
+          cwd: Path.join(FIXTURES, "..", ".."),
+          env: { ...process.env, ...env },
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+      ),
+      (launcher) =>
+        Effect.gen(function*() {
+          const pid = yield* Effect.async<number>((resume) => {
+            launcher.stdout.on("data", (chunk) => {
+              const match = /app (\d+)/.exec(String(chunk))
+              if (match) resume(Effect.succeed(Number(match[1])))
+            })
+          }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("the app did not start") }))
+          launcher.kill("SIGKILL")
+          const deadline = Date.now() + afterMs
+          while (alive(pid) && Date.now() < deadline) yield* Effect.sleep("50 millis")
+          const stillRunning = alive(pid)
+          if (stillRunning) process.kill(pid, "SIGKILL")
+          return stillRunning
+        }),
+      (launcher) => Effect.sync(() => launcher.kill("SIGKILL"))
+    )).pipe(Effect.scoped)
 
 describe("ExitWithParent", () => {
   it.live(

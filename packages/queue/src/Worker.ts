@@ -285,15 +285,18 @@ interface Claimed {
 
 /**
  * The tasks one claim took for a queue and no slot has started yet. One slot claims at a time;
- * slots that waited meanwhile take from what it claimed instead of claiming again. Closing the
- * scope hands back what is still buffered.
+ * slots that waited meanwhile take from what it claimed instead of claiming again, except a woken
+ * slot behind a claim already under way when it woke. Closing the scope hands back what is still
+ * buffered.
  */
 const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) =>
   Effect.gen(function*() {
     const claimed: Array<Claimed> = []
     const lock = yield* Effect.makeSemaphore(1)
     const maxWait = Math.min(Duration.toMillis(queue.pollInterval), Duration.toMillis(queue.lease) / 3)
+    // Claims begun, and whether one is under way (they run one at a time, under `lock`).
     let claims = 0
+    let claiming = false
     let lastFull = false
     // What a claim asks for: halved (down to the concurrency) when buffered tasks went stale, doubled
     // (up to `batch`) when a full claim was used up quickly. A queue of slow tasks ends up claiming
@@ -319,12 +322,15 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
         const now = yield* DateTime.now
         if (lastFull && now.epochMillis - lastClaimAt < maxWait / 2) size = Math.min(batch, size * 2)
         const leaseId = crypto.randomUUID()
+        claims++
+        claiming = true
         const rows = yield* store.claim(
           queue.name,
           { leaseId, now, until: DateTime.addDuration(now, queue.lease) },
           size
-        )
-        claims++
+        ).pipe(Effect.ensuring(Effect.sync(() => {
+          claiming = false
+        })))
         lastClaimAt = now.epochMillis
         lastFull = rows.length === size
         drained = rows.length === 0
@@ -348,7 +354,12 @@ const makeBuffer = (store: TaskStoreShape, queue: ResolvedQueue, batch: number) 
           const head = claimed.shift()
           if (head !== undefined) return Option.some(head)
           if (drained && !woken) return Option.none()
-          const seen = claims
+          // The claims after which this slot need not claim itself. Any claim that ends while it waits
+          // for the lock serves a slot that only looks for more work, the one under way included. A
+          // woken slot needs one begun after its wake-up: the claim under way may have read the queue
+          // before the enqueue that woke it committed, and skipping would leave that task until the
+          // next poll.
+          const seen = claiming && !woken ? claims - 1 : claims
           if (!(yield* lock.withPermits(1)(refill(seen)))) return Option.none()
         }
       })

@@ -1,13 +1,27 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer } from "effect"
-import { Cause, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Schema, Scope, TestClock } from "effect"
+import {
+  Cause,
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Ref,
+  Schema,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
 import * as Backoff from "../src/Backoff.js"
 import * as Registry from "../src/Registry.js"
 import * as Task from "../src/Task.js"
 import * as TaskQueue from "../src/TaskQueue.js"
 import { TaskStore } from "../src/TaskStore.js"
 import * as Worker from "../src/Worker.js"
-import { at, eventually, sleepers, sleepingUntil, startClock } from "./fixtures.js"
+import { at, eventually, settle, sleepers, sleepingUntil, startClock } from "./fixtures.js"
 
 const Payload = Schema.Struct({ label: Schema.String })
 const noJitter = Backoff.make({ base: "1 second", max: "1 minute", jitter: 0 })
@@ -614,6 +628,65 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
           yield* eventually(Effect.map(worker.status, (s) => s.queues[0].inFlight === 0))
         }
         assert.strictEqual(yield* Ref.get(claims), 1 + 3)
+        yield* worker.stop()
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a slot woken while another slot's claim is under way claims again: that claim may predate its task", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const ran = yield* Ref.make<ReadonlyArray<string>>([])
+        const task = Task.make({
+          name: "test.late",
+          payload: Payload,
+          handler: ({ label }) => Ref.update(ran, (l) => [...l, label])
+        })
+        const registry = yield* Registry.make({
+          tasks: [task],
+          queues: [{ name: "default", concurrency: 2, pollInterval: "1 hour" }]
+        })
+        const store = yield* TaskStore
+        const claims = yield* Ref.make(0)
+        const delivered = yield* Ref.make(0)
+        // The next claim reads the queue, then stands still until `gate` opens: a claim whose read
+        // came before a later enqueue's commit, as a slow claim on a loaded machine does.
+        const holdNext = yield* Ref.make(false)
+        const read = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        const held = TaskStore.of({
+          ...store,
+          claim: (queue, lease, limit) =>
+            Effect.gen(function*() {
+              const rows = yield* store.claim(queue, lease, limit)
+              yield* Ref.update(claims, (n) => n + 1)
+              if (yield* Ref.getAndSet(holdNext, false)) {
+                yield* Deferred.succeed(read, undefined)
+                yield* Deferred.await(gate)
+              }
+              return rows
+            }),
+          notifications: Stream.tap(
+            store.notifications,
+            (payload) => payload === "default" ? Ref.update(delivered, (n) => n + 1) : Effect.void
+          )
+        })
+        const worker = yield* Worker.make(registry, { depthInterval: "1 hour" }).pipe(
+          Effect.provideService(TaskStore, held)
+        )
+        yield* eventually(Effect.map(worker.status, (s) => s.listening))
+        yield* eventually(Effect.map(Ref.get(claims), (n) => n === 1))
+        yield* Ref.set(holdNext, true)
+        yield* TaskQueue.enqueue(task, { label: "first" })
+        // One slot is woken and its claim has read only "first".
+        yield* Deferred.await(read)
+        yield* TaskQueue.enqueue(task, { label: "second" })
+        // The other slot is woken by the second enqueue and waits behind that claim.
+        yield* eventually(Effect.map(Ref.get(delivered), (n) => n === 2))
+        yield* settle
+        yield* Deferred.succeed(gate, undefined)
+        // With a poll interval of an hour, only a claim of the second slot's own finds "second".
+        yield* eventually(Effect.map(Ref.get(ran), (l) => l.length === 2))
+        assert.deepStrictEqual([...(yield* Ref.get(ran))].sort(), ["first", "second"])
+        assert.strictEqual(yield* Ref.get(claims), 3)
         yield* worker.stop()
       }).pipe(Effect.provide(layer)))
 

@@ -1,5 +1,39 @@
 import { Effect } from "effect"
+import * as Esbuild from "esbuild"
 import * as NodeChildProcess from "node:child_process"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+/**
+ * Bundles a TypeScript entry, npm packages included, into one JavaScript file in a temporary
+ * folder removed with the scope: what a test starts as a child with plain `node`. Loading one file
+ * takes a fraction of what `--import tsx` spends transpiling and resolving the same module graph:
+ * on one loaded core, about 5 s to a first database write instead of 40.
+ * `external` lists imports left out of the bundle (optional platform packages the child never loads).
+ */
+export const bundleNode = (entry: string, options: { readonly external?: ReadonlyArray<string> } = {}) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "clinic-bundle-"))
+      const outfile = Path.join(dir, "main.mjs")
+      await Esbuild.build({
+        entryPoints: [entry],
+        outfile,
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        logLevel: "error",
+        external: [...(options.external ?? [])],
+        // CommonJS packages in an ES module bundle `require` Node's built-ins, which needs a real
+        // `require` in scope.
+        banner: { js: "import { createRequire } from \"node:module\"; const require = createRequire(import.meta.url);" }
+      })
+      return outfile
+    }),
+    (outfile) => Effect.promise(() => Fs.rm(Path.dirname(outfile), { recursive: true, force: true }))
+  )
 
 /**
  * A Node program in a process of its own for the life of the scope (benchmarks measure servers
