@@ -222,9 +222,11 @@ export const make = (options: EngineOptions) =>
      * next fire time (on the Clock, so TestClock drives it). On time: claim and run. Late beyond the
      * tolerance (downtime, a lost database): the missed-run policy. The cursor only moves past ticks
      * whose claim or skip was stored, so a lost database (the loop backs off) delays ticks but never
-     * loses them. Each start reads the cursor afresh from the run history.
+     * loses them. Each start reads the cursor afresh from the run history; a job without history
+     * starts from `startedAt` (this start), not from whenever the history is first reachable, so
+     * ticks that passed while it was not are owed as they would be with a history.
      */
-    const jobIteration = (job: Job): BackgroundLoop.Iteration => {
+    const jobIteration = (job: Job, startedAt: number): BackgroundLoop.Iteration => {
       let cursor: number | undefined
       return {
         annotations: { job: job.name },
@@ -232,7 +234,7 @@ export const make = (options: EngineOptions) =>
           if (cursor === undefined) {
             cursor = yield* store.lastScheduled(job.name).pipe(
               Effect.flatMap(Option.match({
-                onNone: () => Clock.currentTimeMillis,
+                onNone: () => Effect.succeed(startedAt),
                 onSome: (last) => Effect.succeed(DateTime.toEpochMillis(last))
               }))
             )
@@ -336,7 +338,10 @@ export const make = (options: EngineOptions) =>
       drainBudget: stopBudget,
       backoff,
       annotations: { replica },
-      iterations: Effect.sync(() => [...[...jobs.values()].map(jobIteration), reaper])
+      iterations: Effect.map(
+        Clock.currentTimeMillis,
+        (startedAt) => [...[...jobs.values()].map((job) => jobIteration(job, startedAt)), reaper]
+      )
     })
 
     const start = Effect.gen(function*() {

@@ -427,4 +427,30 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
       ])
       assert.strictEqual(yield* Ref.get(count), 3)
     }).pipe(Effect.provide(flakyStore)))
+
+  it.scoped("a replica started while the run history is unreachable, with no history yet, owes the ticks since its start", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const down = yield* StoreDown
+      yield* Ref.set(down, true)
+      const { count, run } = yield* counter
+      const scheduler = yield* engine([every("job", "1 minute", run, { missed: "runOnce" })], {
+        lateTolerance: "5 seconds",
+        backoff: { initial: "20 seconds", max: "20 seconds" }
+      })
+      yield* scheduler.start
+      for (let i = 0; i < 10; i++) yield* advance("30 seconds") // 09:00 to 09:05 without a database
+      yield* Ref.set(down, false)
+      yield* advance("1 minute") // the retry at 09:05:20 gets through; then the 09:06 tick
+      // As with a history: the ticks since the start follow the missed-run policy, none vanishes.
+      assert.deepStrictEqual(summary(yield* history("job")), [
+        "09:01:00 schedule skipped",
+        "09:02:00 schedule skipped",
+        "09:03:00 schedule skipped",
+        "09:04:00 schedule skipped",
+        "09:05:00 catch-up succeeded",
+        "09:06:00 schedule succeeded"
+      ])
+      assert.strictEqual(yield* Ref.get(count), 2)
+    }).pipe(Effect.provide(flakyStore)))
 })
