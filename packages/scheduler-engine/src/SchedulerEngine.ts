@@ -222,9 +222,9 @@ export const make = (options: EngineOptions) =>
      * next fire time (on the Clock, so TestClock drives it). On time: claim and run. Late beyond the
      * tolerance (downtime, a lost database): the missed-run policy. The cursor only moves past ticks
      * whose claim or skip was stored, so a lost database (the loop backs off) delays ticks but never
-     * loses them. Each start reads the cursor afresh from the run history; a job without history
-     * starts from `startedAt` (this start), not from whenever the history is first reachable, so
-     * ticks that passed while it was not are owed as they would be with a history.
+     * loses them. Each start reads the cursor afresh from the run history, and never begins later
+     * than `startedAt` (this start): ticks that passed while the history was unreachable are owed
+     * as they would be with an older history, even when it had no row or only later ones then.
      */
     const jobIteration = (job: Job, startedAt: number): BackgroundLoop.Iteration => {
       let cursor: number | undefined
@@ -233,9 +233,12 @@ export const make = (options: EngineOptions) =>
         run: Effect.gen(function*() {
           if (cursor === undefined) {
             cursor = yield* store.lastScheduled(job.name).pipe(
-              Effect.flatMap(Option.match({
-                onNone: () => Effect.succeed(startedAt),
-                onSome: (last) => Effect.succeed(DateTime.toEpochMillis(last))
+              Effect.map(Option.match({
+                onNone: () => startedAt,
+                // History that began after this start (another replica's, while this one could not
+                // reach the store) does not cover the ticks before it: walk them too. Ticks already
+                // recorded are no-ops for the claim and the skip.
+                onSome: (last) => Math.min(DateTime.toEpochMillis(last), startedAt)
               }))
             )
           }
