@@ -343,7 +343,12 @@ export const make = (options: EngineOptions) =>
       annotations: { replica },
       iterations: Effect.map(
         Clock.currentTimeMillis,
-        (startedAt) => [...[...jobs.values()].map((job) => jobIteration(job, startedAt)), reaper]
+        (startedAt) => [
+          ...[...jobs.values()].map((job) =>
+            jobIteration(job, startedAt)
+          ),
+          reaper
+        ]
       )
     })
 
@@ -362,9 +367,7 @@ export const make = (options: EngineOptions) =>
         return yield* Effect.logDebug("scheduler not running; stop ignored")
       }
       yield* Ref.set(startedAt, Option.none())
-      yield* store.leave(replica).pipe(Effect.catchAll((e) =>
-        Effect.logWarning("heartbeat not removed", e.message)
-      ))
+      yield* store.leave(replica).pipe(Effect.catchAll((e) => Effect.logWarning("heartbeat not removed", e.message)))
       yield* Effect.logInfo("scheduler stopped")
     })
 
