@@ -223,10 +223,10 @@ export const make = (options: EngineOptions) =>
      * tolerance (downtime, a lost database): the missed-run policy. The cursor only moves past ticks
      * whose claim or skip was stored, so a lost database (the loop backs off) delays ticks but never
      * loses them. Each start reads the cursor afresh from the run history, and never begins later
-     * than `startedAt` (this start): ticks that passed while the history was unreachable are owed
-     * as they would be with an older history, even when it had no row or only later ones then.
+     * than `since` (this start): ticks that passed while the history was unreachable are owed as
+     * they would be with an older history, even when it had no row or only later ones then.
      */
-    const jobIteration = (job: Job, startedAt: number): BackgroundLoop.Iteration => {
+    const jobIteration = (job: Job, since: number): BackgroundLoop.Iteration => {
       let cursor: number | undefined
       return {
         annotations: { job: job.name },
@@ -234,11 +234,11 @@ export const make = (options: EngineOptions) =>
           if (cursor === undefined) {
             cursor = yield* store.lastScheduled(job.name).pipe(
               Effect.map(Option.match({
-                onNone: () => startedAt,
+                onNone: () => since,
                 // History that began after this start (another replica's, while this one could not
                 // reach the store) does not cover the ticks before it: walk them too. Ticks already
                 // recorded are no-ops for the claim and the skip.
-                onSome: (last) => Math.min(DateTime.toEpochMillis(last), startedAt)
+                onSome: (last) => Math.min(DateTime.toEpochMillis(last), since)
               }))
             )
           }
@@ -274,6 +274,8 @@ export const make = (options: EngineOptions) =>
         })
       }
     }
+
+    const jobIterations = (since: number) => [...jobs.values()].map((job) => jobIteration(job, since))
 
     const takeOverExpired = Effect.gen(function*() {
       const now = yield* DateTime.now
@@ -341,15 +343,8 @@ export const make = (options: EngineOptions) =>
       drainBudget: stopBudget,
       backoff,
       annotations: { replica },
-      iterations: Effect.map(
-        Clock.currentTimeMillis,
-        (startedAt) => [
-          ...[...jobs.values()].map((job) =>
-            jobIteration(job, startedAt)
-          ),
-          reaper
-        ]
-      )
+      // Built at each start, whose time is where a job's cursor begins at the latest.
+      iterations: Effect.map(Clock.currentTimeMillis, (since) => [...jobIterations(since), reaper])
     })
 
     const start = Effect.gen(function*() {
@@ -367,7 +362,9 @@ export const make = (options: EngineOptions) =>
         return yield* Effect.logDebug("scheduler not running; stop ignored")
       }
       yield* Ref.set(startedAt, Option.none())
-      yield* store.leave(replica).pipe(Effect.catchAll((e) => Effect.logWarning("heartbeat not removed", e.message)))
+      yield* store.leave(replica).pipe(Effect.catchAll((e) =>
+        Effect.logWarning("heartbeat not removed", e.message)
+      ))
       yield* Effect.logInfo("scheduler stopped")
     })
 
