@@ -160,6 +160,9 @@ const execute = <R>(
       (now) => store.extendLease(row.id, leaseId, DateTime.addDuration(now, queue.lease))
     ).pipe(
       Effect.tap((held) => held ? Effect.void : Effect.logWarning("lease lost while running")),
+      // A renewal that fails (a lost database) must not end the renewals: the next one may get through
+      // before the lease lapses.
+      Effect.catchAllCause((cause) => Effect.logWarning("lease not renewed; retrying", cause)),
       Effect.repeat(Schedule.spaced(Duration.divide(queue.lease, 3).pipe(Option.getOrElse(() => queue.lease)))),
       Effect.delay(Duration.divide(queue.lease, 3).pipe(Option.getOrElse(() => queue.lease)))
     )

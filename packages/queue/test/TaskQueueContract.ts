@@ -313,6 +313,41 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         assert.strictEqual(Option.getOrThrow(yield* TaskQueue.get(id)).status, "pending")
       }).pipe(Effect.provide(layer)))
 
+    it.effect("a lease renewal that fails (the database away a moment) does not end the renewals", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* TaskStore
+        const renewals = yield* Ref.make(0)
+        // The first renewal dies, as a Postgres call does on a lost connection; the next ones work.
+        const flaky = TaskStore.of({
+          ...store,
+          extendLease: (id, leaseId, until) =>
+            Effect.flatMap(
+              Ref.getAndUpdate(renewals, (n) => n + 1),
+              (n) => n === 0 ? Effect.dieMessage("connection lost") : store.extendLease(id, leaseId, until)
+            )
+        })
+        const done = yield* Deferred.make<void>()
+        const task = Task.make({ name: "test.long", payload: Payload, timeout: "5 minutes", handler: () => done })
+        const registry = yield* Registry.make({
+          tasks: [task],
+          queues: [{ name: "default", concurrency: 1, lease: "30 seconds" }]
+        })
+        const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
+        const fiber = yield* Effect.fork(
+          Worker.runOne(registry, "default").pipe(Effect.provideService(TaskStore, flaky))
+        )
+        yield* sleepingUntil(at("10 seconds")) // the first renewal
+        yield* TestClock.adjust("10 seconds")
+        yield* sleepingUntil(at("20 seconds")) // the next one, though the first died
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(yield* Ref.get(renewals), 2)
+        assert.deepStrictEqual(Option.getOrThrow(yield* TaskQueue.get(id)).lockedUntil, at("50 seconds"))
+        yield* Deferred.succeed(done, undefined)
+        const result = Option.getOrThrow(yield* Fiber.join(fiber))
+        assert.strictEqual(result.outcome, "succeeded")
+      }).pipe(Effect.provide(layer)))
+
     it.effect("a lapsed lease makes the task claimable again; the old holder can no longer write", () =>
       Effect.gen(function*() {
         yield* startClock

@@ -222,18 +222,23 @@ const makeUntraced = (options: EngineOptions) =>
      * next fire time (on the Clock, so TestClock drives it). On time: claim and run. Late beyond the
      * tolerance (downtime, a lost database): the missed-run policy. The cursor only moves past ticks
      * whose claim or skip was stored, so a lost database (the loop backs off) delays ticks but never
-     * loses them. Each start reads the cursor afresh from the run history.
+     * loses them. Each start reads the cursor afresh from the run history, and never begins later
+     * than `since` (this start): ticks that passed while the history was unreachable are owed as
+     * they would be with an older history, even when it had no row or only later ones then.
      */
-    const jobIteration = (job: Job): BackgroundLoop.Iteration => {
+    const jobIteration = (job: Job, since: number): BackgroundLoop.Iteration => {
       let cursor: number | undefined
       return {
         annotations: { job: job.name },
         run: Effect.gen(function*() {
           if (cursor === undefined) {
             cursor = yield* store.lastScheduled(job.name).pipe(
-              Effect.flatMap(Option.match({
-                onNone: () => Clock.currentTimeMillis,
-                onSome: (last) => Effect.succeed(DateTime.toEpochMillis(last))
+              Effect.map(Option.match({
+                onNone: () => since,
+                // History that began after this start (another replica's, while this one could not
+                // reach the store) does not cover the ticks before it: walk them too. Ticks already
+                // recorded are no-ops for the claim and the skip.
+                onSome: (last) => Math.min(DateTime.toEpochMillis(last), since)
               }))
             )
           }
@@ -269,6 +274,8 @@ const makeUntraced = (options: EngineOptions) =>
         })
       }
     }
+
+    const jobIterations = (since: number) => [...jobs.values()].map((job) => jobIteration(job, since))
 
     const takeOverExpired = Effect.gen(function*() {
       const now = yield* DateTime.now
@@ -336,7 +343,8 @@ const makeUntraced = (options: EngineOptions) =>
       drainBudget: stopBudget,
       backoff,
       annotations: { replica },
-      iterations: Effect.sync(() => [...[...jobs.values()].map(jobIteration), reaper])
+      // Built at each start, whose time is where a job's cursor begins at the latest.
+      iterations: Effect.map(Clock.currentTimeMillis, (since) => [...jobIterations(since), reaper])
     })
 
     const start = Effect.gen(function*() {

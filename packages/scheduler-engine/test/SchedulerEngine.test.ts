@@ -16,7 +16,7 @@ import {
 import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
 import * as Metrics from "../src/Metrics.js"
-import { RunStore, StoreUnavailable } from "../src/RunStore.js"
+import { RunStore, type RunStoreShape, StoreUnavailable } from "../src/RunStore.js"
 import { advance, captureWarnings, engine, history, settle, startClock, summary, t0 } from "./helpers.js"
 
 const counter = Effect.gen(function*() {
@@ -29,24 +29,25 @@ const every = (name: string, interval: Duration.DurationInput, run: Effect.Effec
 
 class StoreDown extends Context.Tag("test/StoreDown")<StoreDown, Ref.Ref<boolean>>() {}
 
-/** A memory store whose calls fail while `StoreDown` is true, as when the database is unreachable. */
+/** `base` as a replica sees it: the calls that drive ticks fail while `down`, as when the database is unreachable. */
+const guarded = (base: RunStoreShape, down: Ref.Ref<boolean>): RunStoreShape => {
+  const guard = <A>(effect: Effect.Effect<A, StoreUnavailable>) =>
+    Effect.flatMap(
+      Ref.get(down),
+      (isDown) => isDown ? Effect.fail(new StoreUnavailable({ message: "connection refused" })) : effect
+    )
+  return RunStore.of({
+    ...base,
+    claim: (r) => guard(base.claim(r)),
+    recordSkip: (r) => guard(base.recordSkip(r)),
+    lastScheduled: (job) => guard(base.lastScheduled(job))
+  })
+}
+
+/** A memory store whose calls fail while `StoreDown` is true. */
 const flakyStore = Layer.effect(
   RunStore,
-  Effect.gen(function*() {
-    const base = yield* RunStore
-    const down = yield* StoreDown
-    const guard = <A>(effect: Effect.Effect<A, StoreUnavailable>) =>
-      Effect.flatMap(
-        Ref.get(down),
-        (isDown) => isDown ? Effect.fail(new StoreUnavailable({ message: "connection refused" })) : effect
-      )
-    return RunStore.of({
-      ...base,
-      claim: (r) => guard(base.claim(r)),
-      recordSkip: (r) => guard(base.recordSkip(r)),
-      lastScheduled: (job) => guard(base.lastScheduled(job))
-    })
-  })
+  Effect.map(Effect.all([RunStore, StoreDown]), ([base, down]) => guarded(base, down))
 ).pipe(Layer.provideMerge(RunStore.layerMemory), Layer.provideMerge(Layer.effect(StoreDown, Ref.make(false))))
 
 describe("SchedulerEngine (memory store, TestClock)", () => {
@@ -427,4 +428,58 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
       ])
       assert.strictEqual(yield* Ref.get(count), 3)
     }).pipe(Effect.provide(flakyStore)))
+
+  it.scoped("a replica started while the run history is unreachable, with no history yet, owes the ticks since its start", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const down = yield* StoreDown
+      yield* Ref.set(down, true)
+      const { count, run } = yield* counter
+      const scheduler = yield* engine([every("job", "1 minute", run, { missed: "runOnce" })], {
+        lateTolerance: "5 seconds",
+        backoff: { initial: "20 seconds", max: "20 seconds" }
+      })
+      yield* scheduler.start
+      for (let i = 0; i < 10; i++) yield* advance("30 seconds") // 09:00 to 09:05 without a database
+      yield* Ref.set(down, false)
+      yield* advance("1 minute") // the retry at 09:05:20 gets through; then the 09:06 tick
+      // As with a history: the ticks since the start follow the missed-run policy, none vanishes.
+      assert.deepStrictEqual(summary(yield* history("job")), [
+        "09:01:00 schedule skipped",
+        "09:02:00 schedule skipped",
+        "09:03:00 schedule skipped",
+        "09:04:00 schedule skipped",
+        "09:05:00 catch-up succeeded",
+        "09:06:00 schedule succeeded"
+      ])
+      assert.strictEqual(yield* Ref.get(count), 2)
+    }).pipe(Effect.provide(flakyStore)))
+
+  it.scoped("a replica that reaches the run history only after another began it also owes the ticks before", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const shared = yield* RunStore
+      const down = yield* Ref.make(true)
+      const { count, run } = yield* counter
+      const early = yield* engine([every("job", "1 minute", run)], {
+        replica: "early",
+        lateTolerance: "5 seconds",
+        backoff: { initial: "20 seconds", max: "20 seconds" }
+      }).pipe(Effect.provideService(RunStore, guarded(shared, down)))
+      yield* early.start // 09:00, without a database
+      for (let i = 0; i < 5; i++) yield* advance("30 seconds")
+      const late = yield* engine([every("job", "1 minute", run)], { replica: "late" })
+      yield* late.start // 09:02:30, with a database and no history: it begins the history at 09:03
+      for (let i = 0; i < 4; i++) yield* advance("30 seconds")
+      yield* Ref.set(down, false)
+      yield* advance("1 minute") // the early replica's retry at 09:04:40 gets through; then 09:05
+      assert.deepStrictEqual(summary(yield* history("job")), [
+        "09:01:00 schedule skipped",
+        "09:02:00 schedule skipped",
+        "09:03:00 schedule succeeded",
+        "09:04:00 schedule succeeded",
+        "09:05:00 schedule succeeded"
+      ])
+      assert.strictEqual(yield* Ref.get(count), 3)
+    }).pipe(Effect.provide(RunStore.layerMemory)))
 })
