@@ -14,11 +14,6 @@ const part = (value: unknown): string =>
     ? value.message
     : Inspectable.stringifyCircular(Inspectable.toJSON(value))
 
-/**
- * One JSON object per line, with every annotation (`requestId`, `service`) and span. `message` is
- * always one string: `Effect.log("a", b)` logs several values, which Effect's own JSON logger
- * writes as an array, and a log pipeline that indexes `message` as text then drops the line.
- */
 const generalJsonLogger: Logger.Logger<unknown, string> = Logger.map(
   Logger.structuredLogger,
   (log) => Inspectable.stringifyCircular({ ...log, message: [log.message].flat().map(part).join(" ") })
@@ -54,6 +49,11 @@ const plainLine = (options: Logger.Logger.Options<unknown>): string | undefined 
   })
 }
 
+/**
+ * One JSON object per line, with every annotation (`requestId`, `service`) and span. `message` is
+ * always one string: `Effect.log("a", b)` logs several values, which Effect's own JSON logger
+ * writes as an array, and a log pipeline that indexes `message` as text then drops the line.
+ */
 export const jsonLogger: Logger.Logger<unknown, string> = Logger.make((options) =>
   plainLine(options) ?? generalJsonLogger.log(options)
 )
