@@ -24,9 +24,16 @@ const areas: ReadonlyArray<readonly [string, Test]> = [
   ["idle", (_, f) => f === "(idle)"],
   ["gc", (_, f) => f === "(garbage collector)"],
   ["program (native, unattributed)", (_, f) => f === "(program)"],
+  // Native frames have no file: the syscalls that send on sockets, and console output.
+  [
+    "socket writes (syscalls)",
+    (u, f) => u === "" && /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f)
+  ],
   [
     "logger / JSON",
-    (u) => /effect\/dist\/\w+\/internal\/logger|Inspectable|foundation\/src\/Logging|\/Logger\.js/.test(u)
+    (u, f) =>
+      (u === "" && f === "consoleCall") ||
+      /effect\/dist\/\w+\/internal\/logger|Inspectable|foundation\/src\/Logging|\/Logger\.js/.test(u)
   ],
   [
     "spans / tracer",
