@@ -48,6 +48,8 @@ interface Row {
   readonly target: string
   readonly round: number
   readonly rps: number
+  /** CPU time of the server process (user + system) during the measured load, per request. */
+  readonly cpuMsPerRequest: number
   readonly p50: number
   readonly p99: number
   readonly requests: number
@@ -101,6 +103,18 @@ const seed = Effect.gen(function*() {
   return Redacted.value(token)
 })
 
+/**
+ * User + system CPU seconds a process has used so far (`/proc/<pid>/stat`, in clock ticks of 10 ms).
+ * Per request, it tells what the server itself spends, whatever else the shared machine runs.
+ */
+const cpuSeconds = (pid: number) =>
+  Effect.promise(async () => {
+    const stat = await Fs.readFile(`/proc/${pid}/stat`, "utf8")
+    // The command name (field 2) may hold spaces; fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  })
+
 const loadAverage = () => Os.loadavg()[0].toFixed(2)
 
 const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, loadAfter: string) => {
@@ -117,16 +131,17 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, l
     `- Load: autocannon in the bench process, ${CONNECTIONS} connections, ${WARMUP} s warm-up then ${DURATION} s ` +
     `measured per server and round, ${ROUNDS} rounds alternating the servers; each server alone in its own ` +
     "process with a pool of 10 connections to one embedded PostgreSQL 17 on the same machine.",
-    "- Per request (both servers): session by SHA-256 of the token, constant-time digest comparison, expiry and " +
-    "idle checks, `last_active_at` touched at most once per 5 minutes, user by id, JSON response.",
+    "- Per request (both servers): session and its user in one query (a join) by SHA-256 of the token, " +
+    "constant-time digest comparison, expiry and " +
+    "idle checks, `last_active_at` touched at most once per 5 minutes, JSON response.",
     `- 1-minute load average before / after the run: ${loadBefore} / ${loadAfter}. On a shared machine other ` +
     "work competes for the same cores, so compare servers within a round rather than across runs.",
     "",
-    "| server | round | requests/s | p50 ms | p99 ms | requests | non-2xx | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| server | round | requests/s | server CPU ms per request | p50 ms | p99 ms | requests | non-2xx | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows.map((r) =>
-      `| ${r.target} | ${r.round} | ${
-        r.rps.toFixed(0)
+      `| ${r.target} | ${r.round} | ${r.rps.toFixed(0)} | ${
+        r.cpuMsPerRequest.toFixed(2)
       } | ${r.p50} | ${r.p99} | ${r.requests} | ${r.non2xx} | ${r.errors} |`
     ),
     "<!-- auth-me:end -->"
@@ -169,10 +184,12 @@ const program = Effect.gen(function*() {
       const port = yield* freePort
       const url = `http://127.0.0.1:${port}/auth/me`
       const row = yield* Effect.scoped(Effect.gen(function*() {
-        yield* spawnServer(target, { DATABASE_URL: databaseUrl, API_PORT: String(port) })
+        const child = yield* spawnServer(target, { DATABASE_URL: databaseUrl, API_PORT: String(port) })
         yield* waitUntilServing(url, token)
         yield* load(url, token, WARMUP)
+        const cpuBefore = yield* cpuSeconds(child.pid!)
         const result = yield* load(url, token, DURATION)
+        const cpuUsed = (yield* cpuSeconds(child.pid!)) - cpuBefore
         // Figures only for real answers: a 401 or an error fails the run before any table is written.
         if (
           result.requests.total === 0 || result["2xx"] !== result.requests.total || result.errors + result.timeouts > 0
@@ -186,6 +203,7 @@ const program = Effect.gen(function*() {
           target: target.name,
           round,
           rps: result.requests.average,
+          cpuMsPerRequest: (1000 * cpuUsed) / result.requests.total,
           p50: result.latency.p50,
           p99: result.latency.p99,
           requests: result.requests.total,

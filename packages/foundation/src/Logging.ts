@@ -1,5 +1,5 @@
 import type { ConfigError } from "effect"
-import { Cause, Config, Effect, Inspectable, Layer, Logger, LogLevel } from "effect"
+import { Cause, Config, Effect, FiberId, Inspectable, Layer, Logger, LogLevel } from "effect"
 
 /** `LOG_FORMAT` and `LOG_LEVEL`, read by every process (apps, the launcher, the CLIs). */
 export const LoggingConfig = Config.all({
@@ -14,14 +14,48 @@ const part = (value: unknown): string =>
     ? value.message
     : Inspectable.stringifyCircular(Inspectable.toJSON(value))
 
+const generalJsonLogger: Logger.Logger<unknown, string> = Logger.map(
+  Logger.structuredLogger,
+  (log) => Inspectable.stringifyCircular({ ...log, message: [log.message].flat().map(part).join(" ") })
+)
+
+/**
+ * The line `generalJsonLogger` writes, made directly when it has only text to write: messages that
+ * are strings, annotations that are strings, numbers or booleans, no cause (the access log line
+ * and most others). It skips the structured logger's conversions and the circular-safe
+ * stringify, which are most of a log line's cost on every request. Anything else: `undefined`.
+ */
+const plainLine = (options: Logger.Logger.Options<unknown>): string | undefined => {
+  if (!Cause.isEmpty(options.cause)) return undefined
+  const messages: ReadonlyArray<unknown> = Array.isArray(options.message) ? options.message : [options.message]
+  for (const message of messages) if (typeof message !== "string") return undefined
+  const annotations: Record<string, string | number | boolean> = {}
+  for (const [key, value] of options.annotations) {
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") return undefined
+    annotations[key] = value
+  }
+  const now = options.date.getTime()
+  const spans: Record<string, number> = {}
+  for (const span of options.spans) spans[span.label] = now - span.startTime
+  // The structured logger's keys in its order (`cause` is left out when empty).
+  return JSON.stringify({
+    message: messages.join(" "),
+    logLevel: options.logLevel.label,
+    timestamp: options.date.toISOString(),
+    annotations,
+    spans,
+    // `threadName` collects a set of ids even for the one id of a running fiber.
+    fiberId: options.fiberId._tag === "Runtime" ? `#${options.fiberId.id}` : FiberId.threadName(options.fiberId)
+  })
+}
+
 /**
  * One JSON object per line, with every annotation (`requestId`, `service`) and span. `message` is
  * always one string: `Effect.log("a", b)` logs several values, which Effect's own JSON logger
  * writes as an array, and a log pipeline that indexes `message` as text then drops the line.
  */
-export const jsonLogger: Logger.Logger<unknown, string> = Logger.map(
-  Logger.structuredLogger,
-  (log) => Inspectable.stringifyCircular({ ...log, message: [log.message].flat().map(part).join(" ") })
+export const jsonLogger: Logger.Logger<unknown, string> = Logger.make((options) =>
+  plainLine(options) ?? generalJsonLogger.log(options)
 )
 
 /**

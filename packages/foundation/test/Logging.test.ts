@@ -1,5 +1,20 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, FiberRef, Layer, Logger, LogLevel } from "effect"
+import {
+  Cause,
+  ConfigProvider,
+  Effect,
+  FiberId,
+  FiberRef,
+  FiberRefs,
+  HashMap,
+  Inspectable,
+  Layer,
+  List,
+  Logger,
+  LogLevel,
+  LogSpan,
+  Redacted
+} from "effect"
 import * as Logging from "../src/Logging.js"
 
 const capture = () => {
@@ -28,6 +43,55 @@ describe("Logging", () => {
       assert.deepStrictEqual(lines[2].annotations, { requestId: "r-1" })
       assert.strictEqual(lines[1].logLevel, "WARN")
     }).pipe(Effect.provide(layer))
+  })
+
+  it("writes every line as the structured logger's fields would be stringified", () => {
+    // What `jsonLogger` wrote before it made plain lines itself: its fast path must not differ.
+    const reference = Logger.map(Logger.structuredLogger, (log) =>
+      Inspectable.stringifyCircular({
+        ...log,
+        message: [log.message].flat().map((part) =>
+          typeof part === "string"
+            ? part
+            : part instanceof Error
+            ? part.message
+            : Inspectable.stringifyCircular(Inspectable.toJSON(part))
+        ).join(" ")
+      }))
+    const date = new Date("2026-03-02T10:00:00.123Z")
+    const shared = { x: 1 }
+    const line = (overrides: Partial<Logger.Logger.Options<unknown>>): Logger.Logger.Options<unknown> => ({
+      fiberId: FiberId.make(12, 0),
+      logLevel: LogLevel.Info,
+      message: ["Sent HTTP response"],
+      cause: Cause.empty,
+      context: FiberRefs.unsafeMake(new Map()),
+      spans: List.make(LogSpan.make("http.span.7", date.getTime() - 12), LogSpan.make("outer", date.getTime() - 40)),
+      annotations: HashMap.make(["requestId", "r-1"], ["http.status", 200], ["http.url", "/auth/me?x=\"q\""]),
+      date,
+      ...overrides
+    })
+    const cases = [
+      line({}),
+      line({ message: "one string, not in an array" }),
+      line({ message: ["two", "strings"] }),
+      line({ annotations: HashMap.make(["ok", true], ["nan", Number.NaN], ["empty", ""]) }),
+      line({ annotations: HashMap.empty(), spans: List.empty() }),
+      line({ fiberId: FiberId.combine(FiberId.make(3, 0), FiberId.make(4, 0)) }),
+      line({ fiberId: FiberId.none }),
+      // Not plain: written by the structured logger as before.
+      line({ message: ["failed", new Error("boom")] }),
+      line({ message: [{ attempt: 2 }] }),
+      line({ annotations: HashMap.make(["token", Redacted.make("secret")], ["n", 1]) }),
+      line({ annotations: HashMap.make(["nested", { a: [1, 2] }]) }),
+      // The circular-safe stringify writes a repeated object once.
+      line({ annotations: HashMap.make(["pair", [shared, shared]]) }),
+      line({ cause: Cause.fail("refused") })
+    ]
+    for (const options of cases) {
+      assert.strictEqual(Logging.jsonLogger.log(options), reference.log(options))
+    }
+    assert.notInclude(Logging.jsonLogger.log(cases[9]), "secret")
   })
 
   it.effect("LOG_LEVEL sets the minimum level; LOG_FORMAT defaults to json", () =>

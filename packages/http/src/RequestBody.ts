@@ -223,7 +223,16 @@ const guard = (routes: ReadonlyArray<Route>, options: Options) => {
           new UnsupportedMediaType({ message: "This endpoint takes application/json" })
         ))
       }
-      const bytes = yield* readBody(source, maxBytes).pipe(orIdle(source, idle), closing)
+      // A small body usually comes in the same packet as the headers, and the parser reads it
+      // just after handing this request over: past that moment (one yield), a body whose bytes
+      // are all buffered cannot stop arriving, and the idle watch (two more fibers, a race and a
+      // timer per request) would only wait to be interrupted.
+      yield* Effect.yieldNow()
+      const arrived = source.complete || (length !== undefined && source.readableLength >= length)
+      const bytes = yield* readBody(source, maxBytes).pipe(
+        arrived ? Effect.interruptible : orIdle(source, idle),
+        closing
+      )
       const text = new TextDecoder().decode(bytes)
       const json = yield* Effect.try({
         try: () =>

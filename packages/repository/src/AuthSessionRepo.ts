@@ -1,5 +1,16 @@
 import type { MediaKind, NotFound } from "@clinic/domain"
-import { AuthSession, AuthSessionId, AuthSessionMedia, AuthSessionMediaId, notFound, UserId } from "@clinic/domain"
+import {
+  AuthSession,
+  AuthSessionId,
+  AuthSessionMedia,
+  AuthSessionMediaId,
+  Email,
+  notFound,
+  Timestamp,
+  User,
+  UserId,
+  UserRole
+} from "@clinic/domain"
 import { withMethodSpans } from "@clinic/foundation"
 import { iso } from "@clinic/foundation/Sql"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
@@ -39,10 +50,19 @@ export interface DeletedSessions {
   readonly mediaPaths: ReadonlyArray<string>
 }
 
+export interface AuthSessionWithUser {
+  readonly session: AuthSession
+  readonly user: User
+}
+
 export interface AuthSessionRepoShape {
   readonly insert: (session: NewAuthSession) => Effect.Effect<AuthSession>
   readonly findById: (id: AuthSessionId) => Effect.Effect<AuthSession, NotFound>
-  readonly findByTokenHash: (tokenHash: string) => Effect.Effect<Option.Option<AuthSession>>
+  /**
+   * The session a token digest stands for, with its user: one query, as every authenticated
+   * request asks. None when there is no such session (or, which the foreign key rules out, no user).
+   */
+  readonly findByTokenHash: (tokenHash: string) => Effect.Effect<Option.Option<AuthSessionWithUser>>
   readonly listByUser: (userId: UserId) => Effect.Effect<ReadonlyArray<AuthSession>>
   /** Records activity; callers throttle it, so it is not a write per request. */
   readonly touch: (id: AuthSessionId, at: DateTime.Utc) => Effect.Effect<void>
@@ -62,6 +82,26 @@ const DeletedRow = Schema.Struct({
   sessionIds: Schema.Array(AuthSessionId),
   userIds: Schema.Array(UserId),
   mediaPaths: Schema.Array(Schema.String)
+})
+
+// The user's columns under their own names beside the session's, as the join selects them.
+const SessionWithUserRow = Schema.Struct({
+  ...AuthSession.fields,
+  userEmail: Email,
+  userName: User.fields.name,
+  userRole: UserRole,
+  userCreatedAt: Timestamp
+})
+
+const toSessionWithUser = (
+  { userCreatedAt, userEmail, userName, userRole, ...session }: typeof SessionWithUserRow.Type
+): AuthSessionWithUser => ({
+  // Decoded by the row schema already: the constructors need not check the fields again.
+  session: new AuthSession(session, true),
+  user: new User(
+    { id: session.userId, email: userEmail, name: userName, role: userRole, createdAt: userCreatedAt },
+    true
+  )
 })
 
 const toDeleted = (row: typeof DeletedRow.Type): DeletedSessions => ({
@@ -101,8 +141,10 @@ const makePg = Effect.gen(function*() {
   })
   const byTokenHash = SqlSchema.findOne({
     Request: Schema.String,
-    Result: AuthSession,
-    execute: (hash) => sql`SELECT * FROM auth_sessions WHERE token_hash = ${hash}`
+    Result: SessionWithUserRow,
+    execute: (hash) =>
+      sql`SELECT s.*, u.email AS user_email, u.name AS user_name, u.role AS user_role, u.created_at AS user_created_at
+        FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ${hash}`
   })
   const byUser = SqlSchema.findAll({
     Request: UserId,
@@ -164,7 +206,12 @@ const makePg = Effect.gen(function*() {
         })),
         Effect.withSpan("AuthSessionRepo.findById")
       ),
-    findByTokenHash: (hash) => byTokenHash(hash).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.findByTokenHash")),
+    findByTokenHash: (hash) =>
+      byTokenHash(hash).pipe(
+        Effect.map(Option.map(toSessionWithUser)),
+        Effect.orDie,
+        Effect.withSpan("AuthSessionRepo.findByTokenHash")
+      ),
     listByUser: (userId) => byUser(userId).pipe(Effect.orDie, Effect.withSpan("AuthSessionRepo.listByUser")),
     touch: (id, at) =>
       sql`UPDATE auth_sessions SET last_active_at = ${iso(at)} WHERE id = ${id} AND last_active_at < ${iso(at)}`.pipe(
@@ -266,10 +313,11 @@ const makeMemory = Effect.gen(function*() {
         return session ? Effect.succeed(session) : Effect.fail(notFound("AuthSession", id))
       }),
     findByTokenHash: (hash) =>
-      Effect.map(
-        Ref.get(db),
-        (t) => Option.fromNullable([...t.authSessions.values()].find((s) => s.tokenHash === hash))
-      ),
+      Effect.map(Ref.get(db), (t) =>
+        Option.flatMap(
+          Option.fromNullable([...t.authSessions.values()].find((s) => s.tokenHash === hash)),
+          (session) => Option.map(Option.fromNullable(t.users.get(session.userId)), ({ user }) => ({ session, user }))
+        )),
     listByUser: (userId) =>
       Effect.map(Ref.get(db), (t) =>
         [...t.authSessions.values()]

@@ -17,7 +17,7 @@ export const authSessionRepoContract = (name: string, layer: Layer.Layer<AuthSes
           ip: "127.0.0.1"
         }))
 
-    it.effect("stores a session and finds it by id and by token hash", () =>
+    it.effect("stores a session and finds it by id, and by token hash with its user", () =>
       Effect.gen(function*() {
         yield* startClock
         const repo = yield* AuthSessionRepo
@@ -26,8 +26,9 @@ export const authSessionRepoContract = (name: string, layer: Layer.Layer<AuthSes
         assert.isTrue(DateTime.Equivalence(created.createdAt, T0))
         assert.isTrue(DateTime.Equivalence(created.lastActiveAt, T0))
         assert.strictEqual((yield* repo.findById(created.id)).tokenHash, created.tokenHash)
-        const byHash = yield* repo.findByTokenHash(created.tokenHash)
-        assert.strictEqual(Option.getOrThrow(byHash).id, created.id)
+        const byHash = Option.getOrThrow(yield* repo.findByTokenHash(created.tokenHash))
+        assert.deepStrictEqual(byHash.session, created)
+        assert.deepStrictEqual(byHash.user, user)
         assert.isTrue(Option.isNone(yield* repo.findByTokenHash("nope")))
         const missing = yield* Effect.flip(repo.findById(crypto.randomUUID() as typeof created.id))
         assert.strictEqual(missing._tag, "NotFound")

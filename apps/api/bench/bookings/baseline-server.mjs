@@ -1,6 +1,6 @@
 // The baseline: POST /bookings on bare node:http + pg, running the same queries as the Effect app:
-// the session by the bearer token's SHA-256 (constant-time comparison, expiry and idle checks,
-// activity touched at most once per 5 minutes), the user, patient ownership, then in one
+// the session and its user by the bearer token's SHA-256 (one query, a join; constant-time
+// comparison, expiry and idle checks, activity touched at most once per 5 minutes), patient ownership, then in one
 // transaction: expire lapsed holds in the way, check external busy times, insert, write the
 // outbox event and notify. No framework, no schema validation beyond what the checks need.
 import { Buffer } from "node:buffer"
@@ -26,7 +26,8 @@ const authenticate = async (req) => {
   if (!/^[A-Za-z0-9_-]{16,128}$/.test(token)) return undefined
   const digest = crypto.createHash("sha256").update(token, "utf8").digest("hex")
   const { rows } = await pool.query(
-    "SELECT id, user_id, token_hash, created_at, last_active_at, expires_at, user_agent, ip FROM auth_sessions WHERE token_hash = $1",
+    `SELECT s.*, u.email AS user_email, u.name AS user_name, u.role AS user_role, u.created_at AS user_created_at
+     FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`,
     [digest]
   )
   const session = rows[0]
@@ -43,8 +44,7 @@ const authenticate = async (req) => {
       session.id
     ])
   }
-  const user = await pool.query("SELECT id, email, name, role, created_at FROM users WHERE id = $1", [session.user_id])
-  return user.rows[0]?.id
+  return session.user_id
 }
 
 const createBooking = async (req, res) => {

@@ -39,6 +39,22 @@ const waitFor = async (url: string, deadlineMs: number) => {
   throw new Error(`${url} did not answer within ${deadlineMs} ms`)
 }
 
+/**
+ * User + system CPU seconds a process has used so far (`/proc/<pid>/stat`, in clock ticks of 10 ms).
+ * Per request, it tells what the server itself spends, whatever else the shared machine runs.
+ */
+const cpuSeconds = async (pid: number) => {
+  const stat = await Fs.readFile(`/proc/${pid}/stat`, "utf8")
+  // The command name (field 2) may hold spaces; fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+// `BENCH_CPU_PROF_DIR=/some/dir` writes a V8 CPU profile of each server process there.
+const profileArgs = process.env.BENCH_CPU_PROF_DIR
+  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+  : []
+
 const start = async (name: string, command: string, args: Array<string>, env: Record<string, string>) => {
   const child = spawn(command, args, {
     cwd: Path.join(here, "..", ".."),
@@ -156,13 +172,13 @@ const main = async () => {
   try {
     // The Effect app migrates on start; the baseline then uses the same schema.
     const apiPort = await freePort()
-    const effectApp = await start("effect", process.execPath, ["bench/bookings/dist/app-server.js"], {
+    const effectApp = await start("effect", process.execPath, [...profileArgs, "bench/bookings/dist/app-server.js"], {
       DATABASE_URL: url,
       API_PORT: String(apiPort)
     })
     children.push(effectApp.child)
     const basePort = await freePort()
-    const baseline = await start("baseline", process.execPath, ["bench/bookings/baseline-server.mjs"], {
+    const baseline = await start("baseline", process.execPath, [...profileArgs, "bench/bookings/baseline-server.mjs"], {
       DATABASE_URL: url,
       PORT: String(basePort)
     })
@@ -189,17 +205,21 @@ const main = async () => {
       const { id: patientId } = (await patient.json()) as { id: string }
       return { token, patientId }
     }
-    const results: Array<{ name: string; round: number } & Awaited<ReturnType<typeof load>>> = []
-    const servers = [["node:http + pg", basePort], ["Effect API", apiPort]] as const
+    const results: Array<
+      { name: string; round: number; cpuMsPerRequest: number } & Awaited<ReturnType<typeof load>>
+    > = []
+    const servers = [["node:http + pg", basePort, baseline.child], ["Effect API", apiPort, effectApp.child]] as const
     const seeded = await Promise.all(servers.map(([name]) => signUp(name.replace(/\W+/g, "-"))))
     for (const [i, [, port]] of servers.entries()) {
       expectCreated("warm-up", await load(port, seeded[i].token, seeded[i].patientId, WARMUP_SECONDS))
     }
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [i, [name, port]] of servers.entries()) {
+      for (const [i, [name, port, child]] of servers.entries()) {
+        const cpuBefore = await cpuSeconds(child.pid!)
         const result = await load(port, seeded[i].token, seeded[i].patientId, SECONDS)
+        const cpuMsPerRequest = (1000 * (await cpuSeconds(child.pid!) - cpuBefore)) / result.requests
         expectCreated(`${name}, round ${round}`, result)
-        results.push({ name, round, ...result })
+        results.push({ name, round, cpuMsPerRequest, ...result })
       }
     }
 
@@ -214,15 +234,18 @@ const main = async () => {
       }\n`
     )
     console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}\n`)
-    console.log("| server | round | requests | req/s | p50 ms | p99 ms | max ms | statuses |")
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    console.log(
+      "| server | round | requests | req/s | server CPU ms per request | p50 ms | p99 ms | max ms | statuses |"
+    )
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for (const r of results) {
       console.log(
-        `| ${r.name} | ${r.round} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${
-          r.max.toFixed(1)
-        } | ${JSON.stringify(r.statuses)} |`
+        `| ${r.name} | ${r.round} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.cpuMsPerRequest.toFixed(2)} | ${
+          r.p50.toFixed(1)
+        } | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${JSON.stringify(r.statuses)} |`
       )
     }
+    console.log(`\nload average after: ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
   } finally {
     await Promise.all(children.map(stop))
     await Effect.runPromise(Scope.close(scope, Exit.void))
