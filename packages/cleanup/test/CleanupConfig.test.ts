@@ -37,7 +37,9 @@ describe("CleanupConfig", () => {
       for (const size of [0, 100_001]) {
         const result = yield* Effect.either(load({ CLEANUP_BATCH_SIZE: String(size) }))
         assert.isTrue(Either.isLeft(result))
-        if (Either.isLeft(result)) assert.include(String(result.left), "CLEANUP_BATCH_SIZE must be between 1 and 100000")
+        if (Either.isLeft(result)) {
+          assert.include(String(result.left), "CLEANUP_BATCH_SIZE must be between 1 and 100000")
+        }
       }
     }))
 
