@@ -3,7 +3,7 @@ import { drainOutbox } from "@clinic/events/testing/Outbox"
 import { AuthSessionRepo, BookingRepo } from "@clinic/repository"
 import { Connections } from "@clinic/repository/testing/TestDatabase"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Ref, TestClock } from "effect"
+import { DateTime, Deferred, Duration, Effect, Exit, Fiber, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import { RemovedMedia } from "../src/AuthSessionMediaStore.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
 import {
@@ -147,6 +147,39 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         assert.isTrue(second.complete)
       }).pipe(
         Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 }, decoration: { batchTakes: "20 seconds" } }))
+      ))
+
+    it.effect("a batch's size follows its time: doubled under a quarter of 100 ms, halved over 100 ms", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* Effect.forEach(Array.from({ length: 27 }, (_, i) => i + 1), (m) => makeSession(user.id, `${m} minutes`))
+        yield* TestClock.adjust("1 hour")
+        const result = yield* (yield* SessionCleanup).expiredSessions
+        assert.strictEqual(result.deletedSessions, 27)
+        // 0 ms: doubles; 150 ms: halves; exactly 100 ms or exactly 25 ms: keeps its size.
+        assert.deepStrictEqual(yield* Ref.get((yield* Resources).limits), [2, 4, 8, 4, 4, 4, 8])
+      }).pipe(
+        Effect.provide(cleanupLayer(repos, {
+          settings: { batchSize: 2 },
+          decoration: { batchTimes: ["0 millis", "0 millis", "150 millis", "100 millis", "25 millis"] }
+        }))
+      ))
+
+    it.effect("a batch ending exactly on the time budget is the run's last", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* Effect.forEach([1, 2, 3, 4, 5, 6, 7], (h) => makeSession(user.id, `${h} minutes`))
+        yield* TestClock.adjust("1 hour")
+        const first = yield* (yield* SessionCleanup).expiredSessions
+        assert.strictEqual(first.deletedSessions, 4)
+        assert.isFalse(first.complete)
+      }).pipe(
+        Effect.provide(cleanupLayer(repos, {
+          settings: { batchSize: 2, timeBudget: Duration.seconds(30) },
+          decoration: { batchTakes: "15 seconds" }
+        }))
       ))
 
     it.effect("a failure is logged with its cause, returns 0, changes nothing and releases resources", () =>
@@ -386,6 +419,7 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         const result = yield* cleanup.expirePendingBookings
         assert.deepStrictEqual(result.expiredBookingIds, [])
         assert.match(result.error ?? "", /deadlock detected/)
+        assert.isFalse(result.complete)
         // Still stored as pending; the next run (the decorator fails only once) expires it.
         assert.strictEqual((yield* Effect.flatMap(BookingRepo, (r) => r.listLapsedHolds(now, 10))).length, 1)
         assert.strictEqual((yield* cleanup.expirePendingBookingsOrFail).expiredBookingIds.length, 1)

@@ -66,6 +66,8 @@ export class Resources extends Effect.Service<Resources>()("test/Resources", {
   effect: Effect.all({
     /** Calls of `deleteBatch`, one per batch the cleanup started. */
     batches: Ref.make(0),
+    /** The row limit each `deleteBatch` call was given, in order. */
+    limits: Ref.make<ReadonlyArray<number>>([]),
     /** Completed when a hanging `deleteBatch` has been entered. */
     entered: Deferred.make<void>(),
     /** Completed when the interruption of a run reaches the hanging `deleteBatch`. */
@@ -82,6 +84,8 @@ export interface Decoration {
   readonly hang?: boolean
   /** Each batch takes this long on the Clock (advanced with TestClock). */
   readonly batchTakes?: Duration.DurationInput
+  /** The n-th batch takes `batchTimes[n]` on the Clock (advanced with TestClock); later ones none. */
+  readonly batchTimes?: ReadonlyArray<Duration.DurationInput>
 }
 
 /** Wraps `deleteBatch` of the repository the cleanup uses: counted, failing or hanging on demand. */
@@ -96,6 +100,7 @@ export const decorate = (decoration: Decoration = {}) =>
         deleteBatch: (selector, limit) =>
           Effect.gen(function*() {
             const n = yield* Ref.getAndUpdate(resources.batches, (c) => c + 1)
+            yield* Ref.update(resources.limits, (limits) => [...limits, limit])
             if (decoration.hang) {
               yield* Deferred.succeed(resources.entered, undefined)
               return yield* Effect.never.pipe(
@@ -106,6 +111,8 @@ export const decorate = (decoration: Decoration = {}) =>
               return yield* Effect.dieMessage("connection terminated unexpectedly")
             }
             if (decoration.batchTakes) yield* TestClock.adjust(decoration.batchTakes)
+            const takes = decoration.batchTimes?.[n]
+            if (takes !== undefined) yield* TestClock.adjust(takes)
             return yield* base.deleteBatch(selector, limit)
           })
       })

@@ -46,6 +46,14 @@ describe("AudioValidation", () => {
     for (const type of [undefined, "", "text/plain", "application/json", "video/mp4", "audio/"]) {
       assert.strictEqual(leftTag(checkContentType(type)), "UnsupportedMediaType", String(type))
     }
+    // Only the essence counts, without blanks or case; the whole essence must be an audio type.
+    assert.isTrue(Either.isRight(checkContentType("  Audio/MPEG ; charset=binary")))
+    for (const type of ["audio/mpeg extra", "xaudio/mpeg", "video/audio/mpeg"]) {
+      assert.strictEqual(leftTag(checkContentType(type)), "UnsupportedMediaType", type)
+    }
+    const message = (type: string | undefined) => Either.getOrThrow(Either.flip(checkContentType(type))).message
+    assert.strictEqual(message(undefined), "Declared content type \"none\" is not an audio type")
+    assert.strictEqual(message("Text/Plain; q=1"), "Declared content type \"text/plain\" is not an audio type")
   })
 
   it("checkMagic: the content must carry its extension's signature (the table is FileSignature's)", () => {
@@ -82,6 +90,8 @@ describe("AudioValidation", () => {
     assert.strictEqual(sanitizeFilename("<img src=x onerror=alert(1)>.mp3"), "<img src=x onerror=alert(1)>.mp3")
     assert.strictEqual(sanitizeFilename("séance à 9h 🎧.mp3"), "séance à 9h 🎧.mp3")
     assert.strictEqual(sanitizeFilename(".."), "recording")
+    assert.strictEqual(sanitizeFilename("  session.mp3\t"), "session.mp3")
+    assert.strictEqual(sanitizeFilename("se\u0301ance.mp3"), "s\u00e9ance.mp3")
     assert.strictEqual(sanitizeFilename("a/"), "recording")
     assert.strictEqual(Array.from(sanitizeFilename("x".repeat(1000) + ".mp3")).length, 255)
     assert.isTrue(sanitizeFilename("x".repeat(1000) + ".mp3").endsWith(".mp3"))

@@ -3,7 +3,7 @@ import { FileStores } from "@clinic/storage"
 import { FileSystem, Multipart } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Stream } from "effect"
+import { Effect, Exit, Layer, Ref, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
 import { RecordingsConfig } from "../src/RecordingsConfig.js"
@@ -154,6 +154,61 @@ describe("UploadForm", () => {
         assert.strictEqual(error._tag, expected, JSON.stringify({ ...part, data: undefined }))
       }
       assert.deepStrictEqual(yield* files, [])
+    }))
+
+  it.scoped("the parser's failures become the API's errors, and a file stored before them is removed", () =>
+    Effect.gen(function*() {
+      const { files, receive } = yield* setup
+      const failing = (reason: Multipart.MultipartError["reason"]) =>
+        receive(
+          Stream.concat(
+            partsOf([{ field: "patientId", value: patientId }, mp3Part()]),
+            Stream.fail(new Multipart.MultipartError({ reason, cause: "test" }))
+          )
+        )
+      const cases = [
+        ["FileTooLarge", { _tag: "PayloadTooLarge", maxBytes: 50_000 }],
+        ["BodyTooLarge", { _tag: "PayloadTooLarge", maxBytes: 50_000 }],
+        ["FieldTooLarge", { _tag: "InvalidField", field: "form" }],
+        ["TooManyParts", { _tag: "MalformedUpload" }],
+        ["Parse", { _tag: "MalformedUpload" }]
+      ] as const
+      for (const [reason, expected] of cases) {
+        const error = yield* Effect.flip(failing(reason))
+        assert.deepInclude(error, expected, reason)
+      }
+      // The parser's own failure is a defect, not a client error.
+      const internal = yield* Effect.exit(failing("InternalError"))
+      assert.isTrue(Exit.isFailure(internal) && !Exit.isInterrupted(internal))
+      assert.isTrue(Exit.isFailure(internal) && internal.cause._tag === "Die")
+      assert.deepStrictEqual(yield* files, [])
+    }))
+
+  it.scoped("a second patientId, a part whose name was lost, and unknown parts", () =>
+    Effect.gen(function*() {
+      const { files, receive } = yield* setup
+      const twice = yield* Effect.flip(receive(partsOf([
+        { field: "patientId", value: patientId },
+        mp3Part(),
+        { field: "patientId", value: patientId }
+      ])))
+      assert.deepInclude(twice, { _tag: "InvalidField", field: "patientId", message: "patientId was given twice" })
+      // A quoted filename beyond U+00FF sent raw: the parser loses the part's name.
+      const nameless = yield* Effect.flip(receive(partsOf([
+        { field: "patientId", value: patientId },
+        mp3Part("séance 🎙.mp3")
+      ])))
+      assert.deepInclude(nameless, { _tag: "InvalidField", field: "file" })
+      assert.deepStrictEqual(yield* files, [])
+      // Surrounding blanks around the id are trimmed; a file part under another name is skipped.
+      const ok = yield* receive(partsOf([
+        { field: "patientId", value: ` ${patientId}\t` },
+        { file: "attachment", filename: "notes.txt", contentType: "text/plain", data: encoder.encode("hello") },
+        mp3Part()
+      ]))
+      assert.strictEqual(ok.patientId, patientId)
+      assert.strictEqual(ok.declared.originalFilename, "session.mp3")
+      assert.deepStrictEqual(yield* files, [ok.stored.storedPath])
     }))
 
   it.scoped("wav and m4a are accepted; hostile filenames are kept as inert metadata only", () =>
