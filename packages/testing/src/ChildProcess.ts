@@ -28,7 +28,10 @@ export const bundleNode = (entry: string, options: { readonly external?: Readonl
         external: [...(options.external ?? [])],
         // CommonJS packages in an ES module bundle `require` Node's built-ins, which needs a real
         // `require` in scope.
-        banner: { js: "import { createRequire as bundleCreateRequire } from \"node:module\"; const require = bundleCreateRequire(import.meta.url);" }
+        banner: {
+          js:
+            "import { createRequire as bundleCreateRequire } from \"node:module\"; const require = bundleCreateRequire(import.meta.url);"
+        }
       })
       return outfile
     }),
