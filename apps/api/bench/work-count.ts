@@ -1,10 +1,8 @@
-import { OutboxStore } from "@clinic/events"
 import { Logging, Settings } from "@clinic/foundation"
-import { TaskStore } from "@clinic/queue"
 import { RecordingsConfig } from "@clinic/recordings"
-import { Database, EmbeddedPostgres, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
+import { Database, EmbeddedPostgres } from "@clinic/repository"
 import { freePort } from "@clinic/repository/testing/TestServer"
-import { FileStores, StorageConfig } from "@clinic/storage"
+import { StorageConfig } from "@clinic/storage"
 /**
  * What one request costs the app in countable work, independent of how busy the machine is: the
  * app as `app-server.ts` composes it, in this process on an embedded PostgreSQL, answers a fixed
@@ -22,6 +20,7 @@ import * as Path from "node:path"
 import { ApiConfig } from "../src/ApiConfig.js"
 import { HttpLive } from "../src/Http.js"
 import { Recordings } from "../src/Recordings.js"
+import { StoresPg } from "../src/Stores.js"
 
 const REQUESTS = Number(process.env.BENCH_COUNT_REQUESTS ?? 500)
 
@@ -92,15 +91,7 @@ const program = Effect.gen(function*() {
   process.env.CLINIC_AUTH_SESSION_MEDIA_DIR = Path.join(dir, "media")
   const app = HttpLive.pipe(
     Layer.provide(Recordings),
-    Layer.provide(
-      Layer.mergeAll(
-        RepositoriesPg,
-        IdempotencyRepo.layerPg,
-        OutboxStore.layerPg,
-        TaskStore.layerPg,
-        FileStores.FileStores.layer
-      )
-    ),
+    Layer.provide(StoresPg),
     Layer.provide(Database.layer),
     Layer.provide(
       Settings.layer(ApiConfig, Database.DatabaseConfig, RecordingsConfig.RecordingsConfig, StorageConfig.StorageConfig)

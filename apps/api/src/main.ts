@@ -1,9 +1,7 @@
-import { OutboxStore } from "@clinic/events"
 import { ExitWithParent, Logging, Settings } from "@clinic/foundation"
-import { TaskStore } from "@clinic/queue"
 import { RecordingsConfig } from "@clinic/recordings"
-import { Database, IdempotencyRepo, layerPg as RepositoriesPg } from "@clinic/repository"
-import { FileStores, StorageConfig } from "@clinic/storage"
+import { Database } from "@clinic/repository"
+import { StorageConfig } from "@clinic/storage"
 import { Telemetry } from "@clinic/telemetry"
 import { NodeRuntime } from "@effect/platform-node"
 import { Layer } from "effect"
@@ -11,6 +9,7 @@ import packageJson from "../package.json" with { type: "json" }
 import { ApiConfig } from "./ApiConfig.js"
 import { HttpLive } from "./Http.js"
 import { Recordings, RecordingsWorker } from "./Recordings.js"
+import { StoresPg } from "./Stores.js"
 
 // Every setting loads first, in one pass: the database, the server and the worker start only once
 // all of them are valid, and a bad start lists every problem.
@@ -24,15 +23,7 @@ const ConfigLive = Settings.layer(
 
 Layer.merge(HttpLive, RecordingsWorker).pipe(
   Layer.provide(Recordings),
-  Layer.provide(
-    Layer.mergeAll(
-      RepositoriesPg,
-      IdempotencyRepo.layerPg,
-      OutboxStore.layerPg,
-      TaskStore.layerPg,
-      FileStores.FileStores.layer
-    )
-  ),
+  Layer.provide(StoresPg),
   Layer.provide(Database.layer),
   // Below everything but the settings: every span of the process goes through its tracer.
   Layer.provide(Telemetry.layer({ name: "clinic-api", version: packageJson.version })),

@@ -1,6 +1,7 @@
 import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import * as Migrations from "@clinic/repository/Migrations"
 import { databaseUrl, freePort, query, withClient } from "@clinic/repository/testing/TestServer"
+import { isRunning } from "@clinic/testing/ChildProcess"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as NodeChildProcess from "node:child_process"
@@ -196,15 +197,6 @@ describe("the production bundle", () => {
 /** The end of a long output, for a failure message. */
 const lastLines = (output: string) => output.split("\n").slice(-15).map((line) => line.slice(0, 300)).join("\n")
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Polls `check` in real time until it holds; dies with `what` after `ms`. */
 const within = (ms: number, what: () => string, check: () => boolean) =>
   Effect.gen(function*() {
@@ -274,7 +266,7 @@ const startStack = Effect.gen(function*() {
     ({ child }) =>
       Effect.sync(() => {
         for (const pid of [child.pid, pids.api, pids.scheduler, postmasterPid(dataDir)]) {
-          if (pid !== undefined && pid > 0 && alive(pid)) process.kill(pid, "SIGKILL")
+          if (pid !== undefined && pid > 0 && isRunning(pid)) process.kill(pid, "SIGKILL")
         }
       })
   )
@@ -312,8 +304,8 @@ describe("the launcher (pnpm start)", () => {
       )
       stop(stack.launcher)
       assert.strictEqual(yield* stack.exitCode, 0, lastLines(stack.output()))
-      assert.isFalse(alive(stack.pids.api), "the API still runs")
-      assert.isFalse(alive(stack.pids.scheduler), "the scheduler still runs")
+      assert.isFalse(isRunning(stack.pids.api), "the API still runs")
+      assert.isFalse(isRunning(stack.pids.scheduler), "the scheduler still runs")
       assert.isTrue(stack.output().includes("scheduler stopped"), lastLines(stack.output()))
       assert.isFalse(stack.output().includes("heartbeat not removed"), lastLines(stack.output()))
       // The database once more, on the same folder: the scheduler's stop had it to remove its row.
@@ -343,8 +335,8 @@ describe("the launcher (pnpm start)", () => {
         process.kill(postgres!, "SIGKILL")
         assert.notStrictEqual(yield* stack.exitCode, 0)
         assert.isTrue(stack.output().includes("the embedded PostgreSQL exited"), lastLines(stack.output()))
-        assert.isFalse(alive(stack.pids.api), "the API still runs")
-        assert.isFalse(alive(stack.pids.scheduler), "the scheduler still runs")
+        assert.isFalse(isRunning(stack.pids.api), "the API still runs")
+        assert.isFalse(isRunning(stack.pids.scheduler), "the scheduler still runs")
       }),
     { timeout: 120_000 }
   )
@@ -358,7 +350,7 @@ describe("the launcher (pnpm start)", () => {
         yield* within(
           20_000,
           () => `apps still running 20 s after the launcher's SIGKILL:\n${lastLines(stack.output())}`,
-          () => !alive(stack.pids.api) && !alive(stack.pids.scheduler)
+          () => !isRunning(stack.pids.api) && !isRunning(stack.pids.scheduler)
         )
       }),
     { timeout: 120_000 }

@@ -1,4 +1,4 @@
-import { bundleNode } from "@clinic/testing/ChildProcess"
+import { bundleNode, isRunning } from "@clinic/testing/ChildProcess"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -6,15 +6,6 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const FIXTURES = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "fixtures")
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /**
  * Starts the launcher fixture (which starts the app fixture, stdin a pipe, in a process group of
@@ -41,8 +32,8 @@ const killLauncher = (env: NodeJS.ProcessEnv, afterMs: number) =>
           }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("the app did not start") }))
           launcher.kill("SIGKILL")
           const deadline = Date.now() + afterMs
-          while (alive(pid) && Date.now() < deadline) yield* Effect.sleep("50 millis")
-          const stillRunning = alive(pid)
+          while (isRunning(pid) && Date.now() < deadline) yield* Effect.sleep("50 millis")
+          const stillRunning = isRunning(pid)
           if (stillRunning) process.kill(pid, "SIGKILL")
           return stillRunning
         }),

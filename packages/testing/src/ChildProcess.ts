@@ -66,3 +66,13 @@ export const spawnNode = (
         child.kill("SIGTERM")
       })
   )
+
+/** Whether a process with this pid still runs (signal 0 checks without sending anything). */
+export const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
