@@ -3,6 +3,7 @@ import { TraceParent } from "@clinic/telemetry"
 import type { Scope } from "effect"
 import {
   Cause,
+  Clock,
   Context,
   DateTime,
   Duration,
@@ -162,24 +163,26 @@ const execute = <R>(
       Effect.tap((held) => held ? Effect.void : Effect.logWarning("lease lost while running")),
       // A renewal that fails (a lost database) must not end the renewals: the next one may get through
       // before the lease lapses.
-      Effect.catchAllCause((cause) => Effect.logWarning("lease not renewed; retrying", cause)),
-      Effect.repeat(Schedule.spaced(Duration.divide(queue.lease, 3).pipe(Option.getOrElse(() => queue.lease)))),
-      Effect.delay(Duration.divide(queue.lease, 3).pipe(Option.getOrElse(() => queue.lease)))
+      Effect.catchAllCause((cause) => Effect.logWarning("lease not renewed; retrying", cause))
     )
 
     yield* runHook(hooks.before?.(context), "before")
     const started = yield* DateTime.now
-    const exit = yield* Effect.scoped(
-      Effect.zipRight(
-        Effect.forkScoped(renew),
-        task.handler(decoded.right, context).pipe(
-          Effect.timeoutFail({
-            duration: task.timeout,
-            onTimeout: () => new TaskTimeout({ task: task.name, timeout: Duration.format(task.timeout) })
-          })
-        )
-      )
-    ).pipe(Effect.exit)
+    // One fiber beside the handler both renews the lease every third of it and ends the run at the
+    // task's timeout (one timer at a time), instead of a renewal fiber and a timeout race per run.
+    const deadline = started.epochMillis + Duration.toMillis(task.timeout)
+    const renewEvery = Duration.toMillis(queue.lease) / 3
+    const watchdog: Effect.Effect<never, TaskTimeout> = Effect.gen(function*() {
+      while (true) {
+        const left = deadline - (yield* Clock.currentTimeMillis)
+        if (left <= 0) break
+        yield* Effect.sleep(Duration.millis(Math.min(left, renewEvery)))
+        if ((yield* Clock.currentTimeMillis) >= deadline) break
+        yield* renew
+      }
+      return yield* new TaskTimeout({ task: task.name, timeout: Duration.format(task.timeout) })
+    })
+    const exit = yield* Effect.raceFirst(task.handler(decoded.right, context), watchdog).pipe(Effect.exit)
     const now = yield* DateTime.now
     const elapsed = Duration.millis(DateTime.distance(started, now))
     yield* Metric.update(durationMetric(row.name, row.queue), Duration.toMillis(elapsed) / 1000)
@@ -206,6 +209,8 @@ const execute = <R>(
     // A child of the span that enqueued the task, in whichever process that ran.
     Effect.withSpan("TaskWorker.execute", {
       ...TraceParent.childOf(row.traceParent),
+      // One per run: the call site would be this line every time, and capturing it costs an Error.
+      captureStackTrace: false,
       attributes: { task: row.name, queue: row.queue, attempt: row.attempts }
     })
   )

@@ -304,7 +304,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const registry = yield* Registry.make({ tasks: [task], queues: [{ name: "default", concurrency: 1 }] })
         const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
         const fiber = yield* Effect.fork(Worker.drain(registry, "default"))
-        yield* sleepers(2) // the timeout and the lease renewal
+        yield* sleepers(1) // the watchdog: lease renewal and timeout
         yield* TestClock.adjust("30 seconds")
         const [result] = yield* Fiber.join(fiber)
         assert.strictEqual(result.outcome, "retried")
@@ -466,7 +466,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         yield* Worker.drain(registry, "default", { hooks })
         yield* TestClock.adjust("1 second")
         const fiber = yield* Effect.fork(Worker.drain(registry, "default", { hooks }))
-        yield* sleepers(3) // handler, timeout, lease renewal
+        yield* sleepers(2) // handler, and the watchdog (lease renewal and timeout)
         yield* TestClock.adjust("3 seconds")
         const [result] = yield* Fiber.join(fiber)
         assert.strictEqual(result.outcome, "succeeded")
