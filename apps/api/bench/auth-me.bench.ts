@@ -1,4 +1,5 @@
 import { projectRoot } from "@clinic/foundation"
+import { loadAverage, writeSection } from "@clinic/testing/BenchReport"
 import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
  * `GET /auth/me` on embedded Postgres: the API app beside a bare `node:http` + `pg` server doing the
@@ -115,12 +116,9 @@ const cpuSeconds = (pid: number) =>
     return (Number(fields[11]) + Number(fields[12])) / 100
   })
 
-const loadAverage = () => Os.loadavg()[0].toFixed(2)
-
 const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, loadAfter: string) => {
   const cpus = Os.cpus()
   const lines = [
-    "<!-- auth-me:start -->",
     "## `GET /auth/me`",
     "",
     `- Date: ${started.toISOString()}`,
@@ -143,22 +141,10 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, loadBefore: string, l
       `| ${r.target} | ${r.round} | ${r.rps.toFixed(0)} | ${
         r.cpuMsPerRequest.toFixed(2)
       } | ${r.p50} | ${r.p99} | ${r.requests} | ${r.non2xx} | ${r.errors} |`
-    ),
-    "<!-- auth-me:end -->"
+    )
   ]
   return lines.join("\n")
 }
-
-const writeReport = (section: string) =>
-  Effect.promise(async () => {
-    const file = Path.join(projectRoot(), "docs", "benchmarks.md")
-    await Fs.mkdir(Path.dirname(file), { recursive: true })
-    const current = await Fs.readFile(file, "utf8").catch(() => "# Benchmarks\n")
-    const pattern = /<!-- auth-me:start -->[\s\S]*<!-- auth-me:end -->/
-    const next = pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`
-    await Fs.writeFile(file, next)
-    return file
-  })
 
 const program = Effect.gen(function*() {
   const started = new Date()
@@ -216,9 +202,8 @@ const program = Effect.gen(function*() {
     }
   }
   const report = markdown(rows, started, loadBefore, loadAverage())
-  const file = yield* writeReport(report)
+  writeSection(projectRoot(), "auth-me", report)
   console.log(report)
-  yield* Effect.logInfo(`written to ${file}`)
 }).pipe(Effect.scoped, Effect.timeout(Duration.minutes(10)))
 
 Effect.runPromise(program).then(

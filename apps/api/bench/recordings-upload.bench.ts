@@ -1,4 +1,5 @@
 import { projectRoot } from "@clinic/foundation"
+import { loadAverage, writeSection } from "@clinic/testing/BenchReport"
 import { spawnNode } from "@clinic/testing/ChildProcess"
 /**
  * `POST /recordings` with a 1 GiB recording through the API app in its own process, over HTTP on
@@ -147,7 +148,6 @@ const rate = (seconds: number) => `${(SIZE / MIB / seconds).toFixed(0)} MiB/s`
 const markdown = (rows: ReadonlyArray<Row>, started: Date, load: readonly [string, string]) => {
   const cpus = Os.cpus()
   return [
-    "<!-- recordings-upload:start -->",
     "## `POST /recordings`: a 1 GiB recording",
     "",
     `- Date: ${started.toISOString()}`,
@@ -164,7 +164,7 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, load: readonly [strin
     "- `cp`: the same source file copied to the same disk, then `cp` followed by `sync` of the copy (the store " +
     "fsyncs before answering, so `cp + sync` is the like-for-like figure). Page cache not dropped (no root " +
     "control over it here): the source is warm for both.",
-    `- 1-minute load average before / after: ${load[0]} / ${load[1]} (shared machine).`,
+    `- 1-minute load average before / after: ${load[0]} / ${load[1]}.`,
     "",
     "| round | upload s | upload MiB/s | RSS idle MiB | RSS peak sampled MiB | VmHWM MiB | peak - idle MiB | cp s (MiB/s) | cp + sync s (MiB/s) |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -176,24 +176,13 @@ const markdown = (rows: ReadonlyArray<Row>, started: Date, load: readonly [strin
       } (${rate(r.cpSeconds).replace(" MiB/s", "")}) | ${r.cpSyncSeconds.toFixed(2)} (${
         rate(r.cpSyncSeconds).replace(" MiB/s", "")
       }) |`
-    ),
-    "<!-- recordings-upload:end -->"
+    )
   ].join("\n")
 }
 
-const writeReport = (section: string) =>
-  Effect.promise(async () => {
-    const file = Path.join(projectRoot(), "docs", "benchmarks.md")
-    const current = await FsP.readFile(file, "utf8").catch(() => "# Benchmarks\n")
-    const pattern = /<!-- recordings-upload:start -->[\s\S]*<!-- recordings-upload:end -->/
-    const next = pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`
-    await FsP.writeFile(file, next)
-    return file
-  })
-
 const program = Effect.gen(function*() {
   const started = new Date()
-  const loadBefore = Os.loadavg()[0].toFixed(2)
+  const loadBefore = loadAverage()
   const dir = yield* tempDir
   const server = yield* EmbeddedPostgres.start({ dataDir: Path.join(dir, "pg"), port: yield* freePort })
   process.env.CLINIC_AUTH_SESSION_MEDIA_DIR = Path.join(dir, "media")
@@ -259,10 +248,9 @@ const program = Effect.gen(function*() {
     yield* Effect.logInfo("measured").pipe(Effect.annotateLogs({ ...row }))
     rows.push(row)
   }
-  const report = markdown(rows, started, [loadBefore, Os.loadavg()[0].toFixed(2)])
-  const file = yield* writeReport(report)
+  const report = markdown(rows, started, [loadBefore, loadAverage()])
+  writeSection(projectRoot(), "recordings-upload", report)
   console.log(report)
-  yield* Effect.logInfo(`written to ${file}`)
 }).pipe(Effect.scoped, Effect.timeout(Duration.minutes(15)))
 
 Effect.runPromise(program).then(

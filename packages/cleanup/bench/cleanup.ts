@@ -9,7 +9,7 @@ import { Database, Migrations } from "@clinic/repository"
 import { AuthSessionRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { databaseUrl, query, server, withClient } from "@clinic/repository/testing/TestServer"
-import { machine, writeSection } from "@clinic/testing/BenchReport"
+import { loadAverage, machine, writeSection } from "@clinic/testing/BenchReport"
 import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer, Redacted } from "effect"
@@ -74,6 +74,7 @@ const countingMedia = Layer.succeed(
 )
 
 const program = Effect.gen(function*() {
+  const loadBefore = loadAverage()
   const adminUrl = yield* server
   yield* withClient(adminUrl, (client) => query(client, "CREATE DATABASE clinic_bench"))
   const database = Database.clientLayer(Redacted.make(databaseUrl(adminUrl, "clinic_bench")), { maxConnections: 4 })
@@ -115,7 +116,7 @@ const program = Effect.gen(function*() {
     const body = `
 ## Cleanup of ${sessions.toLocaleString("en")} expired sessions (10% with media)
 
-${machine(`PostgreSQL ${version.serverVersion}`, "pnpm bench (packages/cleanup: tsx bench/cleanup.ts)")}
+${machine(`PostgreSQL ${version.serverVersion}`, "pnpm bench (packages/cleanup: tsx bench/cleanup.ts)", loadBefore)}
 
 | | time | rows/s (sessions) | longest transaction (statement, events, commit) |
 | --- | --- | --- | --- |

@@ -5,7 +5,9 @@ import { projectRoot } from "@clinic/foundation"
  * Each configuration runs in its own child process on its own fresh database; graphile-worker and
  * pg-boss on Node 24 (they need Node >= 22), ours on Node 24 and on the Node running this script.
  *
- * BENCH_QUEUE_TASKS (default 5000): tasks preloaded and drained per configuration.
+ * BENCH_QUEUE_TASKS (default "5000,100000"): the backlog sizes, each preloaded and drained per
+ * configuration. BENCH_QUEUE_LARGE_SYSTEMS ("clinic,graphile-worker"): the systems run at the sizes
+ * above 5,000 (pg-boss, slower to drain, only at the smaller sizes, to keep the run under half an hour).
  * BENCH_QUEUE_LATENCY_TASKS (300) at BENCH_QUEUE_LATENCY_RATE (50 per second): the latency phase.
  * BENCH_QUEUE_CONCURRENCY ("1,8,32"), BENCH_QUEUE_SYSTEMS ("clinic,graphile-worker,pg-boss").
  * BENCH_QUEUE_NODE20=0 skips the runs of @clinic/queue on the Node running this script.
@@ -16,6 +18,7 @@ import { projectRoot } from "@clinic/foundation"
  */
 import * as EmbeddedPostgres from "@clinic/repository/EmbeddedPostgres"
 import { freePort, query, withClient } from "@clinic/repository/testing/TestServer"
+import { writeSection } from "@clinic/testing/BenchReport"
 import { Effect, Logger, LogLevel, Redacted } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as Fs from "node:fs"
@@ -26,7 +29,8 @@ import { node24 } from "./node24.js"
 import type { Result } from "./runners/common.js"
 
 const packageRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
-const tasks = Number(process.env.BENCH_QUEUE_TASKS ?? 5_000)
+const sizes = (process.env.BENCH_QUEUE_TASKS ?? "5000,100000").split(",").map(Number)
+const largeSystems = (process.env.BENCH_QUEUE_LARGE_SYSTEMS ?? "clinic,graphile-worker").split(",")
 const latencyTasks = Number(process.env.BENCH_QUEUE_LATENCY_TASKS ?? 300)
 const rate = Number(process.env.BENCH_QUEUE_LATENCY_RATE ?? 50)
 const concurrencies = (process.env.BENCH_QUEUE_CONCURRENCY ?? "1,8,32").split(",").map(Number)
@@ -35,7 +39,7 @@ const withCurrentNode = process.env.BENCH_QUEUE_NODE20 !== "0"
 const section = process.env.BENCH_QUEUE_SECTION ?? "queue"
 const nodeFlags = (process.env.BENCH_QUEUE_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
 /** Longest one configuration may take before it is killed and reported as failed. */
-const configurationTimeoutMs = 300_000 + tasks * 10
+const configurationTimeoutMs = (tasks: number) => 300_000 + tasks * 10
 
 const runners: Record<string, string> = {
   "clinic": "bench/runners/clinic.ts",
@@ -45,20 +49,21 @@ const runners: Record<string, string> = {
 
 interface Row {
   readonly system: string
+  readonly tasks: number
   readonly concurrency: number
   readonly result: Result | string
 }
 
 /** Runs one configuration in a child process; the result, or why it failed. */
-const runChild = (node: string, runner: string, env: Record<string, string>) =>
+const runChild = (node: string, runner: string, tasks: number, env: Record<string, string>) =>
   Effect.async<Result | string>((resume) => {
     const resultFile = Path.join(Os.tmpdir(), `clinic-queue-bench-${process.pid}-${Date.now()}.json`)
     const child = spawn(node, [...nodeFlags, "--import", "tsx", runner], {
       cwd: packageRoot,
-      env: { ...process.env, ...env, BENCH_RESULT: resultFile },
+      env: { ...process.env, ...env, BENCH_TASKS: String(tasks), BENCH_RESULT: resultFile },
       stdio: ["ignore", "inherit", "inherit"]
     })
-    const timer = setTimeout(() => child.kill("SIGKILL"), configurationTimeoutMs)
+    const timer = setTimeout(() => child.kill("SIGKILL"), configurationTimeoutMs(tasks))
     child.on("exit", (code, signal) => {
       clearTimeout(timer)
       if (code === 0 && Fs.existsSync(resultFile)) {
@@ -98,25 +103,32 @@ const program = Effect.gen(function*() {
       : [{ system, node: modern }]
   )
   let n = 0
-  for (const { node, system } of plan) {
-    for (const concurrency of concurrencies) {
-      const database = `queue_bench_${n++}`
-      yield* withClient(adminUrl, (client) => query(client, `CREATE DATABASE ${database}`))
-      const url = new URL(adminUrl)
-      url.pathname = `/${database}`
-      yield* Effect.log(`${system} on ${node}, concurrency ${concurrency}`)
-      const result = yield* runChild(node, runners[system], {
-        BENCH_DATABASE_URL: url.toString(),
-        BENCH_CONCURRENCY: String(concurrency),
-        BENCH_TASKS: String(tasks),
-        BENCH_LATENCY_TASKS: String(latencyTasks),
-        BENCH_LATENCY_RATE: String(rate),
-        BENCH_POOL_SIZE: String(Math.max(10, concurrency))
-      })
-      yield* Effect.log(result)
-      if (typeof result !== "string") versions.set(node, result.node)
-      rows.push({ system: `${system} (Node ${typeof result === "string" ? "?" : result.node})`, concurrency, result })
-      yield* withClient(adminUrl, (client) => query(client, `DROP DATABASE ${database} WITH (FORCE)`))
+  for (const tasks of sizes) {
+    for (const { node, system } of plan) {
+      if (tasks > 5_000 && !largeSystems.includes(system)) continue
+      for (const concurrency of concurrencies) {
+        const database = `queue_bench_${n++}`
+        yield* withClient(adminUrl, (client) => query(client, `CREATE DATABASE ${database}`))
+        const url = new URL(adminUrl)
+        url.pathname = `/${database}`
+        yield* Effect.log(`${system} on ${node}, ${tasks} tasks, concurrency ${concurrency}`)
+        const result = yield* runChild(node, runners[system], tasks, {
+          BENCH_DATABASE_URL: url.toString(),
+          BENCH_CONCURRENCY: String(concurrency),
+          BENCH_LATENCY_TASKS: String(latencyTasks),
+          BENCH_LATENCY_RATE: String(rate),
+          BENCH_POOL_SIZE: String(Math.max(10, concurrency))
+        })
+        yield* Effect.log(result)
+        if (typeof result !== "string") versions.set(node, result.node)
+        rows.push({
+          system: `${system} (Node ${typeof result === "string" ? "?" : result.node})`,
+          tasks,
+          concurrency,
+          result
+        })
+        yield* withClient(adminUrl, (client) => query(client, `DROP DATABASE ${database} WITH (FORCE)`))
+      }
     }
   }
   const loadAfter = Os.loadavg()
@@ -125,40 +137,43 @@ const program = Effect.gen(function*() {
   if (failed.length > 0) {
     return yield* Effect.dieMessage(
       `benchmark failed, nothing written: ${
-        failed.map((row) => `${row.system} at concurrency ${row.concurrency}: ${row.result}`).join("; ")
+        failed.map((row) => `${row.system}, ${row.tasks} tasks, concurrency ${row.concurrency}: ${row.result}`).join(
+          "; "
+        )
       }`
     )
   }
   const results = rows as ReadonlyArray<Row & { readonly result: Result }>
-  const graphile = (concurrency: number) =>
-    results.find((row) => row.system.startsWith("graphile-worker") && row.concurrency === concurrency)?.result
+  const graphile = (tasks: number, concurrency: number) =>
+    results.find((row) =>
+      row.system.startsWith("graphile-worker") && row.tasks === tasks && row.concurrency === concurrency
+    )?.result
   const ratio = (a: number, b: number | undefined) => b === undefined ? "" : `${fmt(a / b, 2)}x`
-  const ratios = results.filter((row) => row.system.startsWith("clinic")).map(({ concurrency, result, system }) => {
-    const other = graphile(concurrency)
-    return `| ${system} | ${concurrency} | ${ratio(result.throughput, other?.throughput)} | ${
-      ratio(tasks / (result.preloadMs / 1000), other && tasks / (other.preloadMs / 1000))
-    } | ${ratio(result.latencyP50, other?.latencyP50)} | ${
-      result.claimsPerTask === undefined ? "" : fmt(result.claimsPerTask, 2)
-    } |`
-  })
+  const ratios = results.filter((row) => row.system.startsWith("clinic")).map(
+    ({ concurrency, result, system, tasks }) => {
+      const other = graphile(tasks, concurrency)
+      return `| ${system} | ${fmt(tasks)} | ${concurrency} | ${ratio(result.throughput, other?.throughput)} | ${
+        ratio(tasks / (result.preloadMs / 1000), other && tasks / (other.preloadMs / 1000))
+      } | ${ratio(result.latencyP50, other?.latencyP50)} | ${
+        result.claimsPerTask === undefined ? "" : fmt(result.claimsPerTask, 2)
+      } |`
+    }
+  )
 
-  const table = results.map(({ concurrency, result, system }) =>
-    `| ${system} | ${concurrency} | ${fmt(result.throughput)} | ${fmt(result.drainMs / 1000, 1)} s | ${
+  const table = results.map(({ concurrency, result, system, tasks }) =>
+    `| ${system} | ${fmt(tasks)} | ${concurrency} | ${fmt(result.throughput)} | ${fmt(result.drainMs / 1000, 1)} s | ${
       fmt(result.latencyP50, 1)
     } ms | ${fmt(result.latencyP99, 1)} ms | ${fmt(result.preloadMs / 1000, 1)} s | ${
       result.claimsPerTask === undefined ? "" : fmt(result.claimsPerTask, 2)
     } |`
   )
   const cpus = Os.cpus()
-  const scaledDown = tasks < 100_000
-    ? " (scaled down from the 100,000 of issue 5 so the whole run takes a few minutes on 2 cores; `BENCH_QUEUE_TASKS=100000` runs the full size)"
-    : ""
   const body = `
 ## Task queue: @clinic/queue beside graphile-worker and pg-boss
 
 - date: ${new Date().toISOString()}
 - command: \`pnpm bench\` (packages/queue: \`tsx bench/queue.ts\`; each configuration in its own process and database)
-- machine: ${cpus[0]?.model ?? "unknown cpu"}, ${cpus.length} cores (shared with other work), ${
+- machine: ${cpus[0]?.model ?? "unknown cpu"}, ${cpus.length} cores, ${
     Math.round(Os.totalmem() / 2 ** 30)
   } GiB RAM, ${Os.platform()} ${Os.release()}
 - Node: ${
@@ -168,25 +183,23 @@ const program = Effect.gen(function*() {
     postgres.rows[0].server_version
   }, embedded, one server for every configuration, temporary folder, fsync and synchronous_commit off
 - libraries: graphile-worker 0.18.0, pg-boss 12.35.0, @clinic/queue at commit ${commit()}
-- load: **${fmt(tasks)} no-op tasks** per configuration${scaledDown}, then ${
-    fmt(latencyTasks)
-  } tasks at ${rate}/s for latency; pool size max(10, concurrency)
+- load: **${sizes.map((size) => fmt(size)).join(" and ")} no-op tasks** per configuration (${
+    sizes.filter((size) => size > 5_000).length > 0 ? `above 5,000 only ${largeSystems.join(" and ")}` : "every system"
+  }), then ${fmt(latencyTasks)} tasks at ${rate}/s for latency; pool size max(10, concurrency)
 - 1-minute load average before / after: ${loadBefore[0].toFixed(2)} / ${loadAfter[0].toFixed(2)}
 
-| system | concurrency | tasks/s | drain time | start latency p50 | p99 | bulk enqueue (preload) | claims per task |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| system | tasks | concurrency | tasks/s | drain time | start latency p50 | p99 | bulk enqueue (preload) | claims per task |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${table.join("\n")}
 
 @clinic/queue against graphile-worker at the same concurrency (above 1x: faster; for latency, below 1x is better):
 
-| system | concurrency | drain tasks/s | bulk enqueue tasks/s (\`enqueueMany\` / \`addJobs\`) | idle pickup p50 | claims per task |
-| --- | ---: | ---: | ---: | ---: | ---: |
+| system | tasks | concurrency | drain tasks/s | bulk enqueue tasks/s (\`enqueueMany\` / \`addJobs\`) | idle pickup p50 | claims per task |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ratios.join("\n")}
 
 How it is measured, the same way for all three, producer and workers in one process:
-- **Bulk enqueue**: the ${
-    fmt(tasks)
-  } tasks are enqueued first in batches of 1,000 (@clinic/queue \`TaskQueue.enqueueMany\`,
+- **Bulk enqueue**: the backlog is enqueued first in batches of 1,000 (@clinic/queue \`TaskQueue.enqueueMany\`,
   graphile-worker \`addJobs\`, pg-boss \`insert\`): the "bulk enqueue (preload)" column.
 - **Throughput**: then the workers start; tasks/s = tasks between the first and the last handler start / that time.
 - **Latency**: with the workers idle, one task is enqueued every ${fmt(1000 / rate)} ms (one enqueue call each, stamped
@@ -203,9 +216,8 @@ How it is measured, the same way for all three, producer and workers in one proc
   \`burstWhenReadyExceeds: 1\` (monitor and queue cache every second), \`localConcurrency\` = concurrency,
   \`batchSize\` 1. Its throughput window still includes the first second or so, before its cached
   backlog count turns burst fetching on.
-- Caveats: a shared 2-core machine (other helpers' builds and tests ran at the same time; see the load
-  average), Postgres and the benchmark process compete for the same two cores, and a single run: compare
-  rows of one run, not across runs.
+- Caveats: Postgres and the benchmark process share the same two cores, and this is a single run:
+  compare rows of one run, not across runs (see the load average for what else ran).
 `
   yield* Effect.log(body)
   writeSection(projectRoot(packageRoot), section, body)
@@ -217,21 +229,6 @@ const commit = () => {
   } catch {
     return "unknown"
   }
-}
-
-/** Replaces this benchmark's section of docs/benchmarks.md (between its markers), keeping the others. */
-const writeSection = (root: string, name: string, body: string) => {
-  const file = Path.join(root, "docs", "benchmarks.md")
-  const start = `<!-- bench:${name} -->`
-  const end = `<!-- /bench:${name} -->`
-  const current = Fs.existsSync(file) ? Fs.readFileSync(file, "utf8") : "# Benchmarks\n"
-  const section = `${start}\n${body.trim()}\n${end}`
-  const from = current.indexOf(start)
-  const to = current.indexOf(end)
-  const next = from >= 0 && to > from
-    ? current.slice(0, from) + section + current.slice(to + end.length)
-    : `${current.trimEnd()}\n\n${section}\n`
-  Fs.writeFileSync(file, next)
 }
 
 Effect.runPromise(program).then(

@@ -6,7 +6,7 @@ import { projectRoot } from "@clinic/foundation"
  */
 import { Database, Migrations } from "@clinic/repository"
 import { databaseUrl, query, server, withClient } from "@clinic/repository/testing/TestServer"
-import { machine, writeSection } from "@clinic/testing/BenchReport"
+import { loadAverage, machine, writeSection } from "@clinic/testing/BenchReport"
 import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Redacted } from "effect"
@@ -19,6 +19,7 @@ const jobs = Number(process.env.BENCH_TICK_JOBS ?? 100)
 const seconds = Number(process.env.BENCH_TICK_SECONDS ?? 60)
 
 const program = Effect.gen(function*() {
+  const loadBefore = loadAverage()
   const adminUrl = yield* server
   yield* withClient(adminUrl, (client) => query(client, "CREATE DATABASE clinic_bench"))
   const database = Database.clientLayer(Redacted.make(databaseUrl(adminUrl, "clinic_bench")), { maxConnections: 10 })
@@ -50,7 +51,13 @@ const program = Effect.gen(function*() {
     const body = `
 ## Tick lateness: ${jobs} jobs on a one-second cron for ${seconds} s
 
-${machine(`PostgreSQL ${version.serverVersion}`, "pnpm bench (packages/scheduler-engine: tsx bench/ticks.ts)")}
+${
+      machine(
+        `PostgreSQL ${version.serverVersion}`,
+        "pnpm bench (packages/scheduler-engine: tsx bench/ticks.ts)",
+        loadBefore
+      )
+    }
 
 | runs | skipped | lateness p50 | p99 | max |
 | --- | --- | --- | --- | --- |

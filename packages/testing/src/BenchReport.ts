@@ -2,15 +2,22 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
-/** Machine and run facts every benchmark section starts with. */
-export const machine = (postgres: string, command: string) =>
+/** The 1-minute load average, as the sections print it. */
+export const loadAverage = () => Os.loadavg()[0].toFixed(2)
+
+/**
+ * Machine and run facts every benchmark section starts with; `loadBefore` is `loadAverage()` taken
+ * when the benchmark started (the one after is taken now).
+ */
+export const machine = (postgres: string, command: string, loadBefore: string) =>
   [
     `- date: ${new Date().toISOString()}`,
     `- command: \`${command}\``,
-    `- machine: ${Os.cpus()[0]?.model ?? "unknown cpu"}, ${Os.cpus().length} cores (shared with other work), ${
+    `- machine: ${Os.cpus()[0]?.model ?? "unknown cpu"}, ${Os.cpus().length} cores ${
       Math.round(Os.totalmem() / 2 ** 30)
     } GiB RAM, ${Os.platform()} ${Os.release()}, Node ${process.version}`,
-    `- database: ${postgres}, embedded, on a temporary folder with fsync off (as the tests run it)`
+    `- database: ${postgres}, embedded, on a temporary folder with fsync off (as the tests run it)`,
+    `- 1-minute load average before / after: ${loadBefore} / ${loadAverage()}`
   ].join("\n")
 
 /** Replaces this benchmark's section of docs/benchmarks.md (between its markers), keeping the others. */

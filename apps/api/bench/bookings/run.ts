@@ -4,6 +4,8 @@
  * Load comes from this process over 127.0.0.1 with a fixed number of keep-alive connections for a
  * fixed time; every request books a fresh, non-overlapping slot so each is a real insert.
  */
+import { projectRoot } from "@clinic/foundation"
+import { writeSection } from "@clinic/testing/BenchReport"
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
@@ -224,28 +226,29 @@ const main = async () => {
     }
 
     const cpu = Os.cpus()[0]?.model ?? "unknown cpu"
-    console.log(
-      `\nPOST /bookings, ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds of ${SECONDS}s per server ` +
-        `after ${WARMUP_SECONDS}s warm-up each`
-    )
-    console.log(
-      `${Os.cpus().length} x ${cpu}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${
-        new Date().toISOString()
-      }\n`
-    )
-    console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}\n`)
-    console.log(
-      "| server | round | requests | req/s | server CPU ms per request | p50 ms | p99 ms | max ms | statuses |"
-    )
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    for (const r of results) {
-      console.log(
+    const body = [
+      "## `POST /bookings`",
+      "",
+      `- Date: ${new Date().toISOString()}`,
+      `- Machine: ${Os.cpus().length} x ${cpu}, ${
+        Math.round(Os.totalmem() / 2 ** 30)
+      } GiB RAM, ${Os.type()} ${Os.release()}, Node ${process.version}`,
+      "- Command: `pnpm bench` (runs `apps/api/bench/bookings/run.ts` after bundling the app with tsup)",
+      `- Load: ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds of ${SECONDS} s per server after ${WARMUP_SECONDS} s ` +
+      "warm-up each, servers alternating; every request books a fresh slot (a real insert through the exclusion " +
+      "constraint, its outbox event and notification), and the run fails without figures unless every answer is a 201.",
+      `- 1-minute load average before / after: ${loadBefore[0].toFixed(2)} / ${Os.loadavg()[0].toFixed(2)}`,
+      "",
+      "| server | round | requests | req/s | server CPU ms per request | p50 ms | p99 ms | max ms | statuses |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+      ...results.map((r) =>
         `| ${r.name} | ${r.round} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.cpuMsPerRequest.toFixed(2)} | ${
           r.p50.toFixed(1)
         } | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${JSON.stringify(r.statuses)} |`
       )
-    }
-    console.log(`\nload average after: ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+    ].join("\n")
+    console.log(body)
+    writeSection(projectRoot(), "bookings", body)
   } finally {
     await Promise.all(children.map(stop))
     await Effect.runPromise(Scope.close(scope, Exit.void))
