@@ -16,28 +16,10 @@ import { Duration, Effect, Layer, Redacted } from "effect"
 import { AuthSessionMediaStore } from "../src/AuthSessionMediaStore.js"
 import { CleanupConfig } from "../src/CleanupConfig.js"
 import { SessionCleanup } from "../src/SessionCleanup.js"
+import { seed } from "./seed.js"
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 1_000_000)
 const batchSize = Number(process.env.CLEANUP_BATCH_SIZE ?? 1000)
-
-const seed = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql`TRUNCATE auth_sessions, auth_session_media`
-  yield* sql.unsafe(`
-    INSERT INTO users (id, email, name, role, password_hash, created_at)
-    SELECT gen_random_uuid(), 'bench' || i || '@clinic.test', 'Bench', 'therapist', 'x', now()
-    FROM generate_series(1, 1000) i ON CONFLICT DO NOTHING`)
-  yield* sql.unsafe(`
-    INSERT INTO auth_sessions (id, user_id, token_hash, created_at, last_active_at, expires_at)
-    SELECT gen_random_uuid(), u.ids[1 + i % 1000], md5(i::text), now() - interval '40 days',
-           now() - interval '10 days', now() - interval '1 day' - i * interval '1 second'
-    FROM generate_series(1, ${sessions}) i, (SELECT array_agg(id) AS ids FROM users) u`)
-  yield* sql.unsafe(`
-    INSERT INTO auth_session_media (id, auth_session_id, kind, file_path, size_bytes, created_at)
-    SELECT gen_random_uuid(), id, 'image', 'sessions/' || id || '.png', 1000, now()
-    FROM (SELECT id, row_number() OVER () AS n FROM auth_sessions) s WHERE n % 10 = 0`)
-  yield* sql`ANALYZE`
-})
 
 const count = Effect.flatMap(
   SqlClient.SqlClient,
@@ -91,7 +73,7 @@ const program = Effect.gen(function*() {
     const [version] = yield* sql<{ serverVersion: string }>`SHOW server_version`
     yield* Effect.log(`seeding ${sessions} expired sessions, ${sessions / 10} media rows`)
     let started = performance.now()
-    yield* seed
+    yield* seed(sessions)
     yield* Effect.log(`seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     const rowsBefore = yield* count
 
@@ -107,7 +89,7 @@ const program = Effect.gen(function*() {
     const sorted = [...batches].sort((a, b) => a - b)
     const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 
-    yield* seed
+    yield* seed(sessions)
     started = performance.now()
     yield* sql`DELETE FROM auth_sessions WHERE expires_at < ${new Date().toISOString()}`
     const baselineSeconds = (performance.now() - started) / 1000
