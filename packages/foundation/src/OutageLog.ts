@@ -88,7 +88,11 @@ export const make = (options: Options): Effect.Effect<OutageLog> =>
         if (warning !== undefined) yield* warn(cause, warning)
       })
 
+    // Nearly every call finds no outage going on: one read then, not a clock read and a modify.
     const succeeded = (startedAt?: number) =>
+      Effect.flatMap(Ref.get(state), (s) => s._tag === "Up" ? Effect.void : recovered(startedAt))
+
+    const recovered = (startedAt?: number) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const began = startedAt ?? now

@@ -12,7 +12,7 @@ import {
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import { Statement } from "@effect/sql"
 import type { Layer } from "effect"
-import { Cause, Clock, Effect, FiberRef, HashMap, Option } from "effect"
+import { Cause, Clock, Context, Effect, FiberRef, HashMap, Option } from "effect"
 import * as Metrics from "./Metrics.js"
 import * as SecurityHeaders from "./SecurityHeaders.js"
 
@@ -205,7 +205,26 @@ export const withRequestId = HttpMiddleware.make((app) =>
 /**
  * What `HttpApiBuilder.serve` wraps every request in: the security headers (`SecurityHeaders`),
  * the request id, so that the access log line carries it too, and outermost the request metrics
- * (`Metrics.recordRequests`), which time all of it.
+ * (`Metrics.recordRequests`), which time all of it. The request id and the security headers go on
+ * through one pre-response handler (the same headers, in the same order, as `withRequestId`
+ * around `SecurityHeaders.add`): one handler fewer to install and run on every request.
  */
-export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) =>
-  Metrics.recordRequests(withRequestId(HttpMiddleware.logger(Effect.zipRight(SecurityHeaders.add(), app))))
+export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) => {
+  const logged = HttpMiddleware.logger(app)
+  return Metrics.recordRequests(Effect.withFiberRuntime<
+    HttpServerResponse.HttpServerResponse,
+    E,
+    R | HttpServerRequest.HttpServerRequest
+  >((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    const given = request.headers[REQUEST_ID_HEADER]
+    const requestId = given !== undefined && ACCEPTED_REQUEST_ID.test(given) ? given : crypto.randomUUID()
+    const headers = { [REQUEST_ID_HEADER]: requestId, ...SecurityHeaders.headersFor(request.url) }
+    return Effect.zipRight(
+      HttpApp.appendPreResponseHandler((_request, response) =>
+        Effect.succeed(HttpServerResponse.setHeaders(response, headers))
+      ),
+      Effect.annotateLogs(logged, "requestId", requestId)
+    )
+  }))
+}

@@ -19,13 +19,19 @@ export const API_POLICY = "default-src 'none'; frame-ancestors 'none'"
  */
 export const add = (docsPath = "/docs") =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const path = new URL(request.url, "http://localhost").pathname
-    const policy = path === docsPath || path.startsWith(`${docsPath}/`) ? DOCS_POLICY : API_POLICY
+    const headers = headersFor(request.url, docsPath)
     return HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(HttpServerResponse.setHeaders(response, {
-        "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer",
-        "content-security-policy": policy
-      }))
+      Effect.succeed(HttpServerResponse.setHeaders(response, headers))
     )
   })
+
+/** The headers `add` sets on the answer to a request for `url`. */
+export const headersFor = (url: string, docsPath = "/docs"): Record<string, string> => {
+  const path = new URL(url, "http://localhost").pathname
+  const policy = path === docsPath || path.startsWith(`${docsPath}/`) ? DOCS_POLICY : API_POLICY
+  return {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": policy
+  }
+}
