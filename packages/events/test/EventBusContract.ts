@@ -1,10 +1,8 @@
-import type { DomainEvent } from "@clinic/domain"
-import { AuthSessionId, BookingId, PatientId, UserId } from "@clinic/domain"
+import { AuthSessionId, BookingId, DomainEvent, EventId, PatientId, UserId } from "@clinic/domain"
 import { Backoff, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
 import type { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import type { Layer } from "effect"
-import { Deferred, Effect, Exit, Fiber, Option, Ref, Scope, TestClock } from "effect"
+import { Context, DateTime, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope, TestClock } from "effect"
 import * as EventBus from "../src/EventBus.js"
 import { OutboxStore } from "../src/OutboxStore.js"
 import { at, eventually, sleepingUntil, startClock } from "./fixtures.js"
@@ -165,6 +163,7 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
         const bus = yield* EventBus.make({ subscribers: [slow], pollInterval: "1 hour", shutdownBudget: "30 seconds" })
           .pipe(Scope.extend(scope))
         assert.strictEqual((yield* bus.status).state, "not-started")
+        assert.isFalse((yield* bus.status).listening, "nothing listens before the start")
         yield* bus.start
         yield* eventually(Effect.map(bus.status, (s) => s.listening && Option.exists(s.worker, (w) => w.listening)))
         // The poll interval never passes: only the notification can deliver this.
@@ -185,11 +184,268 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
         yield* Fiber.join(stopping)
         assert.strictEqual(yield* Ref.get(handled), 1, "the in-flight handler finished within the budget")
         assert.strictEqual((yield* bus.status).state, "stopped")
+        assert.isFalse((yield* bus.status).listening, "nothing listens after the stop")
 
         yield* EventBus.publish(bookingConfirmed(3))
         yield* TestClock.adjust("2 hours")
         assert.strictEqual((yield* bus.status).dispatched, 1, "a stopped bus relays nothing")
         yield* Scope.close(scope, Exit.void)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("publishAll writes every event at one instant and returns their ids; an empty list writes nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* OutboxStore
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const bus = yield* EventBus.make({ subscribers: [audit.sub] })
+        assert.strictEqual(bus.queue, "events", "the default queue")
+        assert.deepStrictEqual(yield* EventBus.publishAll([]), [])
+        assert.deepStrictEqual(yield* store.recent(10), [])
+        yield* TestClock.adjust("5 minutes")
+        const events = [bookingConfirmed(1), bookingConfirmed(2)]
+        const ids = yield* EventBus.publishAll(events)
+        assert.strictEqual(ids.length, 2)
+        assert.notStrictEqual(ids[0], ids[1])
+        for (const [i, id] of ids.entries()) {
+          const stored = Option.getOrThrow(yield* store.get(id))
+          assert.strictEqual(stored.type, "booking.confirmed")
+          assert.deepStrictEqual(yield* Schema.decodeUnknown(DomainEvent)(stored.payload), events[i])
+          assert.strictEqual(stored.occurredAt.epochMillis, at("5 minutes").epochMillis)
+          assert.isNull(stored.dispatchedAt)
+        }
+        assert.strictEqual(yield* bus.dispatchOnce, 2)
+        yield* Worker.drain(bus.registry, "events")
+        const bookings = events.map((e) => `booking.confirmed ${(e as { bookingId: string }).bookingId}`)
+        assert.deepStrictEqual([...(yield* Ref.get(audit.seen))].sort(), [...bookings].sort())
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("the relay hands out the oldest events first (ties in id order), a batch at a time", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* OutboxStore
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const bus = yield* EventBus.make({ subscribers: [audit.sub], batchSize: 1 })
+        // Written out of order: the outbox, not the order of writing, decides.
+        const rows = [
+          { id: "40000000-0000-4000-8000-000000000000", occurredAt: at("2 seconds") },
+          { id: "20000000-0000-4000-8000-000000000000", occurredAt: at("0 seconds") },
+          { id: "30000000-0000-4000-8000-000000000000", occurredAt: at("1 second") },
+          { id: "10000000-0000-4000-8000-000000000000", occurredAt: at("0 seconds") }
+        ]
+        const bookingOf = new Map<string, string>()
+        for (const [i, row] of rows.entries()) {
+          const event = bookingConfirmed(i)
+          bookingOf.set(row.id, (event as { bookingId: string }).bookingId)
+          yield* store.insert({
+            id: EventId.make(row.id),
+            type: event._tag,
+            payload: yield* Schema.encode(DomainEvent)(event),
+            occurredAt: row.occurredAt,
+            traceParent: null
+          })
+        }
+        yield* TestClock.adjust("1 minute")
+        const order: Array<string> = []
+        for (let i = 0; i < rows.length; i++) {
+          assert.strictEqual(yield* bus.dispatchOnce, 1, "one event per batch")
+          yield* Worker.drain(bus.registry, bus.queue)
+          const seen = yield* Ref.get(audit.seen)
+          order.push(seen[seen.length - 1])
+        }
+        assert.strictEqual(yield* bus.dispatchOnce, 0)
+        const expected = ["1", "2", "3", "4"].map((d) =>
+          `booking.confirmed ${bookingOf.get(`${d}0000000-0000-4000-8000-000000000000`)}`
+        )
+        assert.deepStrictEqual(order, expected)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a batch holds at most 100 events by default", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const bus = yield* EventBus.make({ subscribers: [audit.sub] })
+        yield* EventBus.publishAll(Array.from({ length: 101 }, (_, i) => bookingConfirmed(i)))
+        assert.strictEqual(yield* bus.dispatchOnce, 100)
+        assert.strictEqual(yield* bus.dispatchOnce, 1)
+        assert.strictEqual(yield* bus.dispatchOnce, 0)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a running relay goes again at once while its batches come back full", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const bus = yield* EventBus.make({ subscribers: [audit.sub], batchSize: 2, pollInterval: "1 hour" })
+        // Written before the start: no notification will ever mention them, and the clock stands still.
+        yield* EventBus.publishAll(Array.from({ length: 5 }, (_, i) => bookingConfirmed(i)))
+        yield* bus.start
+        yield* eventually(Effect.map(bus.status, (s) => s.dispatched === 5))
+        yield* eventually(Effect.map(Ref.get(audit.seen), (seen) => seen.length === 5))
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("the handler is told the event's id and time, its own name and the attempt", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const contexts = yield* Ref.make<ReadonlyArray<EventBus.DeliveryContext>>([])
+        const sub = EventBus.subscriber({
+          name: "curious",
+          events: ["booking.confirmed"],
+          backoff: noJitter,
+          handler: (_event, context) =>
+            Effect.flatMap(
+              Ref.updateAndGet(contexts, (all) => [...all, context]),
+              (all) => all.length === 1 ? Effect.fail("first attempt fails") : Effect.void
+            )
+        })
+        const bus = yield* EventBus.make({ subscribers: [sub] })
+        yield* TestClock.adjust("5 minutes")
+        const eventId = yield* EventBus.publish(bookingConfirmed())
+        yield* TestClock.adjust("1 minute")
+        yield* bus.dispatchOnce
+        yield* Worker.drain(bus.registry, bus.queue)
+        yield* TestClock.adjust("1 second")
+        yield* Worker.drain(bus.registry, bus.queue)
+        const seen = (yield* Ref.get(contexts)).map((c) => ({ ...c, occurredAt: c.occurredAt.epochMillis }))
+        const expected = { eventId, occurredAt: at("5 minutes").epochMillis, subscriber: "curious" }
+        assert.deepStrictEqual(seen, [{ ...expected, attempt: 1 }, { ...expected, attempt: 2 }])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a subscriber that keeps failing gets 8 attempts by default, then its delivery is dead", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const calls = yield* Ref.make(0)
+        const hopeless = EventBus.subscriber({
+          name: "hopeless",
+          events: ["booking.confirmed"],
+          backoff: noJitter,
+          handler: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail("always"))
+        })
+        assert.strictEqual(hopeless.maxAttempts, 8)
+        const bus = yield* EventBus.make({ subscribers: [hopeless] })
+        yield* EventBus.publish(bookingConfirmed())
+        yield* bus.dispatchOnce
+        const outcomes: Array<string> = []
+        for (let i = 0; i < 10; i++) {
+          for (const run of yield* Worker.drain(bus.registry, bus.queue)) outcomes.push(run.outcome)
+          yield* TestClock.adjust("1 minute")
+        }
+        assert.deepStrictEqual(outcomes, [...Array.from({ length: 7 }, () => "retried"), "dead"])
+        assert.strictEqual(yield* Ref.get(calls), 8)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("an event pruned from the outbox before its delivery is skipped, not retried", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const bus = yield* EventBus.make({ subscribers: [audit.sub] })
+        const eventId = yield* EventBus.publish(bookingConfirmed())
+        yield* bus.dispatchOnce
+        yield* TestClock.adjust("2 hours")
+        assert.strictEqual(yield* EventBus.pruneDispatched("1 hour"), 1)
+        const results = yield* Worker.drain(bus.registry, bus.queue)
+        assert.deepStrictEqual(results.map((r) => r.outcome), ["succeeded"])
+        assert.strictEqual(yield* Ref.get(audit.calls), 0)
+        assert.isFalse(yield* (yield* OutboxStore).isProcessed(eventId, "audit"))
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("events not yet relayed are never pruned, however old", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const bus = yield* EventBus.make({ subscribers: [audit.sub] })
+        const eventId = yield* EventBus.publish(bookingConfirmed())
+        yield* TestClock.adjust("2 days")
+        assert.strictEqual(yield* EventBus.pruneDispatched("1 hour"), 0)
+        assert.isTrue(Option.isSome(yield* (yield* OutboxStore).get(eventId)))
+        assert.strictEqual(yield* bus.dispatchOnce, 1)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("the outbox lists the latest events newest first and who handled each", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const store = yield* OutboxStore
+        const ids = [
+          "30000000-0000-4000-8000-000000000000",
+          "10000000-0000-4000-8000-000000000000",
+          "20000000-0000-4000-8000-000000000000",
+          "40000000-0000-4000-8000-000000000000"
+        ].map((id) => EventId.make(id))
+        const times = [at("1 second"), at("2 seconds"), at("2 seconds"), at("0 seconds")]
+        for (const [i, id] of ids.entries()) {
+          yield* store.insert({
+            id,
+            type: "booking.confirmed",
+            payload: yield* Schema.encode(DomainEvent)(bookingConfirmed(i)),
+            occurredAt: times[i],
+            traceParent: null
+          })
+        }
+        const listed = yield* store.recent(3)
+        assert.deepStrictEqual(listed.map((e) => e.id), [ids[2], ids[1], ids[0]])
+
+        const now = yield* DateTime.now
+        assert.isTrue(yield* store.markProcessed(ids[0], "audit", now))
+        assert.isTrue(yield* store.markProcessed(ids[0], "mail", now))
+        assert.isTrue(yield* store.markProcessed(ids[1], "audit", now))
+        assert.isFalse(yield* store.markProcessed(ids[0], "audit", now), "already recorded")
+        assert.deepStrictEqual([...(yield* store.processedBy(ids[0]))].sort(), ["audit", "mail"])
+        assert.deepStrictEqual(yield* store.processedBy(ids[1]), ["audit"])
+        assert.deepStrictEqual(yield* store.processedBy(ids[2]), [])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("a stop under a budget hands back the deliveries still running after it; stopping a bus never started does nothing", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const started = yield* Deferred.make<void>()
+        const interrupted = yield* Deferred.make<void>()
+        const calls = yield* Ref.make(0)
+        const stuck = EventBus.subscriber({
+          name: "stuck",
+          events: ["booking.confirmed"],
+          handler: () =>
+            Ref.update(calls, (n) => n + 1).pipe(
+              Effect.zipRight(Deferred.succeed(started, undefined)),
+              Effect.zipRight(Effect.never),
+              Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+            )
+        })
+        const idle = yield* EventBus.make({ subscribers: [stuck], queue: "idle" })
+        yield* idle.stop()
+        assert.strictEqual((yield* idle.status).state, "not-started")
+
+        const bus = yield* EventBus.make({ subscribers: [stuck], pollInterval: "1 hour", shutdownBudget: "1 hour" })
+        yield* bus.start
+        yield* eventually(Effect.map(bus.status, (s) => s.listening))
+        yield* EventBus.publish(bookingConfirmed())
+        yield* eventually(Deferred.isDone(started))
+        const stopping = yield* Effect.fork(bus.stop("1 second"))
+        yield* sleepingUntil(at("1 second"))
+        yield* TestClock.adjust("1 second")
+        // The caller's budget, not the configured hour, bounds the wait.
+        yield* eventually(Effect.map(Fiber.poll(stopping), Option.isSome))
+        assert.isTrue(yield* Deferred.isDone(interrupted))
+        assert.strictEqual((yield* bus.status).state, "stopped")
+        // Handed back, not left to its lease: a worker takes it up again at once.
+        const again = yield* Effect.fork(Worker.drain(bus.registry, bus.queue))
+        yield* eventually(Effect.map(Ref.get(calls), (n) => n === 2))
+        yield* Fiber.interrupt(again)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("the bus as a layer runs for the life of the layer", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const audit = yield* recording("audit", ["booking.confirmed"])
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          EventBus.layer({ subscribers: [audit.sub], pollInterval: "1 hour" }),
+          scope
+        )
+        const bus = Context.get(context, EventBus.EventBus)
+        assert.strictEqual((yield* bus.status).state, "running")
+        yield* eventually(Effect.map(bus.status, (s) => s.listening))
+        yield* EventBus.publish(bookingConfirmed())
+        yield* eventually(Effect.map(Ref.get(audit.seen), (seen) => seen.length === 1))
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual((yield* bus.status).state, "stopped")
       }).pipe(Effect.provide(layer)))
 
     it.effect("a subscriber to nothing fails start-up", () =>

@@ -1,11 +1,11 @@
-import { TaskStore } from "@clinic/queue"
+import { TaskStore, Worker } from "@clinic/queue"
 import { sqlClientLayer } from "@clinic/repository/MemoryDb"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, Ref, Stream } from "effect"
 import * as EventBus from "../src/EventBus.js"
 import { OutboxStore } from "../src/OutboxStore.js"
 import { bookingConfirmed, recording } from "./EventBusContract.js"
-import { advance, eventually, startClock } from "./fixtures.js"
+import { advance, at, eventually, sleepingUntil, startClock } from "./fixtures.js"
 
 /**
  * The memory outbox with faults on demand: the relay's dispatch dies while `dispatchDown` holds, and
@@ -91,5 +91,40 @@ describe("event relay", () => {
       yield* EventBus.publish(bookingConfirmed(1))
       yield* eventually(Effect.map(bus.status, (s) => s.dispatched === 2))
       yield* eventually(Effect.map(Ref.get(audit.seen), (seen) => seen.length === 2))
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("the relay wakes the delivery worker when it hands out events, without waiting for its poll", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const audit = yield* recording("audit", ["booking.confirmed"])
+      // Enqueue notifications never reach this worker: only the relay's wake-up can hurry it.
+      const tasks = yield* TaskStore
+      const deaf = TaskStore.of({ ...tasks, notifications: Stream.never })
+      const bus = yield* EventBus.make({ subscribers: [audit.sub], concurrency: 1, pollInterval: "1 hour" }).pipe(
+        Effect.provideService(TaskStore, deaf)
+      )
+      yield* bus.start
+      yield* eventually(Effect.map(bus.status, (s) => s.listening))
+      // The worker's one slot is idle until its 1-second poll, and the clock stands still.
+      yield* sleepingUntil(at("1 second"))
+      yield* EventBus.publish(bookingConfirmed())
+      yield* eventually(Effect.map(Ref.get(audit.seen), (seen) => seen.length === 1))
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("an event handed out twice (a relay that died before stamping it) gets one delivery task per subscriber", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const audit = yield* recording("audit", ["booking.confirmed"])
+      const inner = yield* OutboxStore
+      const twice = OutboxStore.of({
+        ...inner,
+        dispatch: (limit, now, fanOut) =>
+          inner.dispatch(limit, now, (events) => Effect.zipRight(fanOut(events), fanOut(events)))
+      })
+      const bus = yield* EventBus.make({ subscribers: [audit.sub] }).pipe(Effect.provideService(OutboxStore, twice))
+      yield* EventBus.publish(bookingConfirmed())
+      assert.strictEqual(yield* bus.dispatchOnce, 1)
+      const runs = yield* Worker.drain(bus.registry, bus.queue)
+      assert.deepStrictEqual(runs.map((r) => r.outcome), ["succeeded"])
     }).pipe(Effect.provide(layer)))
 })
