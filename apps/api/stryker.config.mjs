@@ -8,7 +8,8 @@ export default mutationConfig({
     "test/AuthHttp.test.ts",
     "test/Passwords.test.ts",
     "test/Tokens.test.ts",
-    "test/LoginThrottle.test.ts"
+    "test/LoginThrottle.test.ts",
+    "test/AuthSessionMediaUploads.test.ts"
   ],
   // LoginThrottle's suite also runs against Postgres.
   postgres: true

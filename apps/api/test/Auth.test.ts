@@ -1,8 +1,9 @@
 import { AuthSession, AuthSessionId, Email, UserId } from "@clinic/domain"
+import { AuthSessionRepo } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
 import { recordSpanNames } from "@clinic/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
+import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, TestClock } from "effect"
 import { Auth, needsTouch, sessionState } from "../src/auth/Auth.js"
 import { AuthSessionMediaUploads } from "../src/auth/AuthSessionMediaUploads.js"
 import { LoginThrottle } from "../src/auth/LoginThrottle.js"
@@ -105,5 +106,73 @@ describe("Auth service", () => {
       const again = yield* Effect.flip(auth.revoke(user.id, second.session.id))
       assert.strictEqual(again._tag, "NotFound")
       assert.isTrue(Option.isNone(yield* Effect.option(auth.authenticate(second.token))))
+    }).pipe(Effect.provide(authLayer)))
+})
+
+describe("Auth service at its boundary", () => {
+  /** The memory repository, counting the token lookups it answers. */
+  class Lookups extends Effect.Service<Lookups>()("test/Lookups", { effect: Ref.make(0) }) {}
+  const counted = Layer.effect(
+    AuthSessionRepo,
+    Effect.gen(function*() {
+      const repo = yield* AuthSessionRepo
+      const lookups = yield* Lookups
+      return {
+        ...repo,
+        findByTokenHash: (hash: string) =>
+          Effect.zipRight(Ref.update(lookups, (n) => n + 1), repo.findByTokenHash(hash))
+      }
+    })
+  )
+  const countingLayer = Auth.DefaultWithoutDependencies.pipe(
+    Layer.provideMerge(AuthSessionMediaUploads.Default),
+    Layer.provideMerge(LoginThrottle.Default),
+    Layer.provide(counted),
+    Layer.provideMerge(Lookups.Default),
+    Layer.provideMerge(Repositories.layerMemory),
+    Layer.provideMerge(testStorage()),
+    Layer.provideMerge(testConfig())
+  )
+
+  it.scoped("a token with surrounding whitespace is accepted; anything but 16 to 128 token characters costs no lookup", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const auth = yield* Auth
+      const lookups = yield* Lookups
+      yield* auth.register(ada)
+      const { session, token } = yield* auth.login(ada.email, ada.password, client)
+      const raw = Redacted.value(token)
+      const padded = yield* auth.authenticate(Redacted.make(` \t${raw}\n `))
+      assert.strictEqual(padded.session.id, session.id)
+
+      yield* Ref.set(lookups, 0)
+      for (
+        const malformed of [
+          `!${raw}`,
+          `${raw}!`,
+          "a".repeat(15),
+          "a".repeat(129),
+          `${"a".repeat(16)} ${"b".repeat(16)}`
+        ]
+      ) {
+        const error = yield* Effect.flip(auth.authenticate(Redacted.make(malformed)))
+        assert.strictEqual(error._tag, "Unauthorized", malformed)
+      }
+      assert.strictEqual(yield* Ref.get(lookups), 0)
+      // Well-formed but unknown: looked up, and refused.
+      assert.strictEqual((yield* Effect.flip(auth.authenticate(Redacted.make("a".repeat(128)))))._tag, "Unauthorized")
+      assert.strictEqual(yield* Ref.get(lookups), 1)
+    }).pipe(Effect.provide(countingLayer)))
+
+  it.scoped("a long user agent is kept on the session cut to 512 characters", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const auth = yield* Auth
+      yield* auth.register(ada)
+      const userAgent = "Mozilla/5.0 ".repeat(100)
+      const { session } = yield* auth.login(ada.email, ada.password, { ...client, userAgent })
+      assert.strictEqual(session.userAgent, userAgent.slice(0, 512))
+      const short = yield* auth.login(ada.email, ada.password, client)
+      assert.strictEqual(short.session.userAgent, "test")
     }).pipe(Effect.provide(authLayer)))
 })

@@ -4,6 +4,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
+import { decide } from "../src/auth/LoginThrottle.js"
 import { client, memoryServer, postgresServer, startClock } from "./support/TestApi.js"
 
 const password = "correct horse battery staple"
@@ -228,4 +229,35 @@ describe("login throttling (Postgres)", () => {
         )
       )
     ))
+})
+
+describe("the throttle's rule", () => {
+  const key = (subject: string) => ({ action: "login-address", subject })
+  const window = 60_000
+  const now = 1_000_000
+
+  it("refused when any limit is reached, with the longest wait among the refusing limits", () => {
+    // The first limit's oldest counted attempt frees a slot in 50 s, the second's in 10 s.
+    const longFirst = decide(
+      [{ key: key("a"), limit: 2 }, { key: key("b"), limit: 3 }],
+      [[now - 10_000, now - 5_000], [now - 50_000, now - 40_000, now - 1_000]],
+      now,
+      window
+    )
+    assert.strictEqual(longFirst?.retryAfter, 50)
+    assert.strictEqual(longFirst?.limit, 2)
+    // The same, listed the other way round.
+    const longLast = decide(
+      [{ key: key("b"), limit: 3 }, { key: key("a"), limit: 2 }],
+      [[now - 50_000, now - 40_000, now - 1_000], [now - 10_000, now - 5_000]],
+      now,
+      window
+    )
+    assert.strictEqual(longLast?.retryAfter, 50)
+    assert.strictEqual(longLast?.limit, 2)
+    assert.strictEqual(longLast?.windowSeconds, 60)
+
+    // A limit not reached does not refuse, whatever its attempts.
+    assert.isUndefined(decide([{ key: key("a"), limit: 3 }], [[now - 1, now - 2]], now, window))
+  })
 })

@@ -3,6 +3,7 @@ import { UserRepo } from "@clinic/repository"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Layer, Option } from "effect"
+import * as Crypto from "node:crypto"
 import { ApiConfig } from "../src/ApiConfig.js"
 import * as Passwords from "../src/auth/Passwords.js"
 import { client, memoryServer } from "./support/TestApi.js"
@@ -53,6 +54,42 @@ describe("Passwords", () => {
         assert.isFalse(yield* Passwords.verify("correct horse battery staple", variant), variant)
       }
     }))
+
+  it.effect("the stored key is standard scrypt of the password with the salt and parameters written", () =>
+    Effect.gen(function*() {
+      const password = "correct horse battery staple"
+      const encoded = yield* Passwords.hash(password, { logN: 11, r: 4, p: 2 })
+      const [, , , , salt, key] = encoded.split("$")
+      const expected = Crypto.scryptSync(password, Buffer.from(salt, "base64url"), 32, { N: 2048, r: 4, p: 2 })
+      assert.strictEqual(key, expected.toString("base64url"))
+    }))
+
+  it.effect("the lowest accepted costs (N = 2, r = 1, up to p = 16) verify without failing", () =>
+    Effect.gen(function*() {
+      for (const params of [{ logN: 1, r: 1, p: 1 }, { logN: 1, r: 1, p: 16 }]) {
+        const encoded = yield* Passwords.hash("correct horse battery staple", params)
+        assert.isTrue(yield* Passwords.verify("correct horse battery staple", encoded), encoded)
+      }
+    }))
+
+  it.effect("a stored hash with an extra part, no salt, N = 1 or numbers that are not plain decimals never matches", () =>
+    Effect.gen(function*() {
+      const password = "correct horse battery staple"
+      const encoded = yield* Passwords.hash(password, cheap)
+      const parts = encoded.split("$")
+      // A key that really is scrypt of the password without a salt: refused all the same.
+      const unsalted = Crypto.scryptSync(password, Buffer.alloc(0), 32, { N: 1024, r: 8, p: 1 })
+      const variants = [
+        [...parts, "extra"].join("$"),
+        ["scrypt", "1024", "8", "1", "", unsalted.toString("base64url")].join("$"),
+        ["scrypt", "1", ...parts.slice(2)].join("$"),
+        ["scrypt", "1024", "8e0", ...parts.slice(3)].join("$"),
+        ["scrypt", "1024", "0x8", ...parts.slice(3)].join("$")
+      ]
+      for (const variant of variants) {
+        assert.isFalse(yield* Passwords.verify(password, variant), variant)
+      }
+    }))
 })
 
 describe("password cost", () => {
@@ -93,6 +130,35 @@ describe("password cost", () => {
         ["scrypt$262144$8$1$c2FsdA$a2V5", false],
         ["scrypt$131072$8$2$c2FsdA$a2V5", false],
         ["not a hash", false]
+      ]
+      for (const [encoded, expected] of cases) {
+        assert.strictEqual(Passwords.needsRehash(encoded, today), expected, encoded)
+      }
+      // A lower p than today's, when today's is raised.
+      assert.isTrue(Passwords.needsRehash("scrypt$131072$8$1$c2FsdA$a2V5", { logN: 17, r: 8, p: 2 }))
+    }))
+
+  it.effect("needsRehash: stored parameters at the bounds (N up to 2^20, r 1 to 32, p 1 to 16) decode; beyond, never", () =>
+    Effect.sync(() => {
+      const today = { logN: 17, r: 8, p: 2 }
+      const cases: ReadonlyArray<readonly [string, boolean]> = [
+        // Within bounds and weaker than today's in some way: rehashed.
+        ["scrypt$1048576$4$2$c2FsdA$a2V5", true],
+        ["scrypt$1024$1$2$c2FsdA$a2V5", true],
+        ["scrypt$1024$32$2$c2FsdA$a2V5", true],
+        ["scrypt$1024$8$1$c2FsdA$a2V5", true],
+        ["scrypt$1024$8$16$c2FsdA$a2V5", true],
+        ["scrypt$2$8$2$c2FsdA$a2V5", true],
+        // Out of bounds or malformed: such a hash never verified, so it is never rehashed.
+        ["scrypt$1$8$2$c2FsdA$a2V5", false],
+        ["scrypt$2097152$4$2$c2FsdA$a2V5", false],
+        ["scrypt$1024$0$2$c2FsdA$a2V5", false],
+        ["scrypt$1024$33$2$c2FsdA$a2V5", false],
+        ["scrypt$1024$8$0$c2FsdA$a2V5", false],
+        ["scrypt$1024$8$17$c2FsdA$a2V5", false],
+        ["scrypt$1024$8$2$c2FsdA$a2V5$extra", false],
+        ["scrypt$1024$8$2$$a2V5", false],
+        ["scrypt$1024$8$2$c2FsdA$", false]
       ]
       for (const [encoded, expected] of cases) {
         assert.strictEqual(Passwords.needsRehash(encoded, today), expected, encoded)
