@@ -3,7 +3,8 @@ import { DateTime } from "effect"
 /** Postgres error codes we turn into domain errors; everything else stays a defect. */
 export const PgErrorCode = {
   uniqueViolation: "23505",
-  exclusionViolation: "23P01"
+  exclusionViolation: "23P01",
+  deadlockDetected: "40P01"
 } as const
 
 /** The Postgres error code carried by a `SqlError`'s cause, if any. */

@@ -150,8 +150,16 @@ const makePg = Effect.gen(function*() {
           updatedAt: now
         })
       }).pipe(
-        Effect.catchTag("SqlError", (error) =>
-          pgErrorCode(error) === PgErrorCode.exclusionViolation ? Effect.fail(overlap) : Effect.die(error)),
+        // Concurrent insertions of overlapping ranges can deadlock while each checks the exclusion
+        // constraint against the other's uncommitted row (PostgreSQL's documentation of exclusion
+        // constraints says so); Postgres aborts one of them and the other goes on, so the aborted
+        // one lost to an overlapping booking, as if it had seen the violation.
+        Effect.catchTag("SqlError", (error) => {
+          const code = pgErrorCode(error)
+          return code === PgErrorCode.exclusionViolation || code === PgErrorCode.deadlockDetected
+            ? Effect.fail(overlap)
+            : Effect.die(error)
+        }),
         Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }),
         Effect.withSpan("BookingRepo.insert")
       ),
