@@ -186,28 +186,11 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.HttpApiGrou
   HttpApiBuilder.middleware(api as HttpApi.HttpApi<Id, Groups, E, R>, Effect.map(outageLog, shape) as any)
 
 /**
- * Accepts the caller's `X-Request-Id` (or makes one), puts it on every log line of the request and
- * echoes it. The header goes on through a pre-response handler: by the time a middleware gets the
- * response back, the server has already sent it.
- */
-export const withRequestId = HttpMiddleware.make((app) =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const given = request.headers[REQUEST_ID_HEADER]
-    const requestId = given !== undefined && ACCEPTED_REQUEST_ID.test(given) ? given : crypto.randomUUID()
-    yield* HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(HttpServerResponse.setHeader(response, REQUEST_ID_HEADER, requestId))
-    )
-    return yield* Effect.annotateLogs(app, "requestId", requestId)
-  })
-)
-
-/**
- * What `HttpApiBuilder.serve` wraps every request in: the security headers (`SecurityHeaders`),
- * the request id, so that the access log line carries it too, and outermost the request metrics
- * (`Metrics.recordRequests`), which time all of it. The request id and the security headers go on
- * through one pre-response handler (the same headers, in the same order, as `withRequestId`
- * around `SecurityHeaders.add`): one handler fewer to install and run on every request.
+ * What `HttpApiBuilder.serve` wraps every request in: the caller's `X-Request-Id` (or a new one)
+ * on every log line of the request, the access log line included, and echoed with the security
+ * headers (`SecurityHeaders`) through one pre-response handler (by the time a middleware gets the
+ * response back, the server has already sent it); outermost the request metrics
+ * (`Metrics.recordRequests`), which time all of it.
  */
 export const serviceMiddleware = <E, R>(app: Parameters<typeof HttpMiddleware.logger<E, R>>[0]) => {
   const logged = HttpMiddleware.logger(app)

@@ -1,6 +1,3 @@
-import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
-
 /**
  * The docs page is Swagger UI: its script, styles and the OpenAPI document are inline, and
  * "try it out" calls this same origin. Nothing else may load, frame it or be framed.
@@ -13,19 +10,11 @@ export const DOCS_POLICY = "default-src 'none'; script-src 'unsafe-inline'; styl
 export const API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 /**
- * Adds the usual security headers to every response: `X-Content-Type-Options: nosniff`,
- * `Referrer-Policy: no-referrer`, and a Content-Security-Policy (the docs page's own on
- * `docsPath`). Set through a pre-response handler, so that error answers carry them too.
+ * The usual security headers for the answer to a request for `url`: `X-Content-Type-Options:
+ * nosniff`, `Referrer-Policy: no-referrer`, and a Content-Security-Policy (the docs page's own on
+ * `docsPath`). `ErrorShape.serviceMiddleware` sets them through a pre-response handler, so that
+ * error answers carry them too.
  */
-export const add = (docsPath = "/docs") =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const headers = headersFor(request.url, docsPath)
-    return HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(HttpServerResponse.setHeaders(response, headers))
-    )
-  })
-
-/** The headers `add` sets on the answer to a request for `url`. */
 export const headersFor = (url: string, docsPath = "/docs"): Record<string, string> => {
   const path = new URL(url, "http://localhost").pathname
   const policy = path === docsPath || path.startsWith(`${docsPath}/`) ? DOCS_POLICY : API_POLICY
