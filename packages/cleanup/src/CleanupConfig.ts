@@ -1,7 +1,7 @@
 import { Config, Duration, Effect, Layer } from "effect"
 
 export interface CleanupSettings {
-  /** Rows per batch; each batch is one short transaction. */
+  /** Rows in a run's first batch; each batch is one short transaction, sized by its time from there. */
   readonly batchSize: number
   /** A run stops starting new batches after this long, so it never outlives its interval. */
   readonly timeBudget: Duration.Duration

@@ -78,8 +78,9 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
      * Runs `batch` until it returns fewer rows than it was asked for or the budget is spent. The
      * batch size follows the time a batch takes: it starts at the configured size, doubles while
      * a batch (one transaction) stays under a quarter of `BATCH_TARGET`, and halves when one takes
-     * longer than the target, so that no transaction nears the 200 ms bound whatever the disk,
-     * while a large backlog is deleted in few statements.
+     * longer than the target, below the configured size too (a slow disk or a busy database makes
+     * 1,000 rows take over 200 ms), so that no transaction nears the 200 ms bound whatever the
+     * disk, while a large backlog is deleted in few statements.
      */
     const drain = <B>(
       batch: (limit: number) => Effect.Effect<B>,
@@ -103,7 +104,7 @@ export class SessionCleanup extends Effect.Service<SessionCleanup>()("@clinic/cl
           limit = took < BATCH_TARGET_MILLIS / 4
             ? Math.min(limit * 2, MAX_BATCH_SIZE)
             : took > BATCH_TARGET_MILLIS
-            ? Math.max(Math.floor(limit / 2), config.batchSize)
+            ? Math.max(Math.floor(limit / 2), 1)
             : limit
         }
       })

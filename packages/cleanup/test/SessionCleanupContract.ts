@@ -138,12 +138,13 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         yield* Effect.forEach([1, 2, 3, 4, 5, 6, 7], (h) => makeSession(user.id, `${h} minutes`))
         yield* TestClock.adjust("1 hour")
         const cleanup = yield* SessionCleanup
-        // Each batch takes 20 s of a 45 s budget: after the third batch the run stops.
+        // Each batch takes 20 s of a 45 s budget (so each halves the next, down to one row): after
+        // the third batch (2 + 1 + 1 rows) the run stops.
         const first = yield* cleanup.expiredSessions
-        assert.strictEqual(first.deletedSessions, 6)
+        assert.strictEqual(first.deletedSessions, 4)
         assert.isFalse(first.complete)
         const second = yield* cleanup.expiredSessions
-        assert.strictEqual(second.deletedSessions, 1)
+        assert.strictEqual(second.deletedSessions, 3)
         assert.isTrue(second.complete)
       }).pipe(
         Effect.provide(cleanupLayer(repos, { settings: { batchSize: 2 }, decoration: { batchTakes: "20 seconds" } }))
@@ -166,14 +167,32 @@ export const sessionCleanupContract = (name: string, repos: RepoLayer) =>
         }))
       ))
 
+    it.effect("a slow batch halves the next below the configured size, down to one row", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const user = yield* makeUser()
+        yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i + 1), (m) => makeSession(user.id, `${m} minutes`))
+        yield* TestClock.adjust("1 hour")
+        const result = yield* (yield* SessionCleanup).expiredSessions
+        assert.strictEqual(result.deletedSessions, 20)
+        // Over 100 ms: 8 -> 4 -> 2 -> 1, and no lower; 50 ms keeps the size; 0 ms doubles again.
+        assert.deepStrictEqual(yield* Ref.get((yield* Resources).limits), [8, 4, 2, 1, 1, 1, 2, 4])
+      }).pipe(
+        Effect.provide(cleanupLayer(repos, {
+          settings: { batchSize: 8 },
+          decoration: { batchTimes: ["150 millis", "150 millis", "150 millis", "150 millis", "50 millis"] }
+        }))
+      ))
+
     it.effect("a batch ending exactly on the time budget is the run's last", () =>
       Effect.gen(function*() {
         yield* startClock
         const user = yield* makeUser()
         yield* Effect.forEach([1, 2, 3, 4, 5, 6, 7], (h) => makeSession(user.id, `${h} minutes`))
         yield* TestClock.adjust("1 hour")
+        // 15 s for 2 rows, then (halved) 15 s for 1 row ends exactly on the 30 s budget.
         const first = yield* (yield* SessionCleanup).expiredSessions
-        assert.strictEqual(first.deletedSessions, 4)
+        assert.strictEqual(first.deletedSessions, 3)
         assert.isFalse(first.complete)
       }).pipe(
         Effect.provide(cleanupLayer(repos, {
