@@ -20,6 +20,7 @@ export default mutationConfig({
     "test/TaskStoreViews.test.ts",
     "test/WorkerFailures.test.ts",
     "test/Configuration.test.ts",
-    "test/TaskStoreLeases.test.ts"
+    "test/TaskStoreLeases.test.ts",
+    "test/WorkerWarnings.test.ts"
   ]
 })
