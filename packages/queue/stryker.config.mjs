@@ -11,5 +11,16 @@ export default mutationConfig({
     "src/Task.ts",
     "src/TaskStore.ts:417-676"
   ],
-  testFiles: ["test/Memory.test.ts", "test/Properties.test.ts", "test/Registry.test.ts", "test/Metrics.test.ts"]
+  testFiles: [
+    "test/Memory.test.ts",
+    "test/Properties.test.ts",
+    "test/Registry.test.ts",
+    "test/Metrics.test.ts",
+    "test/Worker.test.ts",
+    "test/TaskStoreViews.test.ts",
+    "test/WorkerFailures.test.ts",
+    "test/Configuration.test.ts",
+    "test/TaskStoreLeases.test.ts",
+    "test/WorkerWarnings.test.ts"
+  ]
 })
