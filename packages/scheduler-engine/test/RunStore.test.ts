@@ -1,0 +1,4 @@
+import { RunStore } from "../src/RunStore.js"
+import * as RunStoreContract from "./RunStoreContract.js"
+
+RunStoreContract.suite("memory", RunStore.layerMemory)
