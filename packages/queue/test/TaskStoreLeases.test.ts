@@ -1,31 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Option } from "effect"
-import { type NewTask, type TaskId, TaskStore } from "../src/TaskStore.js"
-import { at } from "./fixtures.js"
+import { Effect, Option } from "effect"
+import { type TaskId, TaskStore } from "../src/TaskStore.js"
+import { at, insertOne, lease, newTask } from "./fixtures.js"
 
 // Leases on the memory store, driven directly with explicit times: what a claim takes, and what a
 // worker whose lease was taken over can no longer do.
-
-const newTask = (overrides: Partial<NewTask> & { readonly name: string }): NewTask => ({
-  queue: "default",
-  payload: {},
-  priority: 0,
-  maxAttempts: 3,
-  runAt: at(0),
-  idempotencyKey: null,
-  now: at(0),
-  traceParent: null,
-  ...overrides
-})
-
-const insertOne = (task: NewTask) =>
-  Effect.flatMap(TaskStore, (store) => Effect.map(store.insert([task]), (results) => results[0].id))
-
-const lease = (now: DateTime.Utc, leaseId = crypto.randomUUID()) => ({
-  leaseId,
-  now,
-  until: DateTime.addDuration(now, Duration.seconds(30))
-})
 
 const row = (id: TaskId) => Effect.flatMap(TaskStore, (store) => Effect.map(store.get(id), Option.getOrThrow))
 

@@ -1,31 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Option } from "effect"
-import { type NewTask, type TaskId, TaskStore } from "../src/TaskStore.js"
-import { at } from "./fixtures.js"
+import { DateTime, Effect, Option } from "effect"
+import { type TaskId, TaskStore } from "../src/TaskStore.js"
+import { at, insertOne, lease, newTask } from "./fixtures.js"
 
 // The operator's views of the memory store (list, finished, depth) and its maintenance (prune),
 // exercised directly on the store with explicit times.
-
-const newTask = (overrides: Partial<NewTask> & { readonly name: string }): NewTask => ({
-  queue: "default",
-  payload: {},
-  priority: 0,
-  maxAttempts: 3,
-  runAt: at(0),
-  idempotencyKey: null,
-  now: at(0),
-  traceParent: null,
-  ...overrides
-})
-
-const insertOne = (task: NewTask) =>
-  Effect.flatMap(TaskStore, (store) => Effect.map(store.insert([task]), (results) => results[0].id))
-
-const lease = (now: DateTime.Utc, leaseId = crypto.randomUUID()) => ({
-  leaseId,
-  now,
-  until: DateTime.addDuration(now, Duration.seconds(30))
-})
 
 /** Claims every due task of `queue` at `now` and finishes each with the outcome `outcome(name)`. */
 const finishAll = (queue: string, now: DateTime.Utc, outcome: (name: string) => "succeeded" | "dead") =>

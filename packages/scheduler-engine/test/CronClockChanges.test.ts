@@ -1,17 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as JobSchedule from "../src/JobSchedule.js"
-
-/** The first `count` fire times after `from`, as ISO instants. */
-const fireTimes = (expression: string, timeZone: string, from: string, count: number) => {
-  const schedule = JobSchedule.unsafeCron(expression, timeZone)
-  const times: Array<string> = []
-  let cursor = Date.parse(from)
-  for (let i = 0; i < count; i++) {
-    cursor = JobSchedule.nextAfter(schedule, cursor)
-    times.push(new Date(cursor).toISOString().replace(".000Z", "Z"))
-  }
-  return times
-}
+import { fireTimes } from "./helpers.js"
 
 // New York, 2026: clocks fall back at 02:00 EDT on 1 November (06:00Z: 01:00-02:00 happens twice)
 // and spring forward at 02:00 EST on 8 March (07:00Z: 02:00-03:00 does not happen).

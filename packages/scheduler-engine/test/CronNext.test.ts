@@ -1,18 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cron, Either } from "effect"
-import * as JobSchedule from "../src/JobSchedule.js"
-
-/** The first `count` fire times after `from`, as ISO instants. */
-const fireTimes = (expression: string, timeZone: string, from: string, count: number) => {
-  const schedule = JobSchedule.unsafeCron(expression, timeZone)
-  const times: Array<string> = []
-  let cursor = Date.parse(from)
-  for (let i = 0; i < count; i++) {
-    cursor = JobSchedule.nextAfter(schedule, cursor)
-    times.push(new Date(cursor).toISOString().replace(".000Z", "Z"))
-  }
-  return times
-}
+import { fireTimes } from "./helpers.js"
 
 describe("cron across daylight saving time", () => {
   // Each row: a zone's clock change, a cron, where to start, and every fire time expected.

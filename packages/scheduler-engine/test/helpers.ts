@@ -1,6 +1,7 @@
 import { type JobRun } from "@clinic/domain"
 import { DateTime, Effect, Logger, Ref, TestClock } from "effect"
 import type { Job } from "../src/Job.js"
+import * as JobSchedule from "../src/JobSchedule.js"
 import { RunStore } from "../src/RunStore.js"
 import { type EngineOptions, make } from "../src/SchedulerEngine.js"
 
@@ -34,3 +35,15 @@ export const captureWarnings = Effect.gen(function*() {
   })
   return { lines, layer: Logger.add(logger) }
 })
+
+/** The first `count` fire times after `from`, as ISO instants. */
+export const fireTimes = (expression: string, timeZone: string, from: string, count: number) => {
+  const schedule = JobSchedule.unsafeCron(expression, timeZone)
+  const times: Array<string> = []
+  let cursor = Date.parse(from)
+  for (let i = 0; i < count; i++) {
+    cursor = JobSchedule.nextAfter(schedule, cursor)
+    times.push(new Date(cursor).toISOString().replace(".000Z", "Z"))
+  }
+  return times
+}
