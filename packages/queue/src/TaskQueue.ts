@@ -60,18 +60,20 @@ const add = <Name extends string, A, I, E, R>(
   Effect.gen(function*() {
     if (items.length === 0) return []
     const store = yield* TaskStore
-    const encode = Schema.encode(task.payload)
     const now = yield* DateTime.now
     // The enqueuing span: each run of these tasks continues its trace.
     const traceParent = yield* TraceParent.current
+    // One encode for the batch: an effect per payload cost more than the rest of the client's work.
+    // A payload of the task's own type that does not encode is a programming error.
+    const payloads = yield* Schema.encode(Schema.Array(task.payload))(items.map((item) => item.payload)).pipe(
+      Effect.orDie
+    )
     const tasks: Array<NewTask> = []
-    for (const item of items) {
-      // A payload of the task's own type that does not encode is a programming error.
-      const encoded = yield* encode(item.payload).pipe(Effect.orDie)
+    for (const [i, item] of items.entries()) {
       tasks.push({
         name: task.name,
         queue: task.queue,
-        payload: encoded,
+        payload: payloads[i],
         priority: item.priority ?? task.priority,
         maxAttempts: task.maxAttempts,
         runAt: item.runAt ?? (item.delay !== undefined ? DateTime.addDuration(now, item.delay) : now),
