@@ -53,6 +53,14 @@ describe("cron across daylight saving time", () => {
       expected: ["2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z", "2026-03-08T08:00:00Z"]
     },
     {
+      // The gap (02:00-03:00) holds 02:30, but a wildcard hour has no real 02:30: 03:00 is no fire time.
+      name: "New York springs forward: a wildcard hour at half past goes on at 03:30 EDT",
+      cron: "0 30 * * * *",
+      zone: "America/New_York",
+      from: "2026-03-08T06:00:00Z",
+      expected: ["2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z"]
+    },
+    {
       name: "Berlin falls back: a wildcard hour fires at both passes of 02:30",
       cron: "0 30 * * * *",
       zone: "Europe/Berlin",
@@ -79,6 +87,14 @@ describe("cron across daylight saving time", () => {
       zone: "Australia/Sydney",
       from: "2026-10-03T00:00:00Z",
       expected: ["2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"]
+    },
+    {
+      // Clocks go back from 02:00 to 01:30: the repeated half hour holds no whole hour.
+      name: "Lord Howe falls back half an hour: an hourly cron has no time in the repeated half hour",
+      cron: "0 0 * * * *",
+      zone: "Australia/Lord_Howe",
+      from: "2026-04-04T14:00:00Z",
+      expected: ["2026-04-04T15:30:00Z", "2026-04-04T16:30:00Z"]
     },
     {
       name: "Kolkata has no clock change: 09:00 IST every day",

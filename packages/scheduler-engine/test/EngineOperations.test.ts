@@ -162,4 +162,54 @@ describe("SchedulerEngine operations (memory store, TestClock)", () => {
       ])
       assert.strictEqual((yield* Ref.get(lines)).filter((l) => l === "missed ticks not recorded one by one").length, 1)
     }).pipe(Effect.provide(RunStore.layerMemory)))
+
+  it.scoped("missed ticks beyond the recording limit leave no row and never run; the latest are recorded as missed", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const runs = yield* Ref.make(0)
+      const job = minutely(Ref.update(runs, (n) => n + 1))
+      const first = yield* engine([job])
+      yield* first.start
+      yield* advance("1 minute")
+      yield* first.stop
+      yield* advance("330 seconds") // down over 09:02 to 09:06; back at 09:06:30
+      const second = yield* engine([job], { maxRecordedSkips: 2 })
+      yield* second.start
+      yield* settle
+      const rows = yield* history("job")
+      assert.deepStrictEqual(summary(rows), [
+        "09:01:00 schedule succeeded",
+        "09:05:00 schedule skipped",
+        "09:06:00 schedule skipped"
+      ])
+      assert.deepStrictEqual(rows.slice(1).map((r) => r.error), [
+        "missed: no replica ran it on time",
+        "missed: no replica ran it on time"
+      ])
+      assert.strictEqual(yield* Ref.get(runs), 1)
+    }).pipe(Effect.provide(RunStore.layerMemory)))
+
+  it.scoped("a tick handled exactly the late tolerance after its time runs on schedule; a millisecond later it is missed", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const job = minutely(Effect.void)
+      const first = yield* engine([job])
+      yield* first.start
+      yield* advance("1 minute")
+      yield* first.stop
+      yield* advance("65 seconds") // 09:02:05: the 09:02 tick is 5 s (the default tolerance) late
+      const second = yield* engine([job])
+      yield* second.start
+      yield* settle
+      yield* second.stop
+      yield* advance("60001 millis") // 09:03:05.001: the 09:03 tick is 1 ms beyond it
+      const third = yield* engine([job])
+      yield* third.start
+      yield* settle
+      assert.deepStrictEqual(summary(yield* history("job")), [
+        "09:01:00 schedule succeeded",
+        "09:02:00 schedule succeeded",
+        "09:03:00 schedule skipped"
+      ])
+    }).pipe(Effect.provide(RunStore.layerMemory)))
 })

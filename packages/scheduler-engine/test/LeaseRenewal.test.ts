@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Layer, Ref, TestClock } from "effect"
+import { Clock, DateTime, Deferred, Effect, Layer, Ref, TestClock } from "effect"
 import * as Job from "../src/Job.js"
 import * as JobSchedule from "../src/JobSchedule.js"
 import { RunStore, type RunStoreShape, StoreUnavailable } from "../src/RunStore.js"
@@ -82,6 +82,45 @@ describe("claim leases (memory store, TestClock)", () => {
       assert.strictEqual(yield* leaseOf, 10_000)
       yield* Deferred.succeed(hold, undefined)
       yield* settle
+    }).pipe(Effect.provide(RunStore.layerMemory)))
+
+  it.scoped("a lapsed claim that another replica takes over first is left to it: not run here, not counted", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const store = yield* RunStore
+      // A dead replica's claim of the 09:00 tick, whose lease lapsed at 09:00:06.
+      yield* store.claim({
+        job: "job",
+        scheduledAt: T0,
+        trigger: "schedule",
+        replica: "dead",
+        now: T0,
+        leaseUntil: DateTime.add(T0, { seconds: 6 }),
+        ignorePause: false
+      })
+      yield* TestClock.adjust("10 seconds")
+      const runs = yield* Ref.make(0)
+      const scheduler = yield* engine([minutely(Ref.update(runs, (n) => n + 1))]).pipe(
+        Effect.provideService(
+          RunStore,
+          RunStore.of({
+            ...store,
+            // Another replica's reaper takes the claim between this one listing it and taking it over.
+            expiredClaims: (jobs, now) =>
+              Effect.tap(
+                store.expiredClaims(jobs, now),
+                (expired) =>
+                  Effect.forEach(expired, (run) =>
+                    store.takeOver(run.id, "replica-c", now, DateTime.add(now, { seconds: 10 })))
+              )
+          })
+        )
+      )
+      assert.strictEqual(yield* scheduler.takeOverExpired, 0)
+      yield* settle
+      const [run] = yield* history("job")
+      assert.deepStrictEqual([run.replica, run.attempt, run.outcome], ["replica-c", 2, "running"])
+      assert.strictEqual(yield* Ref.get(runs), 0)
     }).pipe(Effect.provide(RunStore.layerMemory)))
 
   it.scoped("the reaper beats and looks for lapsed claims every half lease", () =>

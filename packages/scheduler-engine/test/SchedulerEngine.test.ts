@@ -277,6 +277,29 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
       assert.strictEqual(lastSuccess.value, t0 / 1000 + 65 * 60)
     }).pipe(Effect.provide(RunStore.layerMemory)))
 
+  it.scoped("metrics: a tick skipped because the job still runs counts as skipped; a manual run is never late", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const name = "metrics-overlap"
+      const scheduler = yield* engine([every(name, "1 minute", Effect.sleep("90 seconds"))], {
+        stopBudget: "1 minute"
+      })
+      const manual = yield* Effect.fork(scheduler.runNow(name)) // 09:00, runs until 09:01:30
+      yield* scheduler.start
+      yield* advance("1 minute") // 09:01: skipped, the manual run still holds the job
+      const during = summary(yield* history(name))
+      const skipped = yield* Metric.value(
+        Metric.tagged(Metric.tagged(Metrics.runs, "job", name), "outcome", "skipped")
+      )
+      const lateness = yield* Metric.value(Metric.tagged(Metrics.lateness, "job", name))
+      // The manual run ends before the checks: a failed check must not leave it holding the stop.
+      yield* advance("30 seconds")
+      assert.strictEqual((yield* Fiber.join(manual)).outcome, "succeeded")
+      assert.deepStrictEqual(during, ["09:00:00 manual running", "09:01:00 schedule skipped"])
+      assert.strictEqual(skipped.count, 1)
+      assert.strictEqual(lateness.count, 0)
+    }).pipe(Effect.provide(RunStore.layerMemory)))
+
   it.scoped("pause skips ticks (recorded) until resume", () =>
     Effect.gen(function*() {
       yield* startClock
