@@ -80,12 +80,22 @@ export interface SchedulerEngineShape {
   readonly takeOverExpired: Effect.Effect<number, StoreUnavailable>
 }
 
+// A tagged failure JSON cannot write (a cycle, a bigint) is still recorded, by its tag: a throw here
+// would leave the run's end unrecorded.
+const taggedText = (error: { readonly _tag: unknown }): string => {
+  try {
+    return JSON.stringify(error)
+  } catch {
+    return String(error._tag)
+  }
+}
+
 const errorText = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
   const text = error instanceof Error
     ? `${(error as { _tag?: string })._tag ?? error.name}: ${error.message}`
     : typeof error === "object" && error !== null && "_tag" in error
-    ? JSON.stringify(error)
+    ? taggedText(error as { readonly _tag: unknown })
     : String(error)
   return text.slice(0, 2000)
 }

@@ -378,6 +378,29 @@ describe("SchedulerEngine (memory store, TestClock)", () => {
       assert.match(runs[1].error ?? "", /timed out/)
     }).pipe(Effect.provide(RunStore.layerMemory)))
 
+  it.scoped("any failure value is recorded as a failed run with a readable error: null, a tagged cycle", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const cyclic: { _tag: "Cyclic"; self?: unknown } = { _tag: "Cyclic" }
+      cyclic.self = cyclic
+      const calls = yield* Ref.make(0)
+      const odd = Ref.updateAndGet(calls, (n) => n + 1).pipe(
+        Effect.flatMap((
+          n
+        ) => (n === 1 ? Effect.fail(null) : n === 2 ? Effect.fail(cyclic) : Effect.fail({ _tag: "Plain" })))
+      )
+      const scheduler = yield* engine([every("job", "1 minute", odd)])
+      yield* scheduler.start
+      for (let i = 0; i < 3; i++) yield* advance("1 minute")
+      const runs = yield* history("job")
+      assert.deepStrictEqual(summary(runs), [
+        "09:01:00 schedule failed",
+        "09:02:00 schedule failed",
+        "09:03:00 schedule failed"
+      ])
+      assert.deepStrictEqual(runs.map((run) => run.error), ["null", "Cyclic", `{"_tag":"Plain"}`])
+    }).pipe(Effect.provide(RunStore.layerMemory)))
+
   it.scoped("a run longer than the lease keeps its claim (renewed), so another replica never takes it over", () =>
     Effect.gen(function*() {
       // Ten seconds before the 10:00 tick: an hour of reaper wake-ups first would only cost time.
