@@ -212,6 +212,23 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         )
       }).pipe(Effect.provide(layer)))
 
+    it.effect("task ids are UUIDv7 stamped with the enqueue's millisecond: a later task's id sorts after", () =>
+      Effect.gen(function*() {
+        yield* startClock
+        const { task } = yield* recorder()
+        const [first] = yield* TaskQueue.enqueueMany(task, [{ payload: { label: "a" } }])
+        yield* TestClock.adjust("1 millis")
+        const second = yield* TaskQueue.enqueue(task, { label: "b" })
+        const millis = DateTime.toEpochMillis(yield* DateTime.now)
+        for (const [id, at] of [[first.id, millis - 1], [second.id, millis]] as const) {
+          assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+          assert.strictEqual(Number.parseInt(id.replace("-", "").slice(0, 12), 16), at)
+          // Stored as written: Postgres keeps the uuid and reads it back the same.
+          assert.strictEqual(Option.getOrThrow(yield* TaskQueue.get(id)).id, id)
+        }
+        assert.isTrue(first.id < second.id)
+      }).pipe(Effect.provide(layer)))
+
     it.effect("enqueueMany adds a batch in order; idempotency keys hold within the batch and against existing tasks", () =>
       Effect.gen(function*() {
         yield* startClock
