@@ -12,6 +12,7 @@
 import { EventBus, OutboxStore } from "@clinic/events"
 import { AuthSessionRepo, Database, Migrations, SessionSelector } from "@clinic/repository"
 import * as Repositories from "@clinic/repository/Repositories"
+import { explained } from "@clinic/repository/testing/Explain"
 import { databaseUrl, query, server, withClient } from "@clinic/repository/testing/TestServer"
 import { NodeRuntime } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
@@ -120,32 +121,13 @@ const program = Effect.gen(function*() {
     const now = yield* DateTime.now
     const selector = SessionSelector.Expired({ now })
 
-    // The statement as the repo sends it, explained inside a transaction that rolls back.
-    const plan = yield* sql.withTransaction(Effect.gen(function*() {
-      const rows = yield* sql<{ "QUERY PLAN": string }>`
-        EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT)
-        WITH doomed AS (
-          SELECT id FROM auth_sessions WHERE expires_at < ${DateTime.formatIso(now)}
-          ORDER BY expires_at, id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED
-        ), media AS (
-          DELETE FROM auth_session_media WHERE auth_session_id = ANY (ARRAY(SELECT id FROM doomed))
-          RETURNING file_path
-        ), sessions AS (
-          DELETE FROM auth_sessions WHERE id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING id, user_id
-        )
-        SELECT
-          (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM sessions) AS session_ids,
-          (SELECT coalesce(array_agg(user_id ORDER BY id), '{}') FROM sessions) AS user_ids,
-          (SELECT coalesce(array_agg(file_path ORDER BY file_path), '{}') FROM media) AS media_paths`.raw
-      return yield* Effect.fail({ rows })
-    })).pipe(
-      Effect.catchIf(
-        (e): e is { rows: unknown } => typeof e === "object" && e !== null && "rows" in e,
-        (e) => Effect.succeed(e.rows)
-      )
+    // The repo's own delete statement, explained inside a transaction that rolls back.
+    yield* explained("delete batch", repo.deleteBatch(selector, batchSize)).pipe(
+      Effect.zipRight(Effect.fail("rollback" as const)),
+      sql.withTransaction,
+      Effect.catchIf((e) => e === "rollback", () => Effect.void),
+      Effect.orDie
     )
-    const planRows = (plan as { rows: ReadonlyArray<Record<string, string>> }).rows
-    console.log(planRows.map((row) => Object.values(row)[0]).join("\n"))
 
     const spans: Array<Recorded> = []
     const tracer = recording(yield* Effect.tracer, spans)

@@ -8,8 +8,9 @@
  * BENCH_EXPLAIN_BATCH (default 32): the batch size of `enqueueMany` and `claim`.
  */
 import { Database, Migrations } from "@clinic/repository"
+import { explained } from "@clinic/repository/testing/Explain"
 import { query, server, withClient } from "@clinic/repository/testing/TestServer"
-import { SqlClient, Statement } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
 import * as Task from "../src/Task.js"
 import * as TaskQueue from "../src/TaskQueue.js"
@@ -24,35 +25,6 @@ const noop = Task.make({
   payload: Schema.Struct({ t: Schema.Number }),
   handler: () => Effect.void
 })
-
-class Rollback extends Schema.TaggedError<Rollback>()("Rollback", {}) {}
-
-/**
- * Runs `effect` with every statement it sends explained first: the plan is printed under `label`,
- * and the explained run is rolled back, so the real statement then meets the same rows.
- */
-const explained = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    return yield* Statement.withTransformer(effect, (statement, make) =>
-      Effect.gen(function*() {
-        const [text, params] = statement.compile()
-        let plan: ReadonlyArray<{ readonly "QUERY PLAN": string }> = []
-        yield* make<{ readonly "QUERY PLAN": string }>`EXPLAIN (ANALYZE, BUFFERS) ${statement}`.pipe(
-          Effect.tap((rows) => {
-            plan = rows
-          }),
-          Effect.zipRight(new Rollback()),
-          sql.withTransaction,
-          Effect.catchTag("Rollback", () => Effect.void),
-          Effect.orDie
-        )
-        const shown = params.length > 6 ? `${params.length} parameters` : JSON.stringify(params)
-        console.log(`\n### ${label}\n${text.replace(/\n\s+/g, "\n  ").trim()}\n-- ${shown}`)
-        console.log(plan.map((row) => row["QUERY PLAN"]).join("\n"))
-        return statement
-      }).pipe(Statement.withTransformerDisabled))
-  })
 
 const program = Effect.gen(function*() {
   // The test infrastructure's scratch server: a temporary embedded Postgres, gone with the scope.
