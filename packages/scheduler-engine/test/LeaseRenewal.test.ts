@@ -156,6 +156,23 @@ describe("claim leases (memory store, TestClock)", () => {
       assert.include(yield* Ref.get(lines), "run end not recorded connection refused")
     }).pipe(Effect.provide(storeWith(() => ({ finish: () => refused })))))
 
+  it.scoped("a run whose end was not recorded stops being this replica's: once its lease lapses, it takes the claim over", () =>
+    Effect.gen(function*() {
+      yield* startClock
+      const runs = yield* Ref.make(0)
+      const scheduler = yield* engine([minutely(Ref.update(runs, (n) => n + 1))])
+      yield* scheduler.start
+      yield* advance("1 minute")
+      for (let i = 0; i < 4; i++) yield* advance("1 second") // the finish retries give up
+      assert.isFalse((yield* scheduler.status).jobs[0].running)
+      // Past the 10 s lease and the reaper's next look (every 5 s): the lapsed claim is retaken here.
+      yield* advance("15 seconds")
+      const [run] = yield* history("job")
+      assert.strictEqual(run.attempt, 2)
+      assert.strictEqual(yield* Ref.get(runs), 2)
+      yield* scheduler.stop
+    }).pipe(Effect.provide(storeWith(() => ({ finish: () => refused })))))
+
   it.scoped("stop removes this replica's heartbeat, and still stops when the run history refuses that", () =>
     Effect.gen(function*() {
       yield* startClock
