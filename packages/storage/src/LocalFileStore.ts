@@ -54,10 +54,13 @@ const makeSink = (path: string, file: FsP.FileHandle) => {
       stream.end()
       return settled("close")
     }),
-    /** Abandons the file: closed (once its open has finished) before the caller removes it. */
+    /**
+     * Abandons the file: closed before the caller removes it. Writes still queued fail with
+     * ERR_STREAM_DESTROYED; that failure, or any other, is not the caller's business any more.
+     */
     discard: Effect.suspend(() => {
       stream.destroy()
-      return Effect.ignore(settled("close"))
+      return Effect.asVoid(Effect.exit(settled("close")))
     })
   }
 }
@@ -95,7 +98,7 @@ export const make = (dir: string): Effect.Effect<FileStoreShape, never, FileSyst
             (file) => makeSink(partPath, file)
           ),
           (sink, exit) =>
-            Exit.isSuccess(exit) ? Effect.void : Effect.zipRight(sink.discard, fs.remove(partPath).pipe(Effect.ignore))
+            Exit.isSuccess(exit) ? Effect.void : Effect.ensuring(sink.discard, fs.remove(partPath).pipe(Effect.ignore))
         )
         let size = 0
         yield* Stream.runForEachChunk(content, (chunk) => {

@@ -42,6 +42,30 @@ describe("LocalFileStore", () => {
       assert.strictEqual(yield* fs.readFileString(Path.join(dir, stored.path)), "partial")
     }))
 
+  // Node's write stream, destroyed while writes are queued behind one in flight, fails them with
+  // ERR_STREAM_DESTROYED: the abandoned upload's error must not keep its part file from going.
+  it.scoped("an upload interrupted while writes are queued behind one in flight leaves no part file", () =>
+    Effect.gen(function*() {
+      const { listing, store } = yield* setup
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const midway = yield* Deferred.make<void>()
+        const content = Stream.concat(
+          Stream.make(bytes("a".repeat(65_536)), bytes("b".repeat(65_536))),
+          // One event-loop turn: the first write is under way, the second waits for it.
+          Stream.fromEffect(
+            Effect.zipRight(
+              Effect.async<void>((resume) => void setImmediate(() => resume(Effect.void))),
+              Effect.zipRight(Deferred.succeed(midway, undefined), Effect.never)
+            )
+          ).pipe(Stream.drain)
+        )
+        const fiber = yield* Effect.fork(store.put(content, { extension: "txt" }))
+        yield* Deferred.await(midway)
+        assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(fiber)))
+        assert.deepStrictEqual(yield* listing, [], `attempt ${attempt}`)
+      }
+    }))
+
   it.scoped("remove takes absolute paths inside the folder too; files it did not name and paths outside stay", () =>
     Effect.gen(function*() {
       const { dir, fs, parent, store } = yield* setup
