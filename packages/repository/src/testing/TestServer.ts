@@ -10,6 +10,10 @@ import * as EmbeddedPostgres from "../EmbeddedPostgres.js"
 export interface TestDatabaseInfo {
   readonly adminUrl: string
   readonly template: string
+  /** This run's test databases are named `<prefix><worker pid>_<n>`; the teardown drops them all. */
+  readonly databasePrefix: string
+  /** The migrated template's `schemaFingerprint`. */
+  readonly fingerprint: string
 }
 
 declare module "vitest" {
@@ -39,6 +43,43 @@ export const withClient = <A, E, R>(url: string, f: (client: Pg.Client) => Effec
   )
 
 export const query = (client: Pg.Client, text: string) => Effect.promise(() => client.query(text))
+
+/**
+ * What a test could change in a database besides its rows: the public schema's relations, columns,
+ * defaults, constraints, indexes, triggers, functions and policies, any other schema, extension or
+ * database setting, and the applied migrations. Equal fingerprints, equal schemas.
+ */
+export const schemaFingerprint = (client: Pg.Client) =>
+  Effect.map(
+    query(
+      client,
+      `SELECT md5(string_agg(item, E'\\n' ORDER BY item)) AS fingerprint FROM (
+        SELECT format('class %s %s', c.relname, c.relkind) FROM pg_class c
+          WHERE c.relnamespace = 'public'::regnamespace
+        UNION ALL SELECT format('column %s %s %s %s %s %s', a.attrelid::regclass, a.attname, a.atttypid, a.attnotnull,
+            a.attisdropped, pg_get_expr(d.adbin, d.adrelid))
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0
+        UNION ALL SELECT format('constraint %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+          FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+        UNION ALL SELECT format('index %s', pg_get_indexdef(i.indexrelid)) FROM pg_index i
+          JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = 'public'::regnamespace
+        UNION ALL SELECT format('trigger %s %s %s', tgrelid::regclass, tgname, tgenabled) FROM pg_trigger
+        UNION ALL SELECT format('function %s %s', p.oid::regprocedure, md5(p.prosrc)) FROM pg_proc p
+          WHERE p.pronamespace = 'public'::regnamespace
+        UNION ALL SELECT format('policy %s %s', polrelid::regclass, polname) FROM pg_policy
+        UNION ALL SELECT format('rule %s %s', ev_class::regclass, rulename) FROM pg_rewrite r
+          JOIN pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = 'public'::regnamespace
+        UNION ALL SELECT format('schema %s', nspname) FROM pg_namespace
+        UNION ALL SELECT format('extension %s %s', extname, extversion) FROM pg_extension
+        UNION ALL SELECT format('setting %s', array_to_string(setconfig, ',')) FROM pg_db_role_setting
+          WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+        UNION ALL SELECT format('migration %s %s', migration_id, name) FROM effect_sql_migrations
+      ) AS items (item)`
+    ),
+    (result) => String(result.rows[0].fingerprint)
+  )
 
 export const databaseUrl = (serverUrl: string, database: string): string => {
   const url = new URL(serverUrl)
