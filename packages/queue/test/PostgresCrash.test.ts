@@ -155,6 +155,9 @@ describe("task queue on Postgres: transactions, concurrency, crashes", () => {
 
       const survivorScope = yield* Scope.make()
       yield* Worker.make(registry, { depthInterval: "1 hour" }).pipe(Scope.extend(survivorScope))
+      // The survivor's poll must be set (after its first claim, empty, a real round trip) before
+      // the clock moves, or it would lie that much later than T0+10s; the doomed worker's lies there too.
+      yield* sleepingUntil(at("10 seconds"), 2)
 
       // The process dies: its writes no longer arrive, and its fibers go away.
       yield* Ref.set(killed, true)

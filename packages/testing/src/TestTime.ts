@@ -28,9 +28,15 @@ export const eventually = <E, R>(
 export const sleepers = (count: number) =>
   eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length >= count))
 
-/** Waits until some fiber sleeps until exactly `instant`: a timer that must exist before an `adjust`. */
-export const sleepingUntil = (instant: DateTime.Utc) =>
-  eventually(Effect.map(TestClock.sleeps(), (wakes) => Chunk.some(wakes, (t) => t === instant.epochMillis)))
+/**
+ * Waits until `count` fibers (one by default) sleep until exactly `instant`: timers that must exist
+ * before an `adjust`.
+ */
+export const sleepingUntil = (instant: DateTime.Utc, count = 1) =>
+  eventually(Effect.map(
+    TestClock.sleeps(),
+    (wakes) => Chunk.size(Chunk.filter(wakes, (t) => t === instant.epochMillis)) >= count
+  ))
 
 /**
  * Lets forked fibers run until they all wait on the clock: the number of pending sleeps stops
