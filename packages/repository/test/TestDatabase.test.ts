@@ -25,17 +25,7 @@ const withDatabase = (use: (client: Pg.Client, url: string) => Effect.Effect<unk
   Effect.scoped(Effect.flatMap(freshDatabase, (url) => Effect.as(withClient(url, (client) => use(client, url)), url)))
 
 /** Connects to `url` and runs one query; how that ended. */
-const reach = (url: string) =>
-  Effect.exit(Effect.tryPromise(async () => {
-    const client = new Pg.Client({ connectionString: url })
-    client.on("error", () => {})
-    try {
-      await client.connect()
-      await client.query("SELECT 1")
-    } finally {
-      await client.end().catch(() => undefined)
-    }
-  }))
+const reach = (url: string) => Effect.exit(withClient(url, (client) => query(client, "SELECT 1")))
 
 describe("test databases", () => {
   it.live("a released database comes back empty, migrated and with its identities restarted, under a new name", () =>
