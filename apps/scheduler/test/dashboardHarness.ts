@@ -1,8 +1,8 @@
 import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
+import { freePort } from "@clinic/repository/testing/TestServer"
 import { SqlClient } from "@effect/sql"
 import { ConfigProvider, DateTime, Effect, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
@@ -28,24 +28,12 @@ export const launchBrowser = () =>
     ]
   })
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(
-        () => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")))
-      )
-    })
-  })
-
 /**
  * The whole scheduler app (engine, workers, event bus, admin API and dashboard) as `main` runs it,
  * on a fresh test database and a free port.
  */
 export const startScheduler = async () => {
-  const port = await freePort()
+  const port = await Effect.runPromise(freePort)
   const dir = mkdtempSync(join(tmpdir(), "clinic-dashboard-"))
   const env = {
     SCHEDULER_PORT: String(port),

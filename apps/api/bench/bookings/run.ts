@@ -10,7 +10,6 @@ import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,15 +20,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 // Rounds alternate the servers, so that a noisy neighbour on a shared machine shows as spread.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const waitFor = async (url: string, deadlineMs: number) => {
   const deadline = Date.now() + deadlineMs
@@ -161,11 +151,12 @@ const loadBefore = Os.loadavg()
 
 const main = async () => {
   const { start: startPostgres } = await import("@clinic/repository/EmbeddedPostgres")
+  const { freePort } = await import("@clinic/repository/testing/TestServer")
   const { Effect, Redacted, Scope, Exit } = await import("effect")
   const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "clinic-bench-pg-"))
   await Fs.chmod(dir, 0o755)
   const scope = Effect.runSync(Scope.make())
-  const pgPort = await freePort()
+  const pgPort = await Effect.runPromise(freePort)
   const server = await Effect.runPromise(
     Scope.extend(startPostgres({ dataDir: Path.join(dir, "data"), port: pgPort, fsync: false }), scope)
   )
@@ -173,13 +164,13 @@ const main = async () => {
   const children: Array<ChildProcess> = []
   try {
     // The Effect app migrates on start; the baseline then uses the same schema.
-    const apiPort = await freePort()
+    const apiPort = await Effect.runPromise(freePort)
     const effectApp = await start("effect", process.execPath, [...profileArgs, "bench/bookings/dist/app-server.js"], {
       DATABASE_URL: url,
       API_PORT: String(apiPort)
     })
     children.push(effectApp.child)
-    const basePort = await freePort()
+    const basePort = await Effect.runPromise(freePort)
     const baseline = await start("baseline", process.execPath, [...profileArgs, "bench/bookings/baseline-server.mjs"], {
       DATABASE_URL: url,
       PORT: String(basePort)

@@ -22,12 +22,34 @@ declare module "vitest" {
   }
 }
 
-export const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as Net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
+/**
+ * Ports handed out below Linux's ephemeral range (32768-60999). A port taken with `listen(0)` comes
+ * from that range, and so does the local port of every outgoing connection: between closing the
+ * probe and the child process binding it, one of the run's hundreds of client connections could
+ * take it (a CI run failed with EADDRINUSE that way). Below the range only another `listen` can,
+ * so each vitest worker gets a block of its own and walks it; the probe skips a port still held.
+ */
+const portBlockSize = 1_500
+const firstPort = 20_000
+const portBlocks = 8
+const portBlock = (Number(process.env.VITEST_POOL_ID ?? process.pid) % portBlocks) * portBlockSize + firstPort
+let nextPortOffset = 0
+
+const canListen = (port: number) =>
+  Effect.async<boolean>((resume) => {
+    const server = Net.createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resume(Effect.succeed(true))))
   })
+
+/** A port on 127.0.0.1 that nothing listens on, for a server the test starts next. */
+export const freePort: Effect.Effect<number> = Effect.gen(function*() {
+  for (let attempt = 0; attempt < portBlockSize; attempt++) {
+    const port = portBlock + nextPortOffset
+    nextPortOffset = (nextPortOffset + 1) % portBlockSize
+    if (yield* canListen(port)) return port
+  }
+  return yield* Effect.dieMessage(`no free port in ${portBlock}-${portBlock + portBlockSize - 1}`)
 })
 
 /** Runs `f` with a `pg` client on `url`, closing it whatever happens. */
