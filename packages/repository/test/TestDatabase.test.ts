@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import Pg from "pg"
-import { freshDatabase } from "../src/testing/TestDatabase.js"
+import { inject } from "vitest"
+import { adminApplicationName, freshDatabase } from "../src/testing/TestDatabase.js"
 import { query, withClient } from "../src/testing/TestServer.js"
 
 /**
@@ -20,6 +21,8 @@ const insertUser = (client: Pg.Client) =>
 const insertAudit = (client: Pg.Client) =>
   query(client, `INSERT INTO login_audit (at, email, outcome) VALUES (now(), 'a@clinic.test', 'failed') RETURNING id`)
 
+const databaseOid = "SELECT oid FROM pg_database WHERE datname = current_database()"
+
 /** Runs `use` on a database of its own, released after; the database's URL. */
 const withDatabase = (use: (client: Pg.Client, url: string) => Effect.Effect<unknown>) =>
   Effect.scoped(Effect.flatMap(freshDatabase, (url) => Effect.as(withClient(url, (client) => use(client, url)), url)))
@@ -30,10 +33,19 @@ const reach = (url: string) => Effect.exit(withClient(url, (client) => query(cli
 describe("test databases", () => {
   it.live("a released database comes back empty, migrated and with its identities restarted, under a new name", () =>
     Effect.gen(function*() {
-      const first = yield* withDatabase((client) => Effect.zipRight(insertUser(client), insertAudit(client)))
+      let firstOid: unknown
+      const first = yield* withDatabase((client) =>
+        Effect.gen(function*() {
+          firstOid = (yield* query(client, databaseOid)).rows[0].oid
+          yield* insertUser(client)
+          yield* insertAudit(client)
+        })
+      )
       yield* withDatabase((client, url) =>
         Effect.gen(function*() {
           assert.notStrictEqual(url, first)
+          // The same database, renamed and emptied: had the reset failed, it would be a new clone.
+          assert.strictEqual((yield* query(client, databaseOid)).rows[0].oid, firstOid)
           assert.deepStrictEqual((yield* query(client, "SELECT count(*)::int AS n FROM users")).rows, [{ n: 0 }])
           const migrations = yield* query(client, "SELECT count(*)::int AS n FROM effect_sql_migrations")
           assert.isAbove(migrations.rows[0].n, 0)
@@ -72,4 +84,23 @@ describe("test databases", () => {
       assert.isTrue(Exit.isFailure(yield* reach(url)))
     }).pipe(Effect.ensuring(Effect.promise(() => straggler?.end().catch(() => undefined) ?? Promise.resolve())))
   })
+
+  it.live("clones and renames go on after the server closed the worker's admin connection", () =>
+    Effect.gen(function*() {
+      yield* withDatabase(() => Effect.void)
+      const { adminUrl } = inject("clinicDatabase")
+      const cut = yield* withClient(adminUrl, (client) =>
+        query(
+          client,
+          `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = '${adminApplicationName}'`
+        ))
+      assert.deepStrictEqual(cut.rows.map((row) => row.pg_terminate_backend), [true])
+      const url = yield* withDatabase((client) =>
+        Effect.map(
+          query(client, "SELECT count(*)::int AS n FROM users"),
+          (result) => assert.deepStrictEqual(result.rows, [{ n: 0 }])
+        )
+      )
+      assert.isTrue(Exit.isFailure(yield* reach(url)))
+    }))
 })
