@@ -28,12 +28,14 @@ declare module "vitest" {
  * probe and the child process binding it, one of the run's hundreds of client connections could
  * take it (a CI run failed with EADDRINUSE that way). Below the range only another `listen` can,
  * so each vitest worker gets a block of its own and walks it; the probe skips a port still held.
+ * Two vitest runs at once (`pnpm coverage`, Stryker's runners) number their workers alike: each
+ * process starts its walk at a random place in the block, so they do not probe in step.
  */
 const portBlockSize = 1_500
 const firstPort = 20_000
 const portBlocks = 8
 const portBlock = (Number(process.env.VITEST_POOL_ID ?? process.pid) % portBlocks) * portBlockSize + firstPort
-let nextPortOffset = 0
+let nextPortOffset = Math.floor(Math.random() * portBlockSize)
 
 const canListen = (port: number) =>
   Effect.async<boolean>((resume) => {
