@@ -100,7 +100,8 @@ describe("database outage (real Postgres stopped and restarted under load)", () 
           yield* Ref.set(phase, "stopping")
           yield* postgres.stop
           yield* Ref.set(phase, "down")
-          yield* pollUntil(countIn(seen, "down"), (n) => n >= 40, "30 seconds")
+          // Forty 503s (the /health loader's 200s do not count toward them).
+          yield* pollUntil(countIn(seen, "down", (o) => o.answer?.status === 503), (n) => n >= 40, "30 seconds")
 
           yield* Ref.set(phase, "restarting")
           yield* postgres.start
@@ -140,9 +141,10 @@ describe("database outage (real Postgres stopped and restarted under load)", () 
             "WARN database unreachable; answering 503 ServiceUnavailable",
             "INFO database reachable again; recovered"
           ])
-          assert.match(String(about[0].annotations.cause), /ECONNREFUSED|terminat|shut/i)
+          // How the first request failed depends on when it met the stopping server: refused, reset
+          // (a connection still in the listen queue when the server closed it) or terminated.
+          assert.match(String(about[0].annotations.cause), /ECONNREFUSED|ECONNRESET|terminat|shut/i)
           const failures = all.filter((o) => o.answer!.status === 503).length
-          assert.isAtLeast(failures, 40)
           assert.strictEqual(about[1].annotations.failures, failures, "every 503 counted, each logged by no line")
         }).pipe(Effect.provide(context))
       }).pipe(Effect.scoped),
