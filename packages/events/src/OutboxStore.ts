@@ -80,31 +80,38 @@ const makePg = Effect.gen(function*() {
   const notifications = yield* Stream.share(pg.listen(NOTIFY_CHANNEL).pipe(Stream.orDie), { capacity: "unbounded" })
 
   return OutboxStore.of({
+    // The notification goes in the same statement (one round trip inside the caller's transaction);
+    // it is delivered on commit, never for a rolled-back change.
     insert: (event) =>
-      Effect.gen(function*() {
-        yield* sql`
+      sql`
+        WITH inserted AS (
           INSERT INTO outbox_events (id, type, payload, occurred_at, trace_parent)
           VALUES (${event.id}, ${event.type}, ${JSON.stringify(event.payload)}::jsonb, ${iso(event.occurredAt)},
-            ${event.traceParent})`
-        // Delivered on commit, never for a rolled-back change.
-        yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${event.id})`
-      }).pipe(Effect.orDie),
+            ${event.traceParent})
+          RETURNING id
+        )
+        SELECT pg_notify(${NOTIFY_CHANNEL}, ${event.id}) FROM inserted`.pipe(Effect.asVoid, Effect.orDie),
+    // One notification for the batch: the relay reads it as "look now", whichever event it names.
     insertAll: (events) =>
-      events.length === 0 ? Effect.void : Effect.gen(function*() {
-        yield* sql`
+      events.length === 0 ? Effect.void : sql`
+        WITH inserted AS (
           INSERT INTO outbox_events ${
-          sql.insert(events.map((event) => ({
-            id: event.id,
-            type: event.type,
-            payload: JSON.stringify(event.payload),
-            // Snake case already: whatever name transform the client has leaves these alone.
-            occurred_at: iso(event.occurredAt),
-            trace_parent: event.traceParent
-          })))
-        }`
-        // The relay reads a notification as "look now", whichever event it names.
-        yield* sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${events[0].id})`
-      }).pipe(Effect.orDie, (self) => Effect.zipRight(Effect.annotateCurrentSpan({ count: events.length }), self)),
+        sql.insert(events.map((event) => ({
+          id: event.id,
+          type: event.type,
+          payload: JSON.stringify(event.payload),
+          // Snake case already: whatever name transform the client has leaves these alone.
+          occurred_at: iso(event.occurredAt),
+          trace_parent: event.traceParent
+        })))
+      }
+          RETURNING id
+        )
+        SELECT pg_notify(${NOTIFY_CHANNEL}, ${events[0].id}) FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row`.pipe(
+        Effect.asVoid,
+        Effect.orDie,
+        (self) => Effect.zipRight(Effect.annotateCurrentSpan({ count: events.length }), self)
+      ),
     dispatch: (limit, now, fanOut) =>
       Effect.gen(function*() {
         const events = yield* rows(sql`
