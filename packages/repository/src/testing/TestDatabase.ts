@@ -40,15 +40,16 @@ const connectAdmin = (url: string): Promise<Pg.Client> => {
 }
 
 const admin = (info: TestDatabaseInfo, text: string) =>
-  Effect.tryPromise(async () => {
-    adminConnection ??= connectAdmin(info.adminUrl)
-    const client = await adminConnection
-    return client.query(text)
-  }).pipe(
-    Effect.tapError(() => Effect.sync(() => (adminConnection = undefined))),
-    Effect.retry({ times: 1 }),
-    Effect.orDie
-  )
+  Effect.suspend(() => {
+    const connection = adminConnection ??= connectAdmin(info.adminUrl)
+    return Effect.tryPromise(() => connection.then((client) => client.query(text))).pipe(
+      Effect.tapError(() =>
+        Effect.sync(() => {
+          if (adminConnection === connection) adminConnection = undefined
+        })
+      )
+    )
+  }).pipe(Effect.retry({ times: 1 }), Effect.orDie)
 
 const drop = (info: TestDatabaseInfo, name: string) => admin(info, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
 
