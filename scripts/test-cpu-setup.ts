@@ -12,16 +12,24 @@ const childrenMs = () => {
 }
 
 const output = process.env.CLINIC_TEST_CPU_FILE!
-let start: { readonly cpu: NodeJS.CpuUsage; readonly wall: number; readonly children: number }
+let start: {
+  readonly cpu: NodeJS.CpuUsage
+  readonly wall: number
+  readonly children: number
+  readonly at: number
+}
 
 beforeAll(() => {
-  start = { cpu: process.cpuUsage(), wall: performance.now(), children: childrenMs() }
+  start = { cpu: process.cpuUsage(), wall: performance.now(), children: childrenMs(), at: Date.now() }
 })
 
 afterAll(() => {
   const cpu = process.cpuUsage(start.cpu)
   const line = {
     file: expect.getState().testPath,
+    // When it started and on which worker: the run's timeline, to see what runs alone at its end.
+    startedAt: start.at,
+    worker: Number(process.env.VITEST_POOL_ID),
     wallMs: Math.round(performance.now() - start.wall),
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     childrenMs: childrenMs() - start.children
