@@ -11,7 +11,7 @@ import { AuthSessionRepo } from "@clinic/repository"
 import { HttpServer, OpenApi } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Redacted, Runtime } from "effect"
+import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Runtime } from "effect"
 import fc from "fast-check"
 import * as Http from "node:http"
 import * as Tokens from "../src/auth/Tokens.js"
@@ -347,6 +347,12 @@ const fuzz = (runs: number, seed: number, readyIs503: boolean) =>
     return statuses
   })
 
+/**
+ * The server without its access log: thousands of "Sent HTTP response" lines would cost the run
+ * more than the requests. Warnings and errors (a defect behind a 500) still show.
+ */
+const quiet = Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+
 describe("fuzz: every operation of the OpenAPI document", () => {
   it.live("memory stores: thousands of requests, each answered in time and below 500", () =>
     Effect.gen(function*() {
@@ -360,7 +366,7 @@ describe("fuzz: every operation of the OpenAPI document", () => {
     }).pipe(
       Effect.provide(
         Layer.merge(
-          memoryServer({ signIn: "tokens", settings: { API_BODY_IDLE_TIMEOUT: "5 seconds" } }),
+          memoryServer({ signIn: "tokens", settings: { API_BODY_IDLE_TIMEOUT: "5 seconds" } }).pipe(quiet),
           NodeFileSystem.layer
         )
       )
@@ -375,7 +381,7 @@ describe("fuzz: every operation of the OpenAPI document", () => {
     }).pipe(
       Effect.provide(
         Layer.merge(
-          postgresServer({ signIn: "tokens", settings: { API_BODY_IDLE_TIMEOUT: "5 seconds" } }),
+          postgresServer({ signIn: "tokens", settings: { API_BODY_IDLE_TIMEOUT: "5 seconds" } }).pipe(quiet),
           NodeFileSystem.layer
         )
       )
