@@ -8,7 +8,7 @@ import * as NodeChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { beforeAll, inject } from "vitest"
+import { afterAll, beforeAll, inject } from "vitest"
 
 /**
  * The production bundle as the README's "Deploying" section runs it: `pnpm build`, each app's
@@ -92,12 +92,23 @@ const stop = (app: Effect.Effect.Success<ReturnType<typeof startApp>>) =>
     Effect.orDie
   )
 
-// Built once for the file (both apps, then the launcher that runs them), so that no test of it
-// rebuilds a dist another is running or copying.
+/**
+ * `pnpm run build` of an app, without pnpm's own start-up: every app's build script is `tsup`,
+ * which this runs from the app's folder.
+ */
+const build = (app: string) => {
+  const cwd = Path.join(appsDir, app)
+  const manifest = JSON.parse(Fs.readFileSync(Path.join(cwd, "package.json"), "utf8"))
+  assert.strictEqual(manifest.scripts.build, "tsup", `${app}'s build script is no longer plain tsup`)
+  const tsup = Path.join(cwd, "node_modules", "tsup", "dist", "cli-default.js")
+  return Effect.map(run(process.execPath, [tsup], { cwd }), (finished) => succeeds(`build ${app}`, finished))
+}
+
+// Built once for the file (both apps and the launcher that runs them, side by side: the launcher
+// bundles sources, not the apps' dist), so that no test of it rebuilds a dist another is running
+// or copying.
 beforeAll(async () => {
-  for (const app of ["api", "scheduler", "stack"]) {
-    succeeds(`build ${app}`, await Effect.runPromise(run("pnpm", ["run", "build"], { cwd: Path.join(appsDir, app) })))
-  }
+  await Effect.runPromise(Effect.all(["api", "scheduler", "stack"].map(build), { concurrency: "unbounded" }))
 }, 180_000)
 
 describe("the production bundle", () => {
@@ -217,9 +228,21 @@ const postmasterPid = (dataDir: string) => {
 }
 
 /**
+ * A cluster the launcher created and stopped cleanly, migrated, kept for the file's other stacks.
+ * The first stack starts on an empty folder (a first `pnpm start`); the others on a copy of its
+ * cluster (a second one), which spares each of them initdb and the migrations.
+ */
+let startedCluster: string | undefined
+
+afterAll(() => {
+  if (startedCluster !== undefined) Fs.rmSync(Path.dirname(startedCluster), { recursive: true, force: true })
+})
+
+/**
  * `node apps/stack/dist/main.js`, what `pnpm start` runs after its build, on an embedded Postgres
- * in a folder and on ports of its own, until both apps answer `/health`. Whatever the test did,
- * the release leaves no process behind: launcher, apps and Postgres are killed if still running.
+ * in a folder (empty, or a copy of `startedCluster`) and on ports of its own, until both apps
+ * answer `/health`. Whatever the test did, the release leaves no process behind: launcher, apps
+ * and Postgres are killed if still running.
  */
 const startStack = Effect.gen(function*() {
   const dir = yield* Effect.acquireRelease(
@@ -229,6 +252,11 @@ const startStack = Effect.gen(function*() {
   // mkdtemp makes the folder private to root; the server runs as `postgres` and must reach it.
   Fs.chmodSync(dir, 0o755)
   const dataDir = Path.join(dir, "pg")
+  const reused = startedCluster !== undefined
+  // `cp -a`: the copy keeps its owner (the `postgres` user when the tests run as root) and modes.
+  if (startedCluster !== undefined) {
+    succeeds("copy the cluster", yield* run("cp", ["-a", startedCluster, dataDir], { cwd: dir }))
+  }
   const [pgPort, apiPort, schedulerPort] = [yield* freePort, yield* freePort, yield* freePort]
   const env = {
     PATH: process.env.PATH,
@@ -281,6 +309,8 @@ const startStack = Effect.gen(function*() {
     }),
     Effect.orDie
   )
+  // A fresh folder must have had its cluster created; a copied one must not have it created again.
+  assert.strictEqual(output.includes("creating an embedded PostgreSQL cluster"), !reused, lastLines(output))
   return { launcher: launcher.child, exitCode, pids, dataDir, pgPort, output: () => output }
 })
 
@@ -309,8 +339,16 @@ describe("the launcher (pnpm start)", () => {
       assert.isTrue(stack.output().includes("scheduler stopped"), lastLines(stack.output()))
       assert.isFalse(stack.output().includes("heartbeat not removed"), lastLines(stack.output()))
       // The database once more, on the same folder: the scheduler's stop had it to remove its row.
-      yield* EmbeddedPostgres.start({ dataDir: stack.dataDir, port: stack.pgPort }).pipe(Effect.orDie)
-      assert.strictEqual(yield* replicas(stack.pgPort), 0)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* EmbeddedPostgres.start({ dataDir: stack.dataDir, port: stack.pgPort }).pipe(Effect.orDie)
+        assert.strictEqual(yield* replicas(stack.pgPort), 0)
+      }))
+      if (startedCluster === undefined) {
+        const kept = Fs.mkdtempSync(Path.join(Os.tmpdir(), "clinic-cluster-"))
+        Fs.chmodSync(kept, 0o755)
+        succeeds("keep the cluster", yield* run("cp", ["-a", stack.dataDir, Path.join(kept, "pg")], { cwd: kept }))
+        startedCluster = Path.join(kept, "pg")
+      }
     })
 
   it.scopedLive(
