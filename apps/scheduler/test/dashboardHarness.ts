@@ -2,7 +2,7 @@ import * as TestDatabase from "@clinic/repository/testing/TestDatabase"
 import { freePort } from "@clinic/repository/testing/TestServer"
 import { SqlClient } from "@effect/sql"
 import { ConfigProvider, DateTime, Effect, Layer, ManagedRuntime } from "effect"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
@@ -10,9 +10,10 @@ import { AppLive, ConfigLive } from "../src/App.js"
 
 export const ADMIN_TOKEN = "dashboard-test-token-0123456789"
 
-/** Debian's Chromium, launched as CI launches it; a fresh profile each time. */
-export const launchBrowser = () =>
-  chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "clinic-chromium-")), {
+/** Debian's Chromium, launched as CI launches it; a fresh profile each time, removed on close. */
+export const launchBrowser = async () => {
+  const profile = mkdtempSync(join(tmpdir(), "clinic-chromium-"))
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     headless: true,
     viewport: { width: 1366, height: 820 },
@@ -27,6 +28,15 @@ export const launchBrowser = () =>
       "--disable-sync"
     ]
   })
+  // The context's "close" event comes while Chromium still writes its profile: the folder goes once
+  // `close()` has waited for the browser process to end.
+  const close = browser.close.bind(browser)
+  browser.close = async (options) => {
+    await close(options)
+    rmSync(profile, { recursive: true, force: true, maxRetries: 3 })
+  }
+  return browser
+}
 
 /**
  * The whole scheduler app (engine, workers, event bus, admin API and dashboard) as `main` runs it,
@@ -50,7 +60,11 @@ export const startScheduler = async () => {
     AppLive.pipe(Layer.provideMerge(TestDatabase.layer), Layer.provideMerge(config), Layer.orDie)
   )
   await runtime.runPromise(Effect.void)
-  return { url: `http://127.0.0.1:${port}`, runtime, dispose: () => runtime.dispose() }
+  const dispose = async () => {
+    await runtime.dispose()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return { url: `http://127.0.0.1:${port}`, runtime, dispose }
 }
 
 export type Scheduler = Awaited<ReturnType<typeof startScheduler>>
