@@ -335,13 +335,17 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         yield* startClock
         const store = yield* TaskStore
         const renewals = yield* Ref.make(0)
+        const renewed = yield* Deferred.make<void>()
         // The first renewal dies, as a Postgres call does on a lost connection; the next ones work.
         const flaky = TaskStore.of({
           ...store,
           extendLease: (id, leaseId, until) =>
             Effect.flatMap(
               Ref.getAndUpdate(renewals, (n) => n + 1),
-              (n) => n === 0 ? Effect.dieMessage("connection lost") : store.extendLease(id, leaseId, until)
+              (n) =>
+                n === 0
+                  ? Effect.dieMessage("connection lost")
+                  : Effect.tap(store.extendLease(id, leaseId, until), () => Deferred.succeed(renewed, undefined))
             )
         })
         const done = yield* Deferred.make<void>()
@@ -358,6 +362,8 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         yield* TestClock.adjust("10 seconds")
         yield* sleepingUntil(at("20 seconds")) // the next one, though the first died
         yield* TestClock.adjust("10 seconds")
+        // Written, not only begun: on Postgres the renewal's write is real I/O still under way here.
+        yield* Deferred.await(renewed)
         assert.strictEqual(yield* Ref.get(renewals), 2)
         assert.deepStrictEqual(Option.getOrThrow(yield* TaskQueue.get(id)).lockedUntil, at("50 seconds"))
         yield* Deferred.succeed(done, undefined)
