@@ -113,7 +113,8 @@ export const databaseUrl = (serverUrl: string, database: string): string => {
 
 /**
  * The server the tests use, for the life of the scope: `TEST_DATABASE_URL` when set, otherwise an
- * embedded one in a temporary folder (fsync off), removed afterwards.
+ * embedded one in a temporary folder (fsync off, no passwords: it listens on 127.0.0.1 only, for
+ * the run, and holds test data), removed afterwards.
  */
 export const server = Effect.gen(function*() {
   const configured = process.env.TEST_DATABASE_URL
@@ -125,6 +126,11 @@ export const server = Effect.gen(function*() {
   // mkdtemp makes the folder private to root; the server runs as `postgres` and must reach it.
   yield* Effect.promise(() => Fs.chmod(parent, 0o755))
   const port = yield* freePort
-  const started = yield* EmbeddedPostgres.start({ dataDir: Path.join(parent, "data"), port, fsync: false })
+  const started = yield* EmbeddedPostgres.start({
+    dataDir: Path.join(parent, "data"),
+    port,
+    fsync: false,
+    trustLocalConnections: true
+  })
   return Redacted.value(started.url)
 })
