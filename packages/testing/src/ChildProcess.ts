@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import * as Esbuild from "esbuild"
 import * as NodeChildProcess from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -67,12 +68,23 @@ export const spawnNode = (
       })
   )
 
-/** Whether a process with this pid still runs (signal 0 checks without sending anything). */
+/**
+ * Whether a process with this pid still runs: signal 0 checks that it exists without sending
+ * anything, and on Linux its state must not be a zombie's. An orphan that exited stays a zombie
+ * until the machine's init reaps it, which in some containers takes up to two seconds.
+ */
 export const isRunning = (pid: number) => {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  if (!existsSync("/proc/self/stat")) return true
+  try {
+    // The state is the first field after the command, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z"
+  } catch {
+    return false // gone since the signal
   }
 }
