@@ -19,6 +19,9 @@ export default defineConfig({
     dir: import.meta.dirname,
     maxWorkers: 2,
     minWorkers: 1,
+    // Effect allocates many short-lived objects: a young generation four times the default's
+    // (16 MiB) halves how often the workers collect it, 3 of their 51 s of CPU in a run.
+    poolOptions: { forks: { execArgv: ["--max-semi-space-size=64"] } },
     // `pnpm test:cpu`: each test file's CPU time, to see where the run's time goes.
     setupFiles: process.env.CLINIC_TEST_CPU_FILE ? [Path.join(import.meta.dirname, "scripts/test-cpu-setup.ts")] : []
   }
