@@ -1,11 +1,20 @@
 import { bundleNode, isRunning } from "@clinic/testing/ChildProcess"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll } from "vitest"
 
 const FIXTURES = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "fixtures")
+
+// The app fixture, bundled once for the file: both tests start the same program.
+const bundles = Effect.runSync(Scope.make())
+let app: string
+beforeAll(async () => {
+  app = await Effect.runPromise(Scope.extend(bundleNode(Path.join(FIXTURES, "app.ts")), bundles))
+})
+afterAll(() => Effect.runPromise(Scope.close(bundles, Exit.void)))
 
 /**
  * Starts the launcher fixture (which starts the app fixture, stdin a pipe, in a process group of
@@ -13,7 +22,7 @@ const FIXTURES = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "fixtur
  * pid and whether it was still running `afterMs` after the kill. The app is killed at the end.
  */
 const killLauncher = (env: NodeJS.ProcessEnv, afterMs: number) =>
-  Effect.flatMap(bundleNode(Path.join(FIXTURES, "app.ts")), (app) =>
+  Effect.suspend(() =>
     Effect.acquireUseRelease(
       Effect.sync(() =>
         ChildProcess.spawn(process.execPath, [Path.join(FIXTURES, "launcher.mjs"), app], {
@@ -38,7 +47,8 @@ const killLauncher = (env: NodeJS.ProcessEnv, afterMs: number) =>
           return stillRunning
         }),
       (launcher) => Effect.sync(() => launcher.kill("SIGKILL"))
-    )).pipe(Effect.scoped)
+    )
+  )
 
 describe("ExitWithParent", () => {
   it.live(
