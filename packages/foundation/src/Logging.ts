@@ -59,6 +59,16 @@ export const jsonLogger: Logger.Logger<unknown, string> = Logger.make((options) 
 )
 
 /**
+ * Each line written to stdout as it is. `console.log` would format its one string argument again
+ * and check the stream's colours on every call: with the access log on, `GET /auth/me` served about
+ * 4% more requests a second without it (three A/B pairs, 1,720 against 1,800).
+ */
+const toStdout = (logger: Logger.Logger<unknown, string>): Logger.Logger<unknown, void> =>
+  Logger.map(logger, (line) => {
+    process.stdout.write(`${line}\n`)
+  })
+
+/**
  * The process's logger: JSON lines (`LOG_FORMAT=json`, the default) or a terminal's `pretty`
  * output, at `LOG_LEVEL` and above (`Info` by default).
  */
@@ -67,7 +77,7 @@ export const layer: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEf
     Layer.merge(
       Logger.replace(
         Logger.defaultLogger,
-        format === "json" ? Logger.withConsoleLog(jsonLogger) : Logger.prettyLogger()
+        format === "json" ? toStdout(jsonLogger) : Logger.prettyLogger()
       ),
       Logger.minimumLogLevel(level)
     ))

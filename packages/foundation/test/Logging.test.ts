@@ -15,6 +15,7 @@ import {
   LogSpan,
   Redacted
 } from "effect"
+import { vi } from "vitest"
 import * as Logging from "../src/Logging.js"
 
 const capture = () => {
@@ -102,6 +103,26 @@ describe("Logging", () => {
       assert.deepStrictEqual(level, LogLevel.Warning)
       const config = yield* Effect.withConfigProvider(Logging.LoggingConfig, ConfigProvider.fromMap(new Map()))
       assert.deepStrictEqual(config, { format: "json", level: LogLevel.Info })
+    }))
+
+  it.effect("with LOG_FORMAT=json each log call is one JSON line on stdout", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+        written.push(String(chunk))
+        return true
+      })
+      yield* Effect.logInfo("booking held").pipe(
+        Effect.annotateLogs({ requestId: "r-1" }),
+        Effect.provide(Logging.layer.pipe(Layer.provide(withEnv({ LOG_FORMAT: "json" })))),
+        Effect.ensuring(Effect.sync(() => write.mockRestore()))
+      )
+      assert.strictEqual(written.length, 1)
+      assert.isTrue(written[0].endsWith("}\n"), written[0])
+      const line = JSON.parse(written[0])
+      assert.strictEqual(line.message, "booking held")
+      assert.strictEqual(line.logLevel, "INFO")
+      assert.deepStrictEqual(line.annotations, { requestId: "r-1" })
     }))
 
   it.effect("a bad LOG_FORMAT and a bad LOG_LEVEL are both reported, each by name", () =>
