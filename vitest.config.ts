@@ -17,8 +17,11 @@ export default defineConfig({
     // repository package's, where its dependencies are installed; tests are found from `dir`.
     root: repository,
     dir: import.meta.dirname,
+    // As many workers as the pool may have, and never fewer: with `minWorkers` below `maxWorkers`,
+    // tinypool scaled idle workers down near a run's end, and with three workers it ended the run
+    // while two files were still running ("Terminating worker thread", four runs out of four).
     maxWorkers: 2,
-    minWorkers: 1,
+    minWorkers: 2,
     // Effect allocates many short-lived objects: a young generation four times the default's
     // (16 MiB) halves how often the workers collect it, 3 of their 51 s of CPU in a run.
     poolOptions: { forks: { execArgv: ["--max-semi-space-size=64"] } },
