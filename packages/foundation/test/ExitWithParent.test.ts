@@ -22,32 +22,30 @@ afterAll(() => Effect.runPromise(Scope.close(bundles, Exit.void)))
  * pid and whether it was still running `afterMs` after the kill. The app is killed at the end.
  */
 const killLauncher = (env: NodeJS.ProcessEnv, afterMs: number) =>
-  Effect.suspend(() =>
-    Effect.acquireUseRelease(
-      Effect.sync(() =>
-        ChildProcess.spawn(process.execPath, [Path.join(FIXTURES, "launcher.mjs"), app], {
-          cwd: Path.join(FIXTURES, "..", ".."),
-          env: { ...process.env, ...env },
-          stdio: ["ignore", "pipe", "inherit"]
-        })
-      ),
-      (launcher) =>
-        Effect.gen(function*() {
-          const pid = yield* Effect.async<number>((resume) => {
-            launcher.stdout.on("data", (chunk) => {
-              const match = /app (\d+)/.exec(String(chunk))
-              if (match) resume(Effect.succeed(Number(match[1])))
-            })
-          }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("the app did not start") }))
-          launcher.kill("SIGKILL")
-          const deadline = Date.now() + afterMs
-          while (isRunning(pid) && Date.now() < deadline) yield* Effect.sleep("50 millis")
-          const stillRunning = isRunning(pid)
-          if (stillRunning) process.kill(pid, "SIGKILL")
-          return stillRunning
-        }),
-      (launcher) => Effect.sync(() => launcher.kill("SIGKILL"))
-    )
+  Effect.acquireUseRelease(
+    Effect.sync(() =>
+      ChildProcess.spawn(process.execPath, [Path.join(FIXTURES, "launcher.mjs"), app], {
+        cwd: Path.join(FIXTURES, "..", ".."),
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+    ),
+    (launcher) =>
+      Effect.gen(function*() {
+        const pid = yield* Effect.async<number>((resume) => {
+          launcher.stdout.on("data", (chunk) => {
+            const match = /app (\d+)/.exec(String(chunk))
+            if (match) resume(Effect.succeed(Number(match[1])))
+          })
+        }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("the app did not start") }))
+        launcher.kill("SIGKILL")
+        const deadline = Date.now() + afterMs
+        while (isRunning(pid) && Date.now() < deadline) yield* Effect.sleep("50 millis")
+        const stillRunning = isRunning(pid)
+        if (stillRunning) process.kill(pid, "SIGKILL")
+        return stillRunning
+      }),
+    (launcher) => Effect.sync(() => launcher.kill("SIGKILL"))
   )
 
 describe("ExitWithParent", () => {

@@ -68,6 +68,9 @@ export const spawnNode = (
       })
   )
 
+/** Linux: a process's state can be read (a zombie told from a running process). */
+const hasProcStat = existsSync("/proc/self/stat")
+
 /**
  * Whether a process with this pid still runs: signal 0 checks that it exists without sending
  * anything, and on Linux its state must not be a zombie's. An orphan that exited stays a zombie
@@ -79,7 +82,7 @@ export const isRunning = (pid: number) => {
   } catch {
     return false
   }
-  if (!existsSync("/proc/self/stat")) return true
+  if (!hasProcStat) return true
   try {
     // The state is the first field after the command, which is in parentheses and may hold spaces.
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
