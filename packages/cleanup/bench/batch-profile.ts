@@ -1,8 +1,8 @@
 /**
  * Where one batch of the expired-session cleanup spends its time, from the spans it opens: the
  * delete statement and the decoding of its row (`AuthSessionRepo.deleteBatch`), building and
- * encoding the events (`EventBus.publishAll` less `OutboxStore.insertAll`), the outbox INSERT and
- * the pg_notify (their `sql.execute` spans), and COMMIT (the transaction span after its commit
+ * encoding the events (`EventBus.publishAll` less `OutboxStore.insertAll`), the outbox INSERT with
+ * its pg_notify (one `sql.execute` span), and COMMIT (the transaction span after its commit
  * event). Each batch runs as `SessionCleanup` runs one: the repo's delete and `publishAll` of one
  * `auth_session.expired` per session, in one transaction. Prints the median of each part over the
  * batches, and EXPLAIN (ANALYZE, BUFFERS) of one delete statement (rolled back). Prints only.
@@ -80,16 +80,15 @@ const breakdown = (transaction: Recorded, spans: ReadonlyArray<Recorded>) => {
   const publishAll = spans.find((s) => s.name === "EventBus.publishAll" && isUnder(s, transaction, spans))
   const insertAll = publishAll && spans.find((s) => s.name === "OutboxStore.insertAll" && isUnder(s, publishAll, spans))
   const deleteStatement = deleteBatch && descendants(deleteBatch, spans).find((s) => s.name === "sql.execute")
-  const insert = insertAll && statement(insertAll, "INSERT")
-  const notify = insertAll && statement(insertAll, "SELECT pg_notify")
+  // The INSERT and its pg_notify are one statement.
+  const insert = insertAll && statement(insertAll, "WITH inserted")
   const commitAt = transaction.events.find(([name]) => name === "db.transaction.commit")?.[1]
   return {
     "delete statement": took(deleteStatement),
     "decode delete result": took(deleteBatch) - took(deleteStatement),
     "build + encode events": took(publishAll) - took(insertAll),
-    "outbox INSERT": took(insert),
-    "pg_notify": took(notify),
-    "insertAll other": took(insertAll) - took(insert) - took(notify),
+    "outbox INSERT + pg_notify": took(insert),
+    "insertAll other": took(insertAll) - took(insert),
     "COMMIT": commitAt === undefined ? 0 : ms(transaction.end - commitAt),
     "transaction total": took(transaction)
   }
@@ -153,7 +152,7 @@ const program = Effect.gen(function*() {
     // The first batches warm the JIT and the connection's prepared state: leave out a quarter.
     const measured = parts.slice(Math.floor(parts.length / 4))
     const table = Object.keys(measured[0] ?? {}).map((part) =>
-      `${part.padEnd(24)} p50 ${
+      `${part.padEnd(26)} p50 ${
         median(measured.map((p) => p[part as keyof typeof p])).toFixed(1).padStart(6)
       } ms   max ${Math.max(...measured.map((p) => p[part as keyof typeof p])).toFixed(1).padStart(6)} ms`
     )

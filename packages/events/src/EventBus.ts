@@ -1,10 +1,11 @@
 import { DomainEvent, EventId, type EventType } from "@clinic/domain"
 import { BackgroundLoop } from "@clinic/foundation"
+import { timeOrderedUuid } from "@clinic/foundation/TimeOrderedId"
 import { Backoff, Registry, Task, TaskQueue, type TaskStore, Worker } from "@clinic/queue"
 import { TraceParent } from "@clinic/telemetry"
 import { SqlClient, SqlError } from "@effect/sql"
 import { Context, DateTime, Duration, Effect, Layer, Option, Queue, Ref, Schema, type Scope } from "effect"
-import { OutboxStore } from "./OutboxStore.js"
+import { type NewEvent, OutboxStore } from "./OutboxStore.js"
 
 export interface DeliveryContext {
   readonly eventId: EventId
@@ -76,17 +77,14 @@ export const subscriber = <const T extends EventType, E, R>(options: {
 export const publish = (event: DomainEvent): Effect.Effect<EventId, never, OutboxStore> =>
   Effect.gen(function*() {
     const store = yield* OutboxStore
-    const id = EventId.make(crypto.randomUUID())
+    const occurredAt = yield* DateTime.now
+    const id = EventId.make(timeOrderedUuid(occurredAt), true)
     const payload = yield* Schema.encode(DomainEvent)(event).pipe(Effect.orDie)
-    yield* store.insert({
-      id,
-      type: event._tag,
-      payload,
-      occurredAt: yield* DateTime.now,
-      traceParent: yield* TraceParent.current
-    })
+    yield* store.insert({ id, type: event._tag, payload, occurredAt, traceParent: yield* TraceParent.current })
     return id
   }).pipe(Effect.withSpan("EventBus.publish", { attributes: { type: event._tag } }))
+
+const encodeAll = Schema.encode(Schema.Array(DomainEvent))
 
 /** `publish` for many events at once: one statement, for batch changes (cleanup runs). */
 export const publishAll = (
@@ -97,18 +95,17 @@ export const publishAll = (
     const store = yield* OutboxStore
     const occurredAt = yield* DateTime.now
     const traceParent = yield* TraceParent.current
-    const rows = yield* Effect.forEach(events, (event) =>
-      Effect.map(Schema.encode(DomainEvent)(event).pipe(Effect.orDie), (payload) => ({
-        id: EventId.make(crypto.randomUUID()),
-        type: event._tag,
-        payload,
-        occurredAt,
-        traceParent
-      })))
+    // One encode for the batch: a cleanup batch publishes up to thousands of events at once.
+    const payloads = yield* encodeAll(events).pipe(Effect.orDie)
+    const rows = events.map((event, i): NewEvent => ({
+      id: EventId.make(timeOrderedUuid(occurredAt), true),
+      type: event._tag,
+      payload: payloads[i],
+      occurredAt,
+      traceParent
+    }))
     yield* store.insertAll(rows)
-    return rows.map((row) =>
-      row.id
-    )
+    return rows.map((row) => row.id)
   }).pipe(Effect.withSpan("EventBus.publishAll", { attributes: { count: events.length } }))
 
 /** Forgets which subscriber handled which event, for records older than `olderThan` (hourly job). */

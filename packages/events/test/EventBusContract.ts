@@ -206,6 +206,12 @@ export const eventBusContract = (name: string, layer: BusLayer) =>
         const ids = yield* EventBus.publishAll(events)
         assert.strictEqual(ids.length, 2)
         assert.notStrictEqual(ids[0], ids[1])
+        // UUIDv7 stamped with the instant, so the outbox's key index takes them at its right end.
+        const millis = at("5 minutes").epochMillis.toString(16).padStart(12, "0")
+        for (const id of ids) {
+          assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+          assert.strictEqual(id.replace("-", "").slice(0, 12), millis)
+        }
         for (const [i, id] of ids.entries()) {
           const stored = Option.getOrThrow(yield* store.get(id))
           assert.strictEqual(stored.type, "booking.confirmed")

@@ -55,3 +55,16 @@ export const isConnectionFailure = (error: unknown): boolean => {
 
 /** Instants travel to Postgres as ISO strings, so the app's Clock (or TestClock) decides "now". */
 export const iso = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
+
+/**
+ * `iso` for the rows of one batch statement, formatting each distinct instant once: a batch's rows
+ * mostly share their instants (one `now` for all), and formatting is most of the client's work.
+ */
+export const isoForBatch = (): (instant: DateTime.Utc) => string => {
+  const formatted = new Map<DateTime.Utc, string>()
+  return (instant) => {
+    let found = formatted.get(instant)
+    if (found === undefined) formatted.set(instant, found = iso(instant))
+    return found
+  }
+}

@@ -1,6 +1,7 @@
 import { Timestamp } from "@clinic/domain"
 import { withMethodSpans } from "@clinic/foundation"
-import { iso } from "@clinic/foundation/Sql"
+import { iso, isoForBatch } from "@clinic/foundation/Sql"
+import { timeOrderedUuid } from "@clinic/foundation/TimeOrderedId"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, DateTime, Effect, Layer, Option, PubSub, Ref, Schema, Stream } from "effect"
@@ -162,19 +163,6 @@ const byUrgency = (a: TaskRow, b: TaskRow): number =>
   b.priority - a.priority || a.runAt.epochMillis - b.runAt.epochMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /**
- * A UUIDv7 (RFC 9562): the millisecond of `now` in the first 48 bits, then the random bits of a v4
- * UUID. Time-ordered ids land at the right end of the primary key's index instead of on a random
- * page (1,000-task inserts took 12-13 ms instead of 15-21 ms), and a claim's equal-urgency tasks
- * sit on adjacent pages. `crypto.randomUUID` draws from Node's pooled entropy; the `uuid` package's
- * `v7` reads fresh random bytes per id, which cost more than the index saved.
- */
-const timeOrderedUuid = (now: DateTime.Utc): string => {
-  const millis = DateTime.toEpochMillis(now).toString(16).padStart(12, "0")
-  // "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx": keep what follows the version digit.
-  return `${millis.slice(0, 8)}-${millis.slice(8)}-7${crypto.randomUUID().slice(15)}`
-}
-
-/**
  * Gives each task of a batch an id. A task whose idempotency key appeared earlier in the batch is
  * left out (`fresh` holds the rest) and its result names the earlier task.
  */
@@ -260,13 +248,7 @@ const makePg = Effect.gen(function*() {
         // per queue) goes in the same statement, and is delivered on commit, so a worker never
         // wakes for a task it cannot see yet.
         const column = <A>(f: (task: NewTask) => A) => fresh.map(({ task }) => f(task))
-        // A batch's tasks share their instants: each is formatted once.
-        const formatted = new Map<DateTime.Utc, string>()
-        const text = (instant: DateTime.Utc) => {
-          let found = formatted.get(instant)
-          if (found === undefined) formatted.set(instant, found = iso(instant))
-          return found
-        }
+        const text = isoForBatch()
         const inserted = yield* sql<{ id: TaskId }>`
           WITH inserted AS (
             INSERT INTO tasks (id, name, queue, payload, priority, status, attempts, max_attempts, run_at,
