@@ -63,8 +63,10 @@ export interface WorkerOptions {
   readonly depthInterval?: Duration.DurationInput
   /**
    * Most tasks one claim takes for a queue, into a buffer its slots share; default
-   * max(concurrency, 16). A buffered task not started within min(poll interval, lease / 3) of its
-   * claim is handed back, so a slow queue does not hold work that another process could run.
+   * max(4 x concurrency, 64): a backlog of short tasks is claimed in few round trips (at concurrency
+   * 8, claims of 64 instead of 16 drained 20,000 no-op tasks 40-50% faster). A buffered task not
+   * started within min(poll interval, lease / 3) of its claim is handed back, and the next claims
+   * ask for less, so a slow queue does not hold work that another process could run.
    */
   readonly claimBatch?: number
 }
@@ -491,7 +493,7 @@ const makeUntraced = <R>(
       iterations: Effect.gen(function*() {
         const slots: Array<BackgroundLoop.Iteration<TaskStore | R>> = []
         for (const queue of queues) {
-          const batch = Math.max(1, options.claimBatch ?? Math.max(queue.concurrency, 16))
+          const batch = Math.max(1, options.claimBatch ?? Math.max(queue.concurrency * 4, 64))
           const buffer = yield* makeBuffer(store, queue, batch)
           const complete = makeCompleter(store, (work) => loop.fork(work))
           for (let i = 0; i < queue.concurrency; i++) slots.push(slot(queue, buffer, complete))
