@@ -3,7 +3,6 @@ import { TraceParent } from "@clinic/telemetry"
 import type { Scope } from "effect"
 import {
   Cause,
-  Clock,
   Context,
   DateTime,
   Duration,
@@ -21,6 +20,7 @@ import * as Metrics from "./Metrics.js"
 import type { Registry, ResolvedQueue } from "./Registry.js"
 import type * as Task from "./Task.js"
 import { type Held, type TaskRow, TaskStore, type TaskStoreShape } from "./TaskStore.js"
+import * as Watchdog from "./Watchdog.js"
 
 export class TaskTimeout extends Schema.TaggedError<TaskTimeout>()("TaskTimeout", {
   task: Schema.String,
@@ -119,9 +119,11 @@ const execute = <R>(
   row: TaskRow,
   leaseId: string,
   hooks: Hooks,
+  watchdog: Watchdog.Watchdog,
   complete: (held: Held, now: DateTime.Utc) => Effect.Effect<void>
-): Effect.Effect<RunResult, never, TaskStore | R> =>
-  Effect.gen(function*() {
+): Effect.Effect<RunResult, never, TaskStore | R> => {
+  const annotations = { task: row.name, taskId: row.id, attempt: row.attempts }
+  return Effect.gen(function*() {
     const store = yield* TaskStore
     const context: Task.TaskContext = {
       id: row.id,
@@ -165,26 +167,19 @@ const execute = <R>(
       Effect.tap((held) => held ? Effect.void : Effect.logWarning("lease lost while running")),
       // A renewal that fails (a lost database) must not end the renewals: the next one may get through
       // before the lease lapses.
-      Effect.catchAllCause((cause) => Effect.logWarning("lease not renewed; retrying", cause))
+      Effect.catchAllCause((cause) => Effect.logWarning("lease not renewed; retrying", cause)),
+      // It runs on the watchdog's fiber, which has none of the run's annotations.
+      Effect.annotateLogs(annotations)
     )
 
     yield* runHook(hooks.before?.(context), "before")
     const started = yield* DateTime.now
-    // One fiber beside the handler both renews the lease every third of it and ends the run at the
-    // task's timeout (one timer at a time), instead of a renewal fiber and a timeout race per run.
-    const deadline = started.epochMillis + Duration.toMillis(task.timeout)
-    const renewEvery = Duration.toMillis(queue.lease) / 3
-    const watchdog: Effect.Effect<never, TaskTimeout> = Effect.gen(function*() {
-      while (true) {
-        const left = deadline - (yield* Clock.currentTimeMillis)
-        if (left <= 0) break
-        yield* Effect.sleep(Duration.millis(Math.min(left, renewEvery)))
-        if ((yield* Clock.currentTimeMillis) >= deadline) break
-        yield* renew
-      }
-      return yield* new TaskTimeout({ task: task.name, timeout: Duration.format(task.timeout) })
+    const exit = yield* watchdog.watch(task.handler(decoded.right, context), {
+      timeout: task.timeout,
+      renewEvery: Duration.millis(Duration.toMillis(queue.lease) / 3),
+      renew,
+      onTimeout: () => new TaskTimeout({ task: task.name, timeout: Duration.format(task.timeout) })
     })
-    const exit = yield* Effect.raceFirst(task.handler(decoded.right, context), watchdog).pipe(Effect.exit)
     const now = yield* DateTime.now
     const elapsed = Duration.millis(DateTime.distance(started, now))
     yield* Metric.update(durationMetric(row.name, row.queue), Duration.toMillis(elapsed) / 1000)
@@ -207,7 +202,7 @@ const execute = <R>(
     yield* runHook(hooks.onFailure?.(context, { cause: exit.cause, retryAt: Option.some(retryAt) }), "onFailure")
     return yield* result("retried", Option.some(error), Option.some(retryAt))
   }).pipe(
-    Effect.annotateLogs({ task: row.name, taskId: row.id, attempt: row.attempts }),
+    Effect.annotateLogs(annotations),
     // A child of the span that enqueued the task, in whichever process that ran.
     Effect.withSpan("TaskWorker.execute", {
       ...TraceParent.childOf(row.traceParent),
@@ -216,6 +211,7 @@ const execute = <R>(
       attributes: { task: row.name, queue: row.queue, attempt: row.attempts }
     })
   )
+}
 
 // Tagged metrics are looked up per run: built once per task, queue and outcome instead.
 const metricCache = new Map<string, Metric.Metric.Counter<number>>()
@@ -260,16 +256,17 @@ export const runOne = <R>(
       const store = yield* TaskStore
       const queue = registry.queues.get(queueName)
       if (!queue) return yield* Effect.dieMessage(`queue "${queueName}" is not configured`)
+      const watchdog = yield* Watchdog.make
       const now = yield* DateTime.now
       const leaseId = crypto.randomUUID()
       const [row] = yield* store.claim(queueName, { leaseId, now, until: DateTime.addDuration(now, queue.lease) }, 1)
       if (row === undefined) return Option.none()
       const complete = (held: Held, at: DateTime.Utc) => Effect.asVoid(store.complete([held], at))
-      const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, complete)).pipe(
+      const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, watchdog, complete)).pipe(
         Effect.onInterrupt(() => handBackRun(store, row, leaseId))
       )
       return Option.some(run)
-    })
+    }).pipe(Effect.scoped)
   )
 
 /** Runs due tasks of `queue` one after another until none is due; what tests and scripts use. */
@@ -454,6 +451,7 @@ const makeUntraced = <R>(
     const slot = (
       queue: ResolvedQueue,
       buffer: Effect.Effect.Success<ReturnType<typeof makeBuffer>>,
+      watchdog: Watchdog.Watchdog,
       complete: (held: Held, now: DateTime.Utc) => Effect.Effect<void>
     ): BackgroundLoop.Iteration<TaskStore | R> => {
       // Whether this slot comes from its idle wait (a wake-up or the poll interval) rather than a run.
@@ -467,7 +465,9 @@ const makeUntraced = <R>(
             const { leaseId, row } = next.value
             if (yield* buffer.more) yield* wake(queue.name)
             yield* count(queue.name, 1)
-            const run = yield* restore(execute(registry, queue, row, leaseId, options.hooks ?? {}, complete)).pipe(
+            const run = yield* restore(
+              execute(registry, queue, row, leaseId, options.hooks ?? {}, watchdog, complete)
+            ).pipe(
               Effect.onInterrupt(() => handBackRun(store, row, leaseId)),
               Effect.ensuring(count(queue.name, -1))
             )
@@ -492,11 +492,12 @@ const makeUntraced = <R>(
       // Built at each start: the buffers hand back their tasks when the stop closes that scope.
       iterations: Effect.gen(function*() {
         const slots: Array<BackgroundLoop.Iteration<TaskStore | R>> = []
+        const watchdog = yield* Watchdog.make
         for (const queue of queues) {
           const batch = Math.max(1, options.claimBatch ?? Math.max(queue.concurrency * 4, 64))
           const buffer = yield* makeBuffer(store, queue, batch)
           const complete = makeCompleter(store, (work) => loop.fork(work))
-          for (let i = 0; i < queue.concurrency; i++) slots.push(slot(queue, buffer, complete))
+          for (let i = 0; i < queue.concurrency; i++) slots.push(slot(queue, buffer, watchdog, complete))
         }
         return slots
       })

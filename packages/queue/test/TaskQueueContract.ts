@@ -321,7 +321,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         const registry = yield* Registry.make({ tasks: [task], queues: [{ name: "default", concurrency: 1 }] })
         const { id } = yield* TaskQueue.enqueue(task, { label: "x" })
         const fiber = yield* Effect.fork(Worker.drain(registry, "default"))
-        yield* sleepers(1) // the watchdog: lease renewal and timeout
+        yield* sleepers(1) // the worker's watchdog: lease renewal and timeout
         yield* TestClock.adjust("30 seconds")
         const [result] = yield* Fiber.join(fiber)
         assert.strictEqual(result.outcome, "retried")
@@ -489,7 +489,7 @@ export const taskQueueContract = (name: string, layer: QueueLayer) =>
         yield* Worker.drain(registry, "default", { hooks })
         yield* TestClock.adjust("1 second")
         const fiber = yield* Effect.fork(Worker.drain(registry, "default", { hooks }))
-        yield* sleepers(2) // handler, and the watchdog (lease renewal and timeout)
+        yield* sleepers(2) // handler, and the worker's watchdog (lease renewal and timeout)
         yield* TestClock.adjust("3 seconds")
         const [result] = yield* Fiber.join(fiber)
         assert.strictEqual(result.outcome, "succeeded")

@@ -147,7 +147,7 @@ describe("worker failures", () => {
       yield* Worker.drain(registry, "default")
       yield* TaskQueue.enqueue(slow, {})
       const fiber = yield* Effect.fork(Worker.drain(registry, "default"))
-      yield* sleepers(2) // the handler and its watchdog
+      yield* sleepers(2) // the handler and the worker's watchdog
       yield* TestClock.adjust("2 seconds")
       yield* Fiber.join(fiber)
       const timing = (task: string) => Metric.value(Metrics.tagged(Metrics.duration, { task, queue: "default" }))
